@@ -1,0 +1,64 @@
+"""Fixtures: an app on a temporary database, its clients, and a live server on port 0."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from voice_lab import create_app
+
+
+@pytest.fixture
+def settings(tmp_path) -> dict:
+    """The test app's raw settings (the environment is not read): edit before using `app`."""
+    return {"VOICE_LAB_DATABASE": str(tmp_path / "voice_lab.sqlite3"), "TESTING": True}
+
+
+@pytest.fixture
+def app(settings):
+    """An app on a fresh database; the emulator, when on, is shut down afterwards."""
+    app = create_app(settings)
+    yield app
+    emulator = app.extensions.get("voice_lab_emulator")
+    if emulator is not None:
+        emulator.shutdown()
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """Flask's CLI runner."""
+    return app.test_cli_runner()
+
+
+class LiveServer:
+    """A threaded werkzeug server for `app` on a free port of 127.0.0.1."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    """The app served for real, for websockets and WebRTC clients."""
+    with LiveServer(app) as server:
+        yield server

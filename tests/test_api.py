@@ -1,0 +1,144 @@
+"""POST /api/sessions: mint, record, and every error a developer can act on."""
+
+import json
+import sqlite3
+
+import pytest
+from werkzeug import Response
+
+API_KEY = "AZKEY-do-not-leak-" + "q" * 20
+GA_REPLY = {
+    "value": "ek_0123456789abcdefXYZ",
+    "expires_at": 1900000000,
+    "session": {"id": "sess_remote1", "model": "my-rt", "audio": {"output": {"voice": "marin"}}},
+}
+
+
+@pytest.fixture
+def azure(settings, httpserver):
+    """The app configured for Azure GA, with a local stand-in of the service."""
+    settings.update(
+        {
+            "AZURE_OPENAI_ENDPOINT": httpserver.url_for("/"),
+            "AZURE_OPENAI_API_KEY": API_KEY,
+            "AZURE_OPENAI_REALTIME_DEPLOYMENT": "my-rt",
+        }
+    )
+    return httpserver
+
+
+def test_create_session_mints_and_records(azure, client, app):
+    azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(GA_REPLY)
+    reply = client.post("/api/sessions", json={"label": "first try", "voice": "cedar"})
+    assert reply.status_code == 201
+    data = reply.get_json()
+    assert data["provider"] == "azure" and data["protocol"] == "ga"
+    assert data["ephemeral_key"] == GA_REPLY["value"]
+    assert data["webrtc_url"].endswith("/openai/v1/realtime/calls")
+    assert data["remote_session_id"] == "sess_remote1" and data["expires_at"] == 1900000000
+    sent = json.loads(azure.log[0][0].data)
+    assert sent["session"]["audio"]["output"]["voice"] == "cedar"
+    row = client.get(f"/api/sessions/{data['id']}").get_json()
+    assert row["label"] == "first try" and row["origin"] == "live"
+    assert row["remote_session_id"] == "sess_remote1" and row["model"] == "my-rt"
+    assert row["key_hint"] != GA_REPLY["value"] and row["key_hint"].startswith("ek_")
+    assert GA_REPLY["value"] not in json.dumps(row)
+
+
+def test_end_session(azure, client):
+    azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(GA_REPLY)
+    session_id = client.post("/api/sessions").get_json()["id"]
+    ended = client.post(f"/api/sessions/{session_id}/end", json={"call_id": "rtc_1"}).get_json()
+    assert ended["ended_at"] and ended["call_id"] == "rtc_1"
+    assert client.post("/api/sessions/vl_nope/end").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("not json", "did not parse as JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"voice": 3}', "voice must be a string"),
+        ('{"session": "x"}', "session must be a JSON object"),
+        ('{"colour": "red"}', "unknown field(s) colour"),
+        ('{"provider": "openai"}', "provider must be one of azure"),
+    ],
+)
+def test_bad_request_bodies(azure, client, body, fragment):
+    reply = client.post("/api/sessions", data=body, content_type="application/json")
+    assert reply.status_code == 400
+    assert fragment in reply.get_json()["error"]["message"]
+    assert azure.log == []
+
+
+@pytest.mark.parametrize(
+    ("status", "payload", "headers", "expected"),
+    [
+        (
+            401,
+            {"error": {"code": "401", "message": "Access denied due to invalid subscription key."}},
+            {},
+            {"status": 401, "code": "401"},
+        ),
+        (
+            403,
+            {"error": {"code": "Forbidden", "message": "no access"}},
+            {},
+            {"status": 403, "code": "Forbidden"},
+        ),
+        (
+            404,
+            {
+                "error": {
+                    "code": "DeploymentNotFound",
+                    "message": "The API deployment for this resource does not exist.",
+                }
+            },
+            {},
+            {"status": 404, "code": "DeploymentNotFound"},
+        ),
+        (
+            429,
+            {"error": {"code": "429", "message": "Please retry after 12 seconds."}},
+            {"Retry-After": "12"},
+            {"status": 429, "code": "429", "retry_after": "12"},
+        ),
+        (
+            503,
+            {"error": {"code": "ServiceUnavailable", "message": "busy"}},
+            {},
+            {"status": 503, "code": "ServiceUnavailable"},
+        ),
+    ],
+)
+def test_upstream_errors_become_502(azure, client, app, status, payload, headers, expected):
+    azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_response(
+        Response(
+            json.dumps(payload), status=status, headers=headers, content_type="application/json"
+        )
+    )
+    reply = client.post("/api/sessions")
+    assert reply.status_code == 502
+    error = reply.get_json()["error"]
+    assert error == {"source": "azure", "message": payload["error"]["message"], **expected}
+    if "retry_after" in expected:
+        assert reply.headers["Retry-After"] == "12"
+    assert _session_count(app) == 0
+
+
+@pytest.fixture
+def unreachable(settings):
+    """OpenAI configured at a port where nothing listens."""
+    settings.update({"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+
+
+def test_unreachable_service_is_504(unreachable, app, client):
+    reply = client.post("/api/sessions")
+    assert reply.status_code == 504
+    assert reply.get_json()["error"]["code"] == "unreachable"
+    assert _session_count(app) == 0
+
+
+def _session_count(app) -> int:
+    with sqlite3.connect(app.config["VOICE_LAB_DATABASE"]) as db:
+        return db.execute("SELECT count(*) FROM sessions").fetchone()[0]

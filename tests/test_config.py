@@ -1,0 +1,164 @@
+"""Settings: accepted and rejected forms, auto-detection, .env files."""
+
+import pytest
+
+from voice_lab.config import ConfigError, configured_providers, gather, load, mask
+
+AZURE = {
+    "AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com/",
+    "AZURE_OPENAI_API_KEY": "k" * 32,
+    "AZURE_OPENAI_REALTIME_DEPLOYMENT": "gpt-realtime",
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://res.openai.azure.com", "https://res.openai.azure.com"),
+        ("https://res.openai.azure.com/", "https://res.openai.azure.com"),
+        ("https://res.cognitiveservices.azure.com/", "https://res.cognitiveservices.azure.com"),
+        ("https://gw.example.com/team/realtime/", "https://gw.example.com/team/realtime"),
+        ("http://127.0.0.1:8123", "http://127.0.0.1:8123"),
+        ("http://127.0.0.1:8123/emulator/", "http://127.0.0.1:8123/emulator"),
+        ("https://res.openai.azure.com/openai/", "https://res.openai.azure.com"),
+        (
+            "https://res.openai.azure.com/openai/realtimeapi/sessions?api-version=2025-04-01-preview",
+            "https://res.openai.azure.com",
+        ),
+        ('"https://res.openai.azure.com"', "https://res.openai.azure.com"),
+    ],
+)
+def test_azure_endpoint_forms_accepted(given, expected):
+    assert load({**AZURE, "AZURE_OPENAI_ENDPOINT": given})["AZURE_OPENAI_ENDPOINT"] == expected
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "res.openai.azure.com",
+        "ftp://res.openai.azure.com",
+        "https://",
+        "not a url",
+        "wss://res.openai.azure.com",
+    ],
+)
+def test_azure_endpoint_forms_rejected(given):
+    with pytest.raises(ConfigError) as info:
+        load({**AZURE, "AZURE_OPENAI_ENDPOINT": given})
+    assert info.value.variable == "AZURE_OPENAI_ENDPOINT"
+    assert "https://NAME.openai.azure.com" in str(info.value)
+    assert repr(given) in str(info.value)
+
+
+def test_openai_base_url_default_and_override():
+    assert load({"OPENAI_API_KEY": "sk-x"})["OPENAI_BASE_URL"] == "https://api.openai.com/v1"
+    cfg = load({"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://localhost:9/v1/"})
+    assert cfg["OPENAI_BASE_URL"] == "http://localhost:9/v1"
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
+        load({"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "api.openai.com"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "provider"),
+    [
+        ({}, "emulator"),
+        (AZURE, "azure"),
+        ({**AZURE, "AZURE_OPENAI_API_VERSION": "2025-04-01-preview"}, "azure-preview"),
+        ({**AZURE, "AZURE_OPENAI_API_VERSION": "2025-08-28"}, "azure"),
+        ({"OPENAI_API_KEY": "sk-x"}, "openai"),
+        ({**AZURE, "OPENAI_API_KEY": "sk-x"}, "azure"),
+        ({**AZURE, "OPENAI_API_KEY": "sk-x", "VOICE_LAB_PROVIDER": "openai"}, "openai"),
+        ({"VOICE_LAB_PROVIDER": "Emulator"}, "emulator"),
+    ],
+)
+def test_provider_auto_detection(raw, provider):
+    assert load(raw)["VOICE_LAB_PROVIDER"] == provider
+
+
+def test_emulator_on_by_default_only_without_credentials():
+    assert load({})["VOICE_LAB_EMULATOR"] is True
+    assert load(AZURE)["VOICE_LAB_EMULATOR"] is False
+    cfg = load({**AZURE, "VOICE_LAB_EMULATOR": "on"})
+    assert configured_providers(cfg) == ["azure", "emulator"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "variable"),
+    [
+        ({"VOICE_LAB_PROVIDER": "bedrock"}, "VOICE_LAB_PROVIDER"),
+        ({"VOICE_LAB_PROVIDER": "openai"}, "OPENAI_API_KEY"),
+        ({"VOICE_LAB_PROVIDER": "azure", "AZURE_OPENAI_API_KEY": "k"}, "AZURE_OPENAI_ENDPOINT"),
+        ({"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com"}, "AZURE_OPENAI_API_KEY"),
+        ({**AZURE, "AZURE_OPENAI_REALTIME_DEPLOYMENT": ""}, "AZURE_OPENAI_REALTIME_DEPLOYMENT"),
+        ({"VOICE_LAB_PORT": "http"}, "VOICE_LAB_PORT"),
+        ({"VOICE_LAB_PORT": "70000"}, "VOICE_LAB_PORT"),
+        ({"VOICE_LAB_EMULATOR": "maybe"}, "VOICE_LAB_EMULATOR"),
+        ({"VOICE_LAB_PROVIDER": "emulator", "VOICE_LAB_EMULATOR": "off"}, "VOICE_LAB_EMULATOR"),
+        ({"VOICE_LAB_EMULATOR_SCENARIO": "explode"}, "VOICE_LAB_EMULATOR_SCENARIO"),
+        ({"VOICE_LAB_EMULATOR_PROTOCOL": "v2"}, "VOICE_LAB_EMULATOR_PROTOCOL"),
+        (
+            {
+                **AZURE,
+                "AZURE_OPENAI_API_VERSION": "2025-04-01-preview",
+                "VOICE_LAB_AZURE_REGION": "mars",
+            },
+            "VOICE_LAB_AZURE_REGION",
+        ),
+        ({"VOICE_LAB_ALLOWED_ORIGINS": "app.example.com"}, "VOICE_LAB_ALLOWED_ORIGINS"),
+        ({"VOICE_LAB_REQUEST_TIMEOUT": "0"}, "VOICE_LAB_REQUEST_TIMEOUT"),
+    ],
+)
+def test_rejected_settings_name_the_variable(raw, variable):
+    with pytest.raises(ConfigError) as info:
+        load(raw)
+    assert info.value.variable == variable
+    assert str(info.value).startswith(f"{variable}: ")
+
+
+def test_preview_region_not_needed_with_explicit_webrtc_url():
+    cfg = load(
+        {
+            **AZURE,
+            "AZURE_OPENAI_API_VERSION": "2025-04-01-preview",
+            "VOICE_LAB_AZURE_REGION": "mars",
+            "VOICE_LAB_WEBRTC_URL": "http://127.0.0.1:1/rtc",
+        }
+    )
+    assert cfg["VOICE_LAB_WEBRTC_URL"] == "http://127.0.0.1:1/rtc"
+
+
+def test_allowed_origins_parsed():
+    cfg = load({"VOICE_LAB_ALLOWED_ORIGINS": "https://a.example.com/, http://localhost:3000"})
+    assert cfg["VOICE_LAB_ALLOWED_ORIGINS"] == ("https://a.example.com", "http://localhost:3000")
+
+
+def test_dotenv_then_envs_dotenv_then_environment(tmp_path):
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=from-dotenv\nVOICE_LAB_VOICE=alloy\n")
+    assert gather({}, tmp_path)["OPENAI_API_KEY"] == "from-dotenv"
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / ".env").write_text(
+        'AZURE_OPENAI_ENDPOINT="https://r.openai.azure.com/"\nOPENAI_API_KEY=from-envs\n'
+    )
+    raw = gather({"VOICE_LAB_VOICE": "from-env", "UNRELATED": "x"}, tmp_path)
+    assert raw["OPENAI_API_KEY"] == "from-envs"
+    assert raw["AZURE_OPENAI_ENDPOINT"] == "https://r.openai.azure.com/"
+    assert raw["VOICE_LAB_VOICE"] == "from-env"
+    assert "UNRELATED" not in raw
+
+
+def test_only_envs_dotenv(tmp_path):
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / ".env").write_text(
+        "AZURE_OPENAI_ENDPOINT=https://r.openai.azure.com\n"
+        "AZURE_OPENAI_API_KEY=abc\n"
+        "AZURE_OPENAI_REALTIME_DEPLOYMENT=rt\n"
+    )
+    assert load(gather({}, tmp_path))["VOICE_LAB_PROVIDER"] == "azure"
+
+
+def test_mask_never_shows_the_middle():
+    secret = "sk-" + "abcdefghij" * 4
+    shown = mask(secret)
+    assert "abcdefghij" not in shown and shown.startswith("sk-")
+    assert mask(None) == "(not set)"
+    assert mask("short") == "*****"

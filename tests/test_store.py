@@ -1,0 +1,72 @@
+"""Storage: migrations, idempotent batches, resume points."""
+
+import sqlite3
+
+import pytest
+
+from voice_lab.store import MIGRATIONS, EventRow, Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "db.sqlite3")
+    store.migrate()
+    yield store
+    store.close()
+
+
+def row(seq: int, category: str = "response") -> EventRow:
+    return EventRow(seq, "server", 1000.0 + seq, "response.created", category, "resp_1", None, "{}")
+
+
+def test_migrate_sets_wal_and_version_once(store):
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert store.migrate() == len(MIGRATIONS)
+
+
+def test_batches_are_stored_once(store):
+    sid = store.create_session(provider="emulator", label="x")
+    assert store.insert_events(sid, [row(1), row(2), row(3, "error")]) == 3
+    assert store.insert_events(sid, [row(2), row(3, "error"), row(4)]) == 1
+    session = store.get_session(sid)
+    assert (session["event_count"], session["error_count"], session["max_seq"]) == (4, 1, 4)
+    assert session["first_t"] == 1001.0
+    assert [r["seq"] for r in store.iter_events(sid, batch=3)] == [1, 2, 3, 4]
+
+
+def test_contiguous_seq_stops_at_the_first_gap(store):
+    sid = store.create_session(provider="emulator")
+    assert store.contiguous_seq(sid) == 0
+    store.insert_events(sid, [row(2), row(3)])
+    assert store.contiguous_seq(sid) == 0
+    store.insert_events(sid, [row(1), row(5)])
+    assert store.contiguous_seq(sid) == 3
+    store.insert_events(sid, [row(4)])
+    assert store.contiguous_seq(sid) == 5
+    assert store.contiguous_seq("vl_missing") == 0
+
+
+def test_a_batch_is_one_transaction(store):
+    sid = store.create_session(provider="emulator")
+    bad = EventRow(2, "server", 1.0, "x", None, None, None, "{}")  # category NOT NULL
+    with pytest.raises(sqlite3.IntegrityError):
+        store.insert_events(sid, [row(1), bad])
+    assert store.get_session(sid)["event_count"] == 0
+    assert list(store.iter_events(sid)) == []
+
+
+def test_events_of_unknown_session_refused(store):
+    with pytest.raises(sqlite3.IntegrityError):
+        store.insert_events("vl_nope", [row(1)])
+
+
+def test_list_search_and_delete(store):
+    a = store.create_session(provider="emulator", label="100% done_ok", created_at=1)
+    b = store.create_session(provider="emulator", label="other", created_at=2)
+    store.insert_events(a, [row(1)])
+    assert [s["id"] for s in store.list_sessions()] == [b, a]
+    assert [s["id"] for s in store.list_sessions("100%")] == [a]
+    assert store.list_sessions("100_") == []  # LIKE wildcards match literally
+    assert store.delete_session(a) and store.get_session(a) is None
+    assert list(store.iter_events(a)) == []

@@ -1,0 +1,42 @@
+"""Voice Lab: a debugging dashboard for realtime voice sessions over WebRTC."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config, store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings (the environment and .env, or the test's own), db, routes."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    raw = config.gather_environment() if test_config is None else dict(test_config)
+    app.config.update(config.load(raw))
+    app.config.update({k: v for k, v in raw.items() if k not in config.DEFAULTS})
+    app.config.setdefault("SECRET_KEY", config.random_secret())
+    app.logger.setLevel(logging.INFO)
+
+    store.init_app(app)
+
+    from . import api, cli, dashboard
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(dashboard.bp)
+    cli.init_app(app)
+    if app.config["VOICE_LAB_EMULATOR"]:
+        from . import emulator
+
+        emulator.init_app(app)
+    return app

@@ -1,0 +1,144 @@
+"""The JSON API: mint a key and open a session, end it, read it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from . import providers
+from .config import configured_providers
+from .events import redact_key
+from .store import get_store
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+# What POST /api/sessions accepts, with the type each field must have.
+SESSION_OPTIONS: dict[str, type] = {
+    "provider": str,
+    "model": str,
+    "voice": str,
+    "instructions": str,
+    "label": str,
+    "session": dict,
+    "scenario": str,
+    "protocol": str,
+}
+
+
+def error(status: int, code: str, message: str, **extra: Any):
+    """A JSON error reply that says what to fix."""
+    return jsonify(
+        {"error": {"source": "voice-lab", "code": code, "message": message, **extra}}
+    ), status
+
+
+@bp.post("/sessions")
+def create_session():
+    """Mint an ephemeral key from the chosen provider and record the new session."""
+    body, problem = _options(request.get_json(silent=True), request.get_data())
+    if problem:
+        return error(400, "invalid_request", problem)
+    cfg = current_app.config
+    provider = body.pop("provider", None) or cfg["VOICE_LAB_PROVIDER"]
+    if provider not in configured_providers(cfg):
+        return error(
+            400,
+            "unknown_provider",
+            f"provider must be one of {', '.join(configured_providers(cfg))} (got {provider!r})",
+        )
+    label = body.pop("label", None)
+    emulator = current_app.extensions.get("voice_lab_emulator")
+    started = time.perf_counter()
+    try:
+        key = providers.mint(
+            provider,
+            cfg,
+            providers.MintOptions(**body),
+            emulator=emulator.mint if emulator else None,
+            emulator_base=request.url_root,
+        )
+    except providers.MintError as exc:
+        current_app.logger.warning(
+            "mint failed: provider=%s status=%s code=%s message=%s",
+            provider,
+            exc.status,
+            exc.code,
+            exc.message,
+        )
+        reply = jsonify(exc.body())
+        if exc.retry_after is not None:
+            reply.headers["Retry-After"] = exc.retry_after
+        return reply, exc.http_status
+    mint_ms = round((time.perf_counter() - started) * 1000, 1)
+    session_id = get_store().create_session(
+        provider=provider,
+        protocol=key.protocol,
+        model=key.model,
+        voice=key.voice,
+        remote_session_id=key.remote_session_id,
+        label=label,
+        origin="live",
+        key_hint=redact_key(key.value),
+        expires_at=key.expires_at,
+    )
+    current_app.logger.info(
+        "session %s: minted %s key %s in %s ms",
+        session_id,
+        provider,
+        redact_key(key.value),
+        mint_ms,
+    )
+    return jsonify(
+        {
+            "id": session_id,
+            "provider": provider,
+            "protocol": key.protocol,
+            "model": key.model,
+            "voice": key.voice,
+            "webrtc_url": key.webrtc_url,
+            "ephemeral_key": key.value,
+            "expires_at": key.expires_at,
+            "remote_session_id": key.remote_session_id,
+            "mint_ms": mint_ms,
+        }
+    ), 201
+
+
+@bp.get("/sessions/<session_id>")
+def read_session(session_id: str):
+    """The stored session row."""
+    row = get_store().get_session(session_id)
+    if row is None:
+        return error(404, "session_not_found", f"no session {session_id!r}")
+    return jsonify(row)
+
+
+@bp.post("/sessions/<session_id>/end")
+def end_session(session_id: str):
+    """Mark the session ended (the call page calls this on Stop)."""
+    body = request.get_json(silent=True) or {}
+    store = get_store()
+    if not store.end_session(session_id):
+        return error(404, "session_not_found", f"no session {session_id!r}")
+    if isinstance(body.get("call_id"), str):
+        store.update_session(session_id, call_id=body["call_id"][:200])
+    return jsonify(store.get_session(session_id))
+
+
+def _options(body: Any, raw: bytes) -> tuple[dict[str, Any], str | None]:
+    """The request's options, or a message saying what is wrong with them."""
+    if body is None:
+        if raw.strip():
+            return {}, "the body must be a JSON object (it did not parse as JSON)"
+        return {}, None
+    if not isinstance(body, dict):
+        return {}, 'the body must be a JSON object like {"voice": "marin"}'
+    unknown = sorted(set(body) - set(SESSION_OPTIONS))
+    if unknown:
+        return {}, f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(SESSION_OPTIONS)}"
+    for name, kind in SESSION_OPTIONS.items():
+        if body.get(name) is not None and not isinstance(body[name], kind):
+            return {}, f"{name} must be a {'string' if kind is str else 'JSON object'}"
+    return {k: v for k, v in body.items() if v not in (None, "")}, None

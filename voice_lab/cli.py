@@ -1,0 +1,92 @@
+"""Command-line tools: `flask --app app doctor` (and, later, export / import)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from . import providers
+from .config import configured_providers, mask
+
+# What to do about each kind of failure, keyed by the service's status.
+FIXES = {
+    401: "the API key is not accepted here: check that it belongs to this endpoint",
+    403: "the key has no access to realtime: check the resource's permissions",
+    404: "nothing at that path: check the endpoint and that the deployment is a realtime model",
+    429: "the service is rate limiting: wait and retry, or raise the deployment's quota",
+}
+
+
+@click.command("doctor")
+@click.option("--provider", help="Check this provider instead of the configured default.")
+@with_appcontext
+def doctor_command(provider: str | None) -> None:
+    """Check the configuration: mint one key and say how long it took, or what to fix."""
+    cfg = current_app.config
+    provider = provider or cfg["VOICE_LAB_PROVIDER"]
+    click.echo(f"provider:  {provider} (configured: {', '.join(configured_providers(cfg))})")
+    for line in _describe(provider, cfg):
+        click.echo(line)
+    emulator = current_app.extensions.get("voice_lab_emulator")
+    base = f"http://{cfg['VOICE_LAB_HOST']}:{cfg['VOICE_LAB_PORT']}/"
+    started = time.perf_counter()
+    try:
+        key = providers.mint(
+            provider,
+            cfg,
+            providers.MintOptions(),
+            emulator=emulator.mint if emulator else None,
+            emulator_base=base,
+        )
+    except providers.MintError as exc:
+        click.echo(f"mint:      FAILED after {_ms(started)} ms", err=True)
+        click.echo(
+            f"problem:   {exc.source} said {exc.status or ''} {exc.code or ''}: {exc.message}",
+            err=True,
+        )
+        click.echo(f"fix:       {_fix(exc)}", err=True)
+        raise SystemExit(1) from None
+    click.echo(
+        f"mint:      ok in {_ms(started)} ms (key {mask(key.value)}, expires in "
+        f"{key.expires_at - int(time.time())} s)"
+    )
+    click.echo(f"protocol:  {key.protocol}  model: {key.model}  voice: {key.voice}")
+    click.echo(f"webrtc:    {key.webrtc_url}")
+
+
+def _describe(provider: str, cfg) -> list[str]:
+    if provider.startswith("azure"):
+        return [
+            f"endpoint:  {cfg.get('AZURE_OPENAI_ENDPOINT')}",
+            f"api key:   {mask(cfg.get('AZURE_OPENAI_API_KEY'))}",
+            f"deployment: {cfg.get('AZURE_OPENAI_REALTIME_DEPLOYMENT')}",
+        ]
+    if provider == "openai":
+        return [
+            f"base url:  {cfg.get('OPENAI_BASE_URL')}",
+            f"api key:   {mask(cfg.get('OPENAI_API_KEY'))}",
+        ]
+    return ["endpoint:  the embedded emulator (no credentials needed)"]
+
+
+def _fix(exc: providers.MintError) -> str:
+    if isinstance(exc, providers.NotConfigured):
+        return exc.message
+    if isinstance(exc, providers.UpstreamUnreachable):
+        return "check the endpoint URL and that this machine can reach it"
+    if exc.code == "DeploymentNotFound":
+        return "AZURE_OPENAI_REALTIME_DEPLOYMENT must name a realtime deployment of this resource"
+    hint = FIXES.get(exc.status or 0, "see the service's message above")
+    return f"{hint} (retry after {exc.retry_after} s)" if exc.retry_after else hint
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    app.cli.add_command(doctor_command)

@@ -1,0 +1,259 @@
+"""Settings: one way in, validated once at start-up, every error naming the fix.
+
+Values come from `.env` or `envs/.env` (the notebook's place), then the process environment,
+which wins. The result is a flat dict whose keys are the variable names; modules read it from
+`current_app.config`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from dotenv import dotenv_values
+
+PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
+PREVIEW_API_VERSION = "2025-04-01-preview"
+PREVIEW_REGIONS = ("eastus2", "swedencentral")
+EMULATOR_SCENARIOS = (
+    "none",
+    "mint_429",
+    "mint_401",
+    "slow_response",
+    "response_error",
+    "transcription_failed",
+    "rate_limit_low",
+    "drop_call",
+)
+
+# Every variable Voice Lab reads, with its default (None: unset).
+DEFAULTS: dict[str, str | None] = {
+    "AZURE_OPENAI_ENDPOINT": None,
+    "AZURE_OPENAI_API_KEY": None,
+    "AZURE_OPENAI_REALTIME_DEPLOYMENT": None,
+    "AZURE_OPENAI_API_VERSION": None,
+    "OPENAI_API_KEY": None,
+    "OPENAI_BASE_URL": "https://api.openai.com/v1",
+    "VOICE_LAB_PROVIDER": None,
+    "VOICE_LAB_AZURE_REGION": "eastus2",
+    "VOICE_LAB_WEBRTC_URL": None,
+    "VOICE_LAB_MODEL": None,
+    "VOICE_LAB_VOICE": None,
+    "VOICE_LAB_INSTRUCTIONS": "You are a helpful assistant. Keep answers short.",
+    "VOICE_LAB_DATABASE": None,
+    "VOICE_LAB_HOST": "127.0.0.1",
+    "VOICE_LAB_PORT": "5000",
+    "VOICE_LAB_EMULATOR": None,
+    "VOICE_LAB_EMULATOR_SCENARIO": "none",
+    "VOICE_LAB_EMULATOR_PROTOCOL": "ga",
+    "VOICE_LAB_ALLOWED_ORIGINS": "",
+    "VOICE_LAB_REQUEST_TIMEOUT": "15",
+}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+    def __init__(self, variable: str, message: str):
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+
+
+def gather(environ: Mapping[str, str], search_dir: Path) -> dict[str, str]:
+    """Raw values from .env, then envs/.env, then the environment (later wins)."""
+    raw: dict[str, str] = {}
+    for path in (search_dir / ".env", search_dir / "envs" / ".env"):
+        if path.is_file():
+            raw.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    raw.update({k: v for k, v in environ.items() if k in DEFAULTS})
+    return raw
+
+
+def load(raw: Mapping[str, object]) -> dict[str, object]:
+    """Validate raw values into the settings dict, or raise ConfigError naming the fix."""
+    values: dict[str, object] = {k: _clean(raw.get(k, default)) for k, default in DEFAULTS.items()}
+    cfg = dict(values)
+    cfg["AZURE_OPENAI_ENDPOINT"] = _base_url(
+        "AZURE_OPENAI_ENDPOINT", values["AZURE_OPENAI_ENDPOINT"], "https://NAME.openai.azure.com"
+    )
+    if cfg["AZURE_OPENAI_ENDPOINT"]:
+        cfg["AZURE_OPENAI_ENDPOINT"] = _strip_openai_path(cfg["AZURE_OPENAI_ENDPOINT"])
+    cfg["OPENAI_BASE_URL"] = _base_url(
+        "OPENAI_BASE_URL", values["OPENAI_BASE_URL"], "https://api.openai.com/v1"
+    )
+    cfg["VOICE_LAB_WEBRTC_URL"] = _base_url(
+        "VOICE_LAB_WEBRTC_URL", values["VOICE_LAB_WEBRTC_URL"], "https://HOST/v1/realtime/calls"
+    )
+    cfg["VOICE_LAB_PORT"] = _port(values["VOICE_LAB_PORT"])
+    cfg["VOICE_LAB_REQUEST_TIMEOUT"] = _seconds(values["VOICE_LAB_REQUEST_TIMEOUT"])
+    cfg["VOICE_LAB_PROVIDER"] = _provider(cfg)
+    cfg["VOICE_LAB_EMULATOR"] = _flag(
+        "VOICE_LAB_EMULATOR", values["VOICE_LAB_EMULATOR"], cfg["VOICE_LAB_PROVIDER"] == "emulator"
+    )
+    _choice("VOICE_LAB_EMULATOR_SCENARIO", cfg["VOICE_LAB_EMULATOR_SCENARIO"], EMULATOR_SCENARIOS)
+    _choice("VOICE_LAB_EMULATOR_PROTOCOL", cfg["VOICE_LAB_EMULATOR_PROTOCOL"], ("ga", "beta"))
+    if cfg["VOICE_LAB_PROVIDER"] == "azure-preview" and not cfg["VOICE_LAB_WEBRTC_URL"]:
+        _choice("VOICE_LAB_AZURE_REGION", cfg["VOICE_LAB_AZURE_REGION"], PREVIEW_REGIONS)
+    cfg["VOICE_LAB_ALLOWED_ORIGINS"] = _origins(values["VOICE_LAB_ALLOWED_ORIGINS"])
+    _require_provider(cfg)
+    return cfg
+
+
+def configured_providers(cfg: Mapping[str, object]) -> list[str]:
+    """The providers a call can use with these settings, the default first."""
+    found = [cfg["VOICE_LAB_PROVIDER"]]
+    if cfg.get("AZURE_OPENAI_ENDPOINT") and cfg.get("AZURE_OPENAI_API_KEY"):
+        found += ["azure-preview" if _is_preview(cfg) else "azure"]
+    if cfg.get("OPENAI_API_KEY"):
+        found.append("openai")
+    if cfg.get("VOICE_LAB_EMULATOR"):
+        found.append("emulator")
+    return list(dict.fromkeys(found))
+
+
+def missing_for(provider: str, cfg: Mapping[str, object]) -> list[str]:
+    """The variables a provider still needs; empty when it can mint."""
+    needs = {
+        "azure": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"),
+        "azure-preview": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"),
+        "openai": ("OPENAI_API_KEY",),
+        "emulator": ("VOICE_LAB_EMULATOR",),
+    }[provider]
+    missing = [name for name in needs if not cfg.get(name)]
+    if provider.startswith("azure") and not (
+        cfg.get("AZURE_OPENAI_REALTIME_DEPLOYMENT") or cfg.get("VOICE_LAB_MODEL")
+    ):
+        missing.append("AZURE_OPENAI_REALTIME_DEPLOYMENT")
+    return missing
+
+
+def mask(secret: object) -> str:
+    """A secret shown as its first and last characters, for logs and the doctor."""
+    text = str(secret or "")
+    if len(text) < 12:
+        return "*" * len(text) or "(not set)"
+    return f"{text[:3]}…{text[-2:]} ({len(text)} characters)"
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip().strip('"').strip("'").strip()
+        return value or None
+    return value
+
+
+def _base_url(name: str, value: object, example: str) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(name, f"must be an http(s) URL like {example} (got {value!r})")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
+def _strip_openai_path(url: str) -> str:
+    """Accept an endpoint pasted with an /openai/... path or query: keep only the base."""
+    parts = urlsplit(url)
+    path = parts.path
+    cut = path.find("/openai")
+    if cut != -1 and (path[cut:] == "/openai" or path[cut:].startswith("/openai/")):
+        path = path[:cut]
+    return urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
+
+
+def _port(value: object) -> int:
+    try:
+        port = int(str(value))
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigError("VOICE_LAB_PORT", f"must be a port number 0-65535 (got {value!r})")
+    return port
+
+
+def _seconds(value: object) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 300:
+        raise ConfigError(
+            "VOICE_LAB_REQUEST_TIMEOUT", f"must be seconds between 0 and 300 (got {value!r})"
+        )
+    return seconds
+
+
+def _flag(name: str, value: object, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"must be on or off (got {value!r})")
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(name, f"must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def _is_preview(cfg: Mapping[str, object]) -> bool:
+    return "preview" in str(cfg.get("AZURE_OPENAI_API_VERSION") or "")
+
+
+def _provider(cfg: Mapping[str, object]) -> str:
+    chosen = cfg.get("VOICE_LAB_PROVIDER")
+    if chosen:
+        _choice("VOICE_LAB_PROVIDER", str(chosen).lower(), PROVIDERS)
+        return str(chosen).lower()
+    if cfg.get("AZURE_OPENAI_ENDPOINT") or cfg.get("AZURE_OPENAI_API_KEY"):
+        return "azure-preview" if _is_preview(cfg) else "azure"
+    if cfg.get("OPENAI_API_KEY"):
+        return "openai"
+    return "emulator"
+
+
+def _require_provider(cfg: Mapping[str, object]) -> None:
+    provider = str(cfg["VOICE_LAB_PROVIDER"])
+    missing = missing_for(provider, cfg)
+    if missing:
+        raise ConfigError(
+            missing[0],
+            f"is required for the {provider} provider"
+            + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else "")
+            + "; set it in .env, envs/.env or the environment",
+        )
+
+
+def _origins(value: object) -> tuple[str, ...]:
+    origins = []
+    for item in str(value or "").split(","):
+        item = item.strip().rstrip("/")
+        if not item:
+            continue
+        if item != "*":
+            parts = urlsplit(item)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ConfigError(
+                    "VOICE_LAB_ALLOWED_ORIGINS",
+                    f"must be comma-separated origins like https://app.example.com (got {item!r})",
+                )
+        origins.append(item)
+    return tuple(origins)
+
+
+def gather_environment() -> dict[str, str]:
+    """Raw values for a real run: .env files in the working directory, then the environment."""
+    return gather(os.environ, Path.cwd())
+
+
+def random_secret() -> str:
+    """A fresh secret for signing cookies when none is configured."""
+    return secrets.token_hex(32)

@@ -1,0 +1,357 @@
+"""Minting ephemeral keys: one function per service flavour, one normalized result.
+
+Each function sends exactly the request of the service (realtime-api.md section 1) with the
+server's API key, and returns a MintedKey. Failures become MintError subclasses that keep the
+service's own status, code and message, so the browser can show them as the service said them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from .config import PREVIEW_API_VERSION, missing_for
+
+GA_VOICE = "marin"
+BETA_VOICE = "verse"
+DEFAULT_MODEL = "gpt-realtime"
+
+
+@dataclass(frozen=True)
+class MintedKey:
+    """An ephemeral key and where the browser takes it."""
+
+    provider: str
+    protocol: str  # "ga" or "beta": which event names the call will speak
+    value: str
+    expires_at: int
+    webrtc_url: str
+    model: str
+    voice: str
+    remote_session_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MintOptions:
+    """What the caller may choose per session; None takes the configured default."""
+
+    model: str | None = None
+    voice: str | None = None
+    instructions: str | None = None
+    session: Mapping[str, Any] | None = None  # extra session fields in the flavour's own shape
+    scenario: str | None = None  # emulator only
+    protocol: str | None = None  # emulator only: "ga" or "beta"
+
+
+class MintError(Exception):
+    """Minting failed; `http_status` is what Voice Lab answers, `body()` what it says."""
+
+    http_status = 502
+
+    def __init__(
+        self,
+        source: str,
+        message: str,
+        *,
+        status: int | None = None,
+        code=None,
+        retry_after: str | None = None,
+    ):
+        super().__init__(message)
+        self.source, self.message, self.status = source, message, status
+        self.code, self.retry_after = code, retry_after
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body for the browser."""
+        error = {
+            "source": self.source,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.retry_after is not None:
+            error["retry_after"] = self.retry_after
+        return {"error": error}
+
+
+class UpstreamUnreachable(MintError):
+    """The service did not answer in time or refused the connection."""
+
+    http_status = 504
+
+
+class NotConfigured(MintError):
+    """Voice Lab's own settings are incomplete for the chosen provider."""
+
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer from a service (or the emulator, which answers the same way)."""
+
+    status: int
+    headers: Mapping[str, str]
+    text: str
+
+
+def mint(
+    provider: str,
+    cfg: Mapping[str, Any],
+    options: MintOptions,
+    *,
+    emulator: Callable[..., Reply] | None = None,
+    emulator_base: str = "",
+) -> MintedKey:
+    """Mint a key from `provider`; `emulator` is the in-process emulator's mint function."""
+    missing = missing_for(provider, cfg)
+    if missing:
+        raise NotConfigured(
+            "config",
+            f"{', '.join(missing)} must be set to use the {provider} "
+            "provider (in .env, envs/.env or the environment)",
+            code="not_configured",
+        )
+    if provider == "azure":
+        return mint_azure(cfg, options)
+    if provider == "azure-preview":
+        return mint_azure_preview(cfg, options)
+    if provider == "openai":
+        return mint_openai(cfg, options)
+    if emulator is None:
+        raise NotConfigured(
+            "config",
+            "the emulator is not running: set VOICE_LAB_EMULATOR=on",
+            code="not_configured",
+        )
+    return mint_emulator(cfg, options, emulator, emulator_base)
+
+
+def mint_azure(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
+    """Azure OpenAI GA (v1): client_secrets with the api-key header, no api-version."""
+    endpoint = cfg["AZURE_OPENAI_ENDPOINT"]
+    model = _model(cfg, options, azure=True)
+    voice = options.voice or cfg.get("VOICE_LAB_VOICE") or GA_VOICE
+    reply = _post(
+        f"{endpoint}/openai/v1/realtime/client_secrets",
+        {"api-key": cfg["AZURE_OPENAI_API_KEY"]},
+        {"session": _ga_session(cfg, options, model, voice)},
+        cfg,
+        "azure",
+    )
+    webrtc_url = cfg.get("VOICE_LAB_WEBRTC_URL") or f"{endpoint}/openai/v1/realtime/calls"
+    return _from_ga(reply, "azure", webrtc_url, model, voice)
+
+
+def mint_azure_preview(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
+    """Azure OpenAI 2025-04-01-preview: realtimeapi/sessions, WebRTC on the regional host."""
+    endpoint = cfg["AZURE_OPENAI_ENDPOINT"]
+    version = cfg.get("AZURE_OPENAI_API_VERSION") or PREVIEW_API_VERSION
+    model = _model(cfg, options, azure=True)
+    voice = options.voice or cfg.get("VOICE_LAB_VOICE") or BETA_VOICE
+    reply = _post(
+        f"{endpoint}/openai/realtimeapi/sessions?api-version={quote(version)}",
+        {"api-key": cfg["AZURE_OPENAI_API_KEY"]},
+        _beta_session(cfg, options, model, voice),
+        cfg,
+        "azure",
+    )
+    webrtc_url = cfg.get("VOICE_LAB_WEBRTC_URL") or (
+        f"https://{cfg['VOICE_LAB_AZURE_REGION']}.realtimeapi-preview.ai.azure.com"
+        f"/v1/realtimertc?model={quote(model)}"
+    )
+    return _from_beta(reply, "azure-preview", webrtc_url, model, voice)
+
+
+def mint_openai(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
+    """OpenAI GA: client_secrets with a bearer key; the call URL takes no model."""
+    base = cfg["OPENAI_BASE_URL"]
+    model = _model(cfg, options, azure=False)
+    voice = options.voice or cfg.get("VOICE_LAB_VOICE") or GA_VOICE
+    body = {
+        "expires_after": {"anchor": "created_at", "seconds": 600},
+        "session": _ga_session(cfg, options, model, voice),
+    }
+    reply = _post(
+        f"{base}/realtime/client_secrets",
+        {"Authorization": f"Bearer {cfg['OPENAI_API_KEY']}"},
+        body,
+        cfg,
+        "openai",
+    )
+    webrtc_url = cfg.get("VOICE_LAB_WEBRTC_URL") or f"{base}/realtime/calls"
+    return _from_ga(reply, "openai", webrtc_url, model, voice)
+
+
+def mint_emulator(
+    cfg: Mapping[str, Any], options: MintOptions, emulator: Callable[..., Reply], base: str
+) -> MintedKey:
+    """The embedded emulator, in-process, answering exactly as a GA or preview service."""
+    protocol = options.protocol or cfg.get("VOICE_LAB_EMULATOR_PROTOCOL") or "ga"
+    if protocol not in ("ga", "beta"):
+        raise MintError(
+            "request",
+            f"protocol must be ga or beta (got {protocol!r})",
+            status=400,
+            code="invalid_protocol",
+        )
+    scenario = options.scenario or cfg.get("VOICE_LAB_EMULATOR_SCENARIO") or "none"
+    model = _model(cfg, options, azure=False)
+    base = base.rstrip("/")
+    if protocol == "beta":
+        voice = options.voice or cfg.get("VOICE_LAB_VOICE") or BETA_VOICE
+        reply = emulator("beta", _beta_session(cfg, options, model, voice), scenario)
+        url = f"{base}/emulator/v1/realtimertc?model={quote(model)}"
+        return _from_beta(reply, "emulator", url, model, voice)
+    voice = options.voice or cfg.get("VOICE_LAB_VOICE") or GA_VOICE
+    reply = emulator("ga", {"session": _ga_session(cfg, options, model, voice)}, scenario)
+    return _from_ga(reply, "emulator", f"{base}/emulator/openai/v1/realtime/calls", model, voice)
+
+
+def _model(cfg: Mapping[str, Any], options: MintOptions, *, azure: bool) -> str:
+    configured = cfg.get("VOICE_LAB_MODEL")
+    if azure:
+        configured = configured or cfg.get("AZURE_OPENAI_REALTIME_DEPLOYMENT")
+    return options.model or configured or DEFAULT_MODEL
+
+
+def _ga_session(cfg, options: MintOptions, model: str, voice: str) -> dict[str, Any]:
+    session = {
+        "type": "realtime",
+        "model": model,
+        "instructions": options.instructions or cfg.get("VOICE_LAB_INSTRUCTIONS"),
+        "audio": {"output": {"voice": voice}},
+    }
+    return deep_merge(session, options.session or {})
+
+
+def _beta_session(cfg, options: MintOptions, model: str, voice: str) -> dict[str, Any]:
+    session = {
+        "model": model,
+        "voice": voice,
+        "instructions": options.instructions or cfg.get("VOICE_LAB_INSTRUCTIONS"),
+    }
+    return deep_merge(session, options.session or {})
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` laid over it, nested objects merged key by key."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _post(url: str, auth: dict[str, str], body: dict, cfg, source: str) -> Reply:
+    try:
+        response = requests.post(
+            url, json=body, headers=auth, timeout=cfg.get("VOICE_LAB_REQUEST_TIMEOUT", 15)
+        )
+    except requests.Timeout:
+        seconds = cfg.get("VOICE_LAB_REQUEST_TIMEOUT", 15)
+        raise UpstreamUnreachable(
+            source, f"{source} did not answer within {seconds} s", code="timeout"
+        ) from None
+    except requests.RequestException as exc:
+        raise UpstreamUnreachable(
+            source, f"could not reach {source}: {_reason(exc)}", code="unreachable"
+        ) from None
+    return Reply(response.status_code, response.headers, response.text)
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The last line of a requests error, which names the cause without a traceback."""
+    text = str(exc.args[0] if exc.args else exc)
+    return text.rsplit(": ", 1)[-1].strip("')") or type(exc).__name__
+
+
+def _json(reply: Reply, source: str) -> dict[str, Any]:
+    """The reply's JSON object on success, or the service's error as a MintError."""
+    try:
+        data = json.loads(reply.text) if reply.text else None
+    except ValueError:
+        data = None
+    if reply.status >= 400:
+        error = (data or {}).get("error") if isinstance(data, dict) else None
+        if isinstance(error, dict):
+            code = error.get("code") or error.get("type")
+            message = error.get("message") or str(error)
+        else:
+            code, message = None, (reply.text.strip()[:300] or f"HTTP {reply.status}")
+        raise MintError(
+            source,
+            message,
+            status=reply.status,
+            code=code,
+            retry_after=reply.headers.get("Retry-After"),
+        )
+    if not isinstance(data, dict):
+        raise MintError(
+            source,
+            f"{source} answered {reply.status} with a body that is not a JSON object",
+            status=reply.status,
+            code="invalid_response",
+        )
+    return data
+
+
+def _from_ga(reply: Reply, provider: str, webrtc_url: str, model: str, voice: str) -> MintedKey:
+    data = _json(reply, _source(provider))
+    session = data.get("session") if isinstance(data.get("session"), dict) else {}
+    voice = ((session.get("audio") or {}).get("output") or {}).get("voice") or voice
+    return _key(
+        data.get("value"),
+        data.get("expires_at"),
+        provider,
+        "ga",
+        webrtc_url,
+        session.get("model") or model,
+        voice,
+        session.get("id"),
+    )
+
+
+def _from_beta(reply: Reply, provider: str, webrtc_url: str, model: str, voice: str) -> MintedKey:
+    data = _json(reply, _source(provider))
+    secret = data.get("client_secret") if isinstance(data.get("client_secret"), dict) else {}
+    return _key(
+        secret.get("value"),
+        secret.get("expires_at"),
+        provider,
+        "beta",
+        webrtc_url,
+        data.get("model") or model,
+        data.get("voice") or voice,
+        data.get("id"),
+    )
+
+
+def _key(value, expires_at, provider, protocol, webrtc_url, model, voice, session_id) -> MintedKey:
+    if not isinstance(value, str) or not value:
+        raise MintError(
+            _source(provider),
+            f"{_source(provider)} answered without an ephemeral key",
+            code="invalid_response",
+        )
+    if not isinstance(expires_at, int | float):
+        expires_at = int(time.time()) + 60
+    return MintedKey(
+        provider, protocol, value, int(expires_at), webrtc_url, model, voice, session_id
+    )
+
+
+def _source(provider: str) -> str:
+    return "azure" if provider.startswith("azure") else provider

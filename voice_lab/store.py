@@ -1,0 +1,270 @@
+"""All SQL lives here: sessions and their events in SQLite (WAL, short transactions)."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+
+# Migrations by PRAGMA user_version: index i brings the database to version i + 1.
+MIGRATIONS: tuple[str, ...] = (resources.files(__package__).joinpath("schema.sql").read_text(),)
+
+SESSION_FIELDS = (
+    "id",
+    "created_at",
+    "provider",
+    "protocol",
+    "model",
+    "voice",
+    "remote_session_id",
+    "call_id",
+    "label",
+    "origin",
+    "key_hint",
+    "expires_at",
+    "ended_at",
+    "event_count",
+    "error_count",
+    "max_seq",
+    "first_t",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One stored event, as the mirror and the importer write it."""
+
+    seq: int
+    direction: str
+    t: float | None
+    type: str | None
+    category: str
+    response_id: str | None
+    item_id: str | None
+    payload: str
+
+
+class Store:
+    """One SQLite connection and every query Voice Lab makes."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self.db = sqlite3.connect(
+            self.path, timeout=10, isolation_level=None, check_same_thread=False
+        )
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA busy_timeout = 10000")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; returns the version it is at."""
+        self.db.execute("PRAGMA journal_mode = WAL")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self.db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        return len(MIGRATIONS)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once so concurrent writers queue instead of failing."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # Sessions
+
+    def create_session(self, **fields: Any) -> str:
+        """Insert a session row and return its id (a new one unless `id` is given)."""
+        fields.setdefault("id", new_session_id())
+        fields.setdefault("created_at", time.time())
+        unknown = set(fields) - set(SESSION_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown session fields: {sorted(unknown)}")
+        names = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        with self.transaction() as db:
+            db.execute(f"INSERT INTO sessions ({names}) VALUES ({marks})", tuple(fields.values()))
+        return fields["id"]
+
+    def get_session(self, session_id: str) -> dict[str, Any] | None:
+        """The session row as a dict, or None."""
+        row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return dict(row) if row else None
+
+    def end_session(self, session_id: str) -> bool:
+        """Mark a session ended (once); False when there is no such session."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE sessions SET ended_at = coalesce(ended_at, ?) WHERE id = ?",
+                (time.time(), session_id),
+            )
+        return cur.rowcount == 1
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        """Set some columns of a session."""
+        unknown = set(fields) - set(SESSION_FIELDS)
+        if unknown or "id" in fields:
+            raise ValueError(f"cannot set session fields: {sorted(unknown | {'id'} & set(fields))}")
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*fields.values(), session_id))
+
+    def delete_session(self, session_id: str) -> bool:
+        """Delete a session and its events."""
+        with self.transaction() as db:
+            cur = db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        return cur.rowcount == 1
+
+    def list_sessions(self, search: str = "", limit: int = 200) -> list[dict[str, Any]]:
+        """Sessions newest first, optionally those whose label or id contains `search`."""
+        like = f"%{escape_like(search)}%"
+        rows = self.db.execute(
+            "SELECT * FROM sessions WHERE ? = '' OR label LIKE ? ESCAPE '\\' OR id LIKE ? "
+            "ESCAPE '\\' ORDER BY created_at DESC LIMIT ?",
+            (search, like, like, limit),
+        )
+        return [dict(row) for row in rows]
+
+    # Events
+
+    def insert_events(
+        self, session_id: str, rows: Sequence[EventRow], error_category: str = "error"
+    ) -> int:
+        """Store a batch in one transaction, each (session, seq) once; returns how many were new."""
+        if not rows:
+            return 0
+        seqs = [row.seq for row in rows]
+        with self.transaction() as db:
+            have = {
+                r[0]
+                for r in db.execute(
+                    "SELECT seq FROM events WHERE session_id = ? AND seq BETWEEN ? AND ?",
+                    (session_id, min(seqs), max(seqs)),
+                )
+            }
+            fresh = {row.seq: row for row in rows if row.seq not in have}.values()
+            now = time.time()
+            db.executemany(
+                "INSERT INTO events (session_id, seq, direction, t, received_at, type, category, "
+                "response_id, item_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        session_id,
+                        r.seq,
+                        r.direction,
+                        r.t,
+                        now,
+                        r.type,
+                        r.category,
+                        r.response_id,
+                        r.item_id,
+                        r.payload,
+                    )
+                    for r in fresh
+                ],
+            )
+            times = [r.t for r in fresh if r.t is not None]
+            db.execute(
+                "UPDATE sessions SET event_count = event_count + ?, error_count = error_count + ?,"
+                " max_seq = max(max_seq, ?), first_t = min(coalesce(first_t, ?), ?) WHERE id = ?",
+                (
+                    len(fresh),
+                    sum(r.category == error_category for r in fresh),
+                    max(seqs),
+                    min(times, default=None),
+                    min(times, default=None),
+                    session_id,
+                ),
+            )
+        return len(fresh)
+
+    def contiguous_seq(self, session_id: str) -> int:
+        """The highest n such that seqs 1..n are all stored: the mirror resends after it."""
+        row = self.db.execute(
+            "SELECT event_count, max_seq FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        if row is None or row["event_count"] == row["max_seq"]:
+            return row["max_seq"] if row else 0
+        gap = self.db.execute(
+            "SELECT min(seq) FROM (SELECT 0 AS seq UNION ALL SELECT seq FROM events "
+            "WHERE session_id = ?1) AS e WHERE NOT EXISTS (SELECT 1 FROM events "
+            "WHERE session_id = ?1 AND seq = e.seq + 1)",
+            (session_id,),
+        ).fetchone()[0]
+        return gap or 0
+
+    def iter_events(
+        self, session_id: str, after_seq: int = 0, batch: int = 2000
+    ) -> Iterator[sqlite3.Row]:
+        """Every event of a session in seq order, fetched in pages so memory stays flat."""
+        while True:
+            rows = self.db.execute(
+                "SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (session_id, after_seq, batch),
+            ).fetchall()
+            yield from rows
+            if len(rows) < batch:
+                return
+            after_seq = rows[-1]["seq"]
+
+
+def new_session_id() -> str:
+    """A short, URL-safe, unguessable session id."""
+    return "vl_" + secrets.token_hex(8)
+
+
+def escape_like(text: str) -> str:
+    """Escape LIKE's wildcards so user text matches literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def database_path(app: Flask) -> Path:
+    """Where the database lives: VOICE_LAB_DATABASE or instance/voice_lab.sqlite3."""
+    configured = app.config.get("VOICE_LAB_DATABASE")
+    return Path(configured) if configured else Path(app.instance_path) / "voice_lab.sqlite3"
+
+
+def open_store(app: Flask | None = None) -> Store:
+    """A new Store on the app's database, for work outside a request (sockets, CLI)."""
+    return Store(database_path(app or current_app))
+
+
+def get_store() -> Store:
+    """The request's Store, opened once per request and closed at teardown."""
+    if "store" not in g:
+        g.store = open_store()
+    return g.store
+
+
+def _close_store(_exc: BaseException | None = None) -> None:
+    store = g.pop("store", None)
+    if store is not None:
+        store.close()
+
+
+def init_app(app: Flask) -> None:
+    """Create or migrate the database and close each request's connection after it."""
+    path = database_path(app)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(path)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    app.teardown_appcontext(_close_store)
