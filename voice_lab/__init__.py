@@ -30,10 +30,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     store.init_app(app)
 
-    from . import api, cli, dashboard
+    from . import api, cli, dashboard, mirror
 
     app.register_blueprint(api.bp)
     app.register_blueprint(dashboard.bp)
+    mirror.init_app(app)
     cli.init_app(app)
     if app.config["VOICE_LAB_EMULATOR"]:
         from . import emulator

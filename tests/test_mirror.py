@@ -1,0 +1,247 @@
+"""The mirror over real websockets: stored once, resumable, and every bad frame answered."""
+
+import json
+
+import pytest
+import websocket
+
+from voice_lab.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, origin_allowed, parse_frame
+from voice_lab.store import open_store
+
+
+@pytest.fixture
+def settings(settings):
+    """No emulator needed here: a cloud provider configuration that is never called."""
+    settings.update(
+        {"OPENAI_API_KEY": "sk-unused", "VOICE_LAB_ALLOWED_ORIGINS": "https://app.example.com"}
+    )
+    return settings
+
+
+@pytest.fixture
+def new_session(app):
+    """A function that creates a live session row and returns its id."""
+
+    def make(**fields):
+        store = open_store(app)
+        try:
+            return store.create_session(provider="openai", **fields)
+        finally:
+            store.close()
+
+    return make
+
+
+class Client:
+    """A websocket client speaking the mirror protocol."""
+
+    def __init__(self, url: str, **options):
+        self.ws = websocket.create_connection(
+            url.replace("http", "ws", 1) + "/ws/mirror", timeout=5, **options
+        )
+
+    def call(self, frame) -> dict:
+        self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+        return json.loads(self.ws.recv())
+
+    def batch(self, seqs, **extra) -> dict:
+        return self.call({"op": "events", "events": [event(n, **extra) for n in seqs]})
+
+    def close(self):
+        self.ws.close()
+
+
+def event(seq: int, data=None, dir="server") -> dict:
+    if data is None:
+        data = json.dumps(
+            {
+                "type": "response.output_audio_transcript.delta",
+                "event_id": f"event_{seq}",
+                "response_id": "resp_1",
+                "delta": "hi",
+            }
+        )
+    return {"seq": seq, "dir": dir, "t": 1763900000000.0 + seq, "data": data}
+
+
+def stored(app, session_id):
+    store = open_store(app)
+    try:
+        return [dict(row) for row in store.iter_events(session_id)]
+    finally:
+        store.close()
+
+
+def test_batches_stored_once_and_acked(live_server, app, new_session):
+    sid = new_session()
+    client = Client(live_server.url)
+    assert client.call({"op": "hello", "session": sid}) == {
+        "op": "welcome",
+        "session": sid,
+        "acked": 0,
+    }
+    assert client.batch([1, 2, 3]) == {"op": "ack", "upto": 3}
+    assert client.batch([1, 2, 3]) == {"op": "ack", "upto": 3}
+    assert client.batch([3, 4]) == {"op": "ack", "upto": 4}
+    client.close()
+    rows = stored(app, sid)
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4]
+    assert {r["category"] for r in rows} == {"delta"} and rows[0]["response_id"] == "resp_1"
+
+
+def test_resume_after_disconnect_loses_nothing(live_server, app, new_session):
+    sid = new_session()
+    first = Client(live_server.url)
+    first.call({"op": "hello", "session": sid})
+    first.batch([1, 2])
+    first.ws.send(json.dumps({"op": "events", "events": [event(3), event(4)]}))
+    first.ws.close()  # maybe before the ack came back: the browser keeps 3 and 4
+    second = Client(live_server.url)
+    welcome = second.call({"op": "hello", "session": sid})
+    assert welcome["acked"] in (2, 4)
+    assert second.batch(range(welcome["acked"] + 1, 7)) == {"op": "ack", "upto": 6}
+    assert [r["seq"] for r in stored(app, sid)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_gap_is_not_acked_past(live_server, new_session):
+    sid = new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    assert client.batch([1, 2, 4]) == {"op": "ack", "upto": 2}
+    assert client.call({"op": "hello", "session": sid})["acked"] == 2
+    assert client.batch([3]) == {"op": "ack", "upto": 4}
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json at all", "not_json"),
+        ("[1, 2]", "bad_frame"),
+        ('{"op": "subscribe"}', "unknown_op"),
+        ('{"op": "hello"}', "bad_hello"),
+        ('{"op": "hello", "session": "vl_nope"}', "session_not_found"),
+        ('{"op": "events", "events": []}', "no_session"),
+        ("x" * (MAX_FRAME_BYTES + 1), "frame_too_large"),
+    ],
+)
+def test_bad_frames_get_their_error_and_the_connection_stays(live_server, new_session, frame, code):
+    sid = new_session()
+    client = Client(live_server.url)
+    reply = client.call(frame)
+    assert reply["op"] == "error" and reply["code"] == code and reply["message"]
+    assert client.call({"op": "hello", "session": sid})["op"] == "welcome"
+    assert client.batch([1]) == {"op": "ack", "upto": 1}
+
+
+@pytest.mark.parametrize(
+    ("events", "fragment"),
+    [
+        ("nope", "non-empty list"),
+        ([{"seq": 0, "dir": "server", "t": 1, "data": "{}"}], "seq must be"),
+        ([{"seq": True, "dir": "server", "t": 1, "data": "{}"}], "seq must be"),
+        ([{"seq": 1, "dir": "sideways", "t": 1, "data": "{}"}], "dir must be"),
+        ([{"seq": 1, "dir": "server", "t": "noon", "data": "{}"}], "t must be"),
+        ([{"seq": 1, "dir": "server", "t": 1, "data": 5}], "data must be"),
+        ([{"seq": 1, "dir": "local", "t": 1, "data": {"type": "x"}}], "voicelab.*"),
+        ([event(n) for n in range(1, 502)], "a batch may hold 500"),
+    ],
+)
+def test_bad_batches_refused_whole(live_server, app, new_session, events, fragment):
+    sid = new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    reply = client.call({"op": "events", "events": events})
+    assert reply["op"] == "error" and fragment in reply["message"]
+    assert stored(app, sid) == []
+
+
+def test_text_that_is_not_json_is_stored_as_received(live_server, app, new_session):
+    sid = new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    odd = "\u00ff not json { at all"
+    client.call(
+        {
+            "op": "events",
+            "events": [event(1, odd), event(2, {"type": "voicelab.stats", "rtt_ms": 3}, "local")],
+        }
+    )
+    rows = stored(app, sid)
+    assert rows[0]["payload"] == odd and rows[0]["category"] == "unknown"
+    assert json.loads(rows[1]["payload"]) == {"type": "voicelab.stats", "rtt_ms": 3}
+    assert rows[1]["category"] == "webrtc" and rows[1]["direction"] == "local"
+
+
+def test_secrets_redacted_before_storage(live_server, app, new_session):
+    sid = new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    secret = "ek_68af2c9b5f0c8191a9c6b5e0d1f2a3b4"
+    data = json.dumps(
+        {
+            "type": "session.created",
+            "event_id": "event_1",
+            "session": {"client_secret": {"value": secret, "expires_at": 1}},
+        }
+    )
+    client.call({"op": "events", "events": [event(1, data), event(2, f"raw {secret} text")]})
+    payloads = " ".join(r["payload"] for r in stored(app, sid))
+    assert secret not in payloads and "ek_68" in payloads
+
+
+def test_two_sessions_at_once_stay_apart(live_server, app, new_session):
+    a, b = new_session(), new_session()
+    ca, cb = Client(live_server.url), Client(live_server.url)
+    ca.call({"op": "hello", "session": a})
+    cb.call({"op": "hello", "session": b})
+    for n in range(1, 21):
+        ca.batch([n], data=json.dumps({"type": "a", "n": n}))
+        cb.batch([n, n + 100], data=json.dumps({"type": "b", "n": n}))
+    assert {json.loads(r["payload"])["type"] for r in stored(app, a)} == {"a"}
+    assert len(stored(app, a)) == 20 and len(stored(app, b)) == 40
+
+
+def test_external_session_created_by_hello(live_server, app):
+    client = Client(live_server.url, origin="https://app.example.com")
+    welcome = client.call({"op": "hello", "create": {"label": "my app", "model": "gpt-realtime"}})
+    assert welcome["op"] == "welcome" and welcome["acked"] == 0
+    assert client.batch([1]) == {"op": "ack", "upto": 1}
+    store = open_store(app)
+    session = store.get_session(welcome["session"])
+    store.close()
+    assert (session["origin"], session["provider"], session["label"]) == (
+        "external",
+        "external",
+        "my app",
+    )
+
+
+def test_cross_origin_refused_unless_allowed(live_server):
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        Client(live_server.url, origin="https://evil.example.net")
+    assert info.value.status_code == 403
+    Client(live_server.url, origin="https://app.example.com").close()
+    Client(live_server.url, origin=live_server.url).close()
+
+
+def test_origin_rules():
+    allowed = ("https://a.example.com",)
+    assert origin_allowed(None, "127.0.0.1:5000", allowed)
+    assert origin_allowed("http://127.0.0.1:5000", "127.0.0.1:5000", allowed)
+    assert origin_allowed("https://a.example.com", "127.0.0.1:5000", allowed)
+    assert not origin_allowed("https://b.example.com", "127.0.0.1:5000", allowed)
+    assert origin_allowed("https://b.example.com", "h", ("*",))
+
+
+def test_handle_without_a_socket(app, new_session):
+    sid = new_session()
+    store = open_store(app)
+    mirror = Mirror(store)
+    assert mirror.handle(json.dumps({"op": "hello", "session": sid}))["acked"] == 0
+    assert mirror.handle(json.dumps({"op": "events", "events": [event(1)]})) == {
+        "op": "ack",
+        "upto": 1,
+    }
+    store.close()
+    with pytest.raises(MirrorError):
+        parse_frame(b"\xff\xfe")

@@ -1,0 +1,222 @@
+"""The mirror's websocket: the browser copies every data-channel event here, we store and ack.
+
+The socket handler is a thin loop; `Mirror.handle` takes one text frame and returns the replies,
+so tests reach the protocol without a socket. See DESIGN.md, "Mirror protocol".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, request
+from flask_sock import Sock
+
+from .events import DIRECTIONS, parse_event
+from .store import EventRow, Store, open_store
+
+MAX_FRAME_BYTES = 1024 * 1024
+MAX_BATCH_EVENTS = 500
+# Past this a socket frame is cut off by the websocket layer itself, closing the connection; below
+# it, frames over MAX_FRAME_BYTES get their own error and the connection stays up.
+SOCKET_MESSAGE_LIMIT = 16 * MAX_FRAME_BYTES
+CREATE_FIELDS = ("label", "provider", "model", "protocol", "voice")
+
+sock = Sock()
+bp = Blueprint("mirror", __name__)
+
+
+class MirrorError(Exception):
+    """A frame we refuse; the connection stays up and the browser is told why."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+    def frame(self) -> dict[str, str]:
+        """The error frame sent back."""
+        return {"op": "error", "code": self.code, "message": self.message}
+
+
+class Mirror:
+    """One websocket's state: the session it mirrors, and the store it writes to."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.session_id: str | None = None
+
+    def handle(self, text: str | bytes) -> dict[str, Any]:
+        """Answer one frame: welcome, ack, or an error frame; never raises for bad input."""
+        try:
+            frame = parse_frame(text)
+            if frame["op"] == "hello":
+                return self.hello(frame)
+            return self.events(frame)
+        except MirrorError as exc:
+            return exc.frame()
+
+    def hello(self, frame: Mapping[str, Any]) -> dict[str, Any]:
+        """Attach to a session (or create an external one) and say where to resume."""
+        if isinstance(frame.get("create"), dict) and frame.get("session") is None:
+            self.session_id = self.store.create_session(origin="external", **_creation(frame))
+        else:
+            session_id = frame.get("session")
+            if not isinstance(session_id, str) or not session_id:
+                raise MirrorError("bad_hello", 'hello needs "session": ID or "create": {...}')
+            if self.store.get_session(session_id) is None:
+                raise MirrorError(
+                    "session_not_found",
+                    f"no session {session_id!r}: mint one with "
+                    "POST /api/sessions or send hello with create",
+                )
+            self.session_id = session_id
+        acked = self.store.contiguous_seq(self.session_id)
+        return {"op": "welcome", "session": self.session_id, "acked": acked}
+
+    def events(self, frame: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a batch in one transaction, then ack the highest contiguous seq."""
+        if self.session_id is None:
+            raise MirrorError("no_session", "send hello before events")
+        rows = to_rows(frame.get("events"))
+        try:
+            self.store.insert_events(self.session_id, rows)
+        except sqlite3.OperationalError as exc:
+            # Not acked, so the browser keeps the batch and sends it again.
+            raise MirrorError(
+                "storage_unavailable", f"could not store the batch ({exc}); it will be resent"
+            ) from None
+        except sqlite3.IntegrityError:
+            raise MirrorError(
+                "session_not_found", f"session {self.session_id!r} was deleted"
+            ) from None
+        return {"op": "ack", "upto": self.store.contiguous_seq(self.session_id)}
+
+
+def parse_frame(text: str | bytes) -> dict[str, Any]:
+    """A frame's JSON object with a known op, or a MirrorError saying what is wrong."""
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > MAX_FRAME_BYTES:
+        raise MirrorError(
+            "frame_too_large",
+            f"a frame may hold {MAX_FRAME_BYTES} bytes (got {size}): send smaller batches",
+        )
+    try:
+        frame = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MirrorError("not_json", f"a frame must be JSON text ({exc})") from None
+    if not isinstance(frame, dict):
+        raise MirrorError("bad_frame", "a frame must be a JSON object with an op")
+    if frame.get("op") not in ("hello", "events"):
+        raise MirrorError("unknown_op", f"op must be hello or events (got {frame.get('op')!r})")
+    return frame
+
+
+def to_rows(events: Any) -> list[EventRow]:
+    """Validate a batch and turn it into rows: parsed, redacted and categorised."""
+    if not isinstance(events, list) or not events:
+        raise MirrorError("bad_events", '"events" must be a non-empty list')
+    if len(events) > MAX_BATCH_EVENTS:
+        raise MirrorError(
+            "batch_too_large", f"a batch may hold {MAX_BATCH_EVENTS} events (got {len(events)})"
+        )
+    rows = []
+    for index, item in enumerate(events):
+        seq, direction, t, data = _checked(index, item)
+        event = parse_event(seq, direction, t, data)
+        rows.append(
+            EventRow(
+                seq,
+                direction,
+                t,
+                event.type,
+                event.category,
+                event.response_id,
+                event.item_id,
+                event.raw,
+            )
+        )
+    return rows
+
+
+def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]:
+    def bad(what: str) -> MirrorError:
+        return MirrorError("bad_event", f"events[{index}]: {what}")
+
+    if not isinstance(item, dict):
+        raise bad("must be an object with seq, dir, t and data")
+    seq, direction, t, data = item.get("seq"), item.get("dir"), item.get("t"), item.get("data")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**53:
+        raise bad(f"seq must be a whole number from 1 (got {seq!r})")
+    if direction not in DIRECTIONS:
+        raise bad(f"dir must be one of {', '.join(DIRECTIONS)} (got {direction!r})")
+    if t is not None and (
+        not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t)
+    ):
+        raise bad(f"t must be milliseconds since the epoch (got {t!r})")
+    if isinstance(data, dict):
+        if not str(data.get("type", "")).startswith("voicelab."):
+            raise bad("an object in data must be a local event with a voicelab.* type")
+    elif not isinstance(data, str):
+        raise bad("data must be the data-channel text, or a local event object")
+    return seq, direction, (float(t) if t is not None else None), data
+
+
+def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in frame["create"].items() if k in CREATE_FIELDS}
+    if any(not isinstance(v, str | None) for v in fields.values()):
+        raise MirrorError("bad_hello", f"create fields ({', '.join(CREATE_FIELDS)}) must be text")
+    fields = {k: v[:200] for k, v in fields.items() if v}
+    fields.setdefault("provider", "external")
+    return fields
+
+
+def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
+    """Same-origin pages, non-browser clients and configured origins may mirror."""
+    if not origin:
+        return True
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    return urlsplit(origin).netloc == host
+
+
+@bp.before_request
+def check_origin():
+    """Refuse the websocket handshake from a page on an origin nobody allowed."""
+    origin = request.headers.get("Origin")
+    if not origin_allowed(origin, request.host, current_app.config["VOICE_LAB_ALLOWED_ORIGINS"]):
+        return {
+            "error": {
+                "source": "voice-lab",
+                "code": "origin_not_allowed",
+                "message": f"{origin} may not mirror here: add it to VOICE_LAB_ALLOWED_ORIGINS",
+            }
+        }, 403
+    return None
+
+
+@sock.route("/ws/mirror", bp=bp)
+def mirror_socket(ws) -> None:
+    """Receive frames until the browser goes away, answering each one."""
+    store = open_store()
+    mirror = Mirror(store)
+    try:
+        while True:
+            text = ws.receive()
+            if text is None:
+                return
+            ws.send(json.dumps(mirror.handle(text)))
+    finally:
+        store.close()
+
+
+def init_app(app) -> None:
+    """Register the websocket route with a message limit above our own frame limit."""
+    app.config.setdefault(
+        "SOCK_SERVER_OPTIONS", {"max_message_size": SOCKET_MESSAGE_LIMIT, "ping_interval": 25}
+    )
+    app.register_blueprint(bp)
+    sock.init_app(app)
