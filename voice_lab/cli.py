@@ -1,4 +1,4 @@
-"""Command-line tools: `flask --app app doctor` (and, later, export / import)."""
+"""Command-line tools: `flask --app app doctor`, `export ID`, `import FILE`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import providers
+from . import exchange, providers
 from .config import configured_providers, mask
+from .store import open_store
 
 # What to do about each kind of failure, keyed by the service's status.
 FIXES = {
@@ -87,6 +88,50 @@ def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
 
+@click.command("export")
+@click.argument("session_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Write here instead of standard output.",
+)
+@with_appcontext
+def export_command(session_id: str, output) -> None:
+    """Write a session's events in Voice Lab's JSON format."""
+    store = open_store()
+    try:
+        session = store.get_session(session_id)
+        if session is None:
+            raise click.ClickException(f"no session {session_id!r} (see the list at /)")
+        for chunk in exchange.export_chunks(session, store.iter_events(session_id)):
+            output.write(chunk)
+    finally:
+        store.close()
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--label", help="Label for the new session (default: the file name).")
+@with_appcontext
+def import_command(path: str, label: str | None) -> None:
+    """Import a Voice Lab export, JSON Lines of event rows, or a JSON array of events."""
+    with open(path, "rb") as file:
+        data = file.read(exchange.MAX_FILE_BYTES + 1)
+    try:
+        fields, rows = exchange.parse_import(data, click.format_filename(path, shorten=True))
+    except exchange.ImportRefused as exc:
+        raise click.ClickException(f"nothing imported: {exc}") from None
+    store = open_store()
+    try:
+        session_id = store.import_session({**fields, **({"label": label} if label else {})}, rows)
+    finally:
+        store.close()
+    click.echo(f"imported {len(rows)} events as session {session_id}")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    app.cli.add_command(doctor_command)
+    for command in (doctor_command, export_command, import_command):
+        app.cli.add_command(command)

@@ -91,16 +91,8 @@ class Store:
 
     def create_session(self, **fields: Any) -> str:
         """Insert a session row and return its id (a new one unless `id` is given)."""
-        fields.setdefault("id", new_session_id())
-        fields.setdefault("created_at", time.time())
-        unknown = set(fields) - set(SESSION_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown session fields: {sorted(unknown)}")
-        names = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
         with self.transaction() as db:
-            db.execute(f"INSERT INTO sessions ({names}) VALUES ({marks})", tuple(fields.values()))
-        return fields["id"]
+            return _insert_session(db, fields)
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         """The session row as a dict, or None."""
@@ -118,9 +110,9 @@ class Store:
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Set some columns of a session."""
-        unknown = set(fields) - set(SESSION_FIELDS)
-        if unknown or "id" in fields:
-            raise ValueError(f"cannot set session fields: {sorted(unknown | {'id'} & set(fields))}")
+        _check_fields(fields)
+        if "id" in fields:
+            raise ValueError("a session's id cannot change")
         sets = ", ".join(f"{name} = ?" for name in fields)
         with self.transaction() as db:
             db.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*fields.values(), session_id))
@@ -143,56 +135,18 @@ class Store:
 
     # Events
 
-    def insert_events(
-        self, session_id: str, rows: Sequence[EventRow], error_category: str = "error"
-    ) -> int:
+    def insert_events(self, session_id: str, rows: Sequence[EventRow]) -> int:
         """Store a batch in one transaction, each (session, seq) once; returns how many were new."""
-        if not rows:
-            return 0
-        seqs = [row.seq for row in rows]
         with self.transaction() as db:
-            have = {
-                r[0]
-                for r in db.execute(
-                    "SELECT seq FROM events WHERE session_id = ? AND seq BETWEEN ? AND ?",
-                    (session_id, min(seqs), max(seqs)),
-                )
-            }
-            fresh = {row.seq: row for row in rows if row.seq not in have}.values()
-            now = time.time()
-            db.executemany(
-                "INSERT INTO events (session_id, seq, direction, t, received_at, type, category, "
-                "response_id, item_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        session_id,
-                        r.seq,
-                        r.direction,
-                        r.t,
-                        now,
-                        r.type,
-                        r.category,
-                        r.response_id,
-                        r.item_id,
-                        r.payload,
-                    )
-                    for r in fresh
-                ],
-            )
-            times = [r.t for r in fresh if r.t is not None]
-            db.execute(
-                "UPDATE sessions SET event_count = event_count + ?, error_count = error_count + ?,"
-                " max_seq = max(max_seq, ?), first_t = min(coalesce(first_t, ?), ?) WHERE id = ?",
-                (
-                    len(fresh),
-                    sum(r.category == error_category for r in fresh),
-                    max(seqs),
-                    min(times, default=None),
-                    min(times, default=None),
-                    session_id,
-                ),
-            )
-        return len(fresh)
+            return _insert_events(db, session_id, rows)
+
+    def import_session(self, fields: dict[str, Any], rows: Sequence[EventRow]) -> str:
+        """Create a session with all its events in one transaction: all or nothing."""
+        fields = {"provider": "import", **fields, "origin": "imported"}
+        with self.transaction() as db:
+            session_id = _insert_session(db, fields)
+            _insert_events(db, session_id, rows)
+        return session_id
 
     def contiguous_seq(self, session_id: str) -> int:
         """The highest n such that seqs 1..n are all stored: the mirror resends after it."""
@@ -222,6 +176,72 @@ class Store:
             if len(rows) < batch:
                 return
             after_seq = rows[-1]["seq"]
+
+
+def _insert_session(db: sqlite3.Connection, fields: dict[str, Any]) -> str:
+    """Insert a session row (a new id unless given) inside a transaction; returns its id."""
+    fields = {"id": new_session_id(), "created_at": time.time(), **fields}
+    _check_fields(fields)
+    db.execute(
+        f"INSERT INTO sessions ({', '.join(fields)}) VALUES ({', '.join('?' for _ in fields)})",
+        tuple(fields.values()),
+    )
+    return fields["id"]
+
+
+def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[EventRow]) -> int:
+    """Insert the rows not stored yet and keep the session's counters; inside a transaction."""
+    if not rows:
+        return 0
+    seqs = [row.seq for row in rows]
+    have = {
+        r[0]
+        for r in db.execute(
+            "SELECT seq FROM events WHERE session_id = ? AND seq BETWEEN ? AND ?",
+            (session_id, min(seqs), max(seqs)),
+        )
+    }
+    fresh = list({row.seq: row for row in rows if row.seq not in have}.values())
+    now = time.time()
+    db.executemany(
+        "INSERT INTO events (session_id, seq, direction, t, received_at, type, category, "
+        "response_id, item_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                session_id,
+                r.seq,
+                r.direction,
+                r.t,
+                now,
+                r.type,
+                r.category,
+                r.response_id,
+                r.item_id,
+                r.payload,
+            )
+            for r in fresh
+        ],
+    )
+    first_t = min((r.t for r in fresh if r.t is not None), default=None)
+    db.execute(
+        "UPDATE sessions SET event_count = event_count + ?, error_count = error_count + ?, "
+        "max_seq = max(max_seq, ?), first_t = coalesce(min(first_t, ?), first_t, ?) WHERE id = ?",
+        (
+            len(fresh),
+            sum(r.category == "error" for r in fresh),
+            max(seqs),
+            first_t,
+            first_t,
+            session_id,
+        ),
+    )
+    return len(fresh)
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(SESSION_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown session fields: {sorted(unknown)}")
 
 
 def new_session_id() -> str:

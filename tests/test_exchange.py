@@ -1,0 +1,187 @@
+"""Export and import: the versioned format, other tools' logs, and files we refuse."""
+
+import json
+import sqlite3
+
+import pytest
+
+from voice_lab import exchange
+from voice_lab.events import parse_event
+from voice_lab.store import EventRow, Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "x.sqlite3")
+    store.migrate()
+    yield store
+    store.close()
+
+
+TURN = [
+    (
+        "server",
+        '{"type":"session.created","event_id":"event_1","session":{"id":"sess_1",'
+        '"client_secret":{"value":"ek_abcdefghijklmnop","expires_at":1}}}',
+    ),
+    ("client", '{"type": "session.update", "session": {"instructions": "héllo"}}'),
+    (
+        "server",
+        '{"type":"input_audio_buffer.speech_started","event_id":"event_2",'
+        '"audio_start_ms":1200,"item_id":"item_1"}',
+    ),
+    (
+        "server",
+        '{"type":"response.output_audio_transcript.delta","event_id":"event_3",'
+        '"response_id":"resp_1","item_id":"item_2","output_index":0,"content_index":0,"delta":"Hi"}',
+    ),
+    ("server", "not json {"),
+    ("local", '{"type":"voicelab.stats","rtt_ms":2.5}'),
+    ("server", '{"no_type": true}'),
+]
+
+
+def live_session(store) -> str:
+    sid = store.create_session(provider="emulator", label="turn", model="gpt-realtime")
+    rows = []
+    for seq, (direction, text) in enumerate(TURN, start=1):
+        event = parse_event(seq, direction, 1763900000000.5 + seq, text)
+        rows.append(
+            EventRow(
+                seq,
+                direction,
+                event.t,
+                event.type,
+                event.category,
+                event.response_id,
+                event.item_id,
+                event.raw,
+            )
+        )
+    store.insert_events(sid, rows)
+    return sid
+
+
+def export_text(store, sid) -> str:
+    return "".join(exchange.export_chunks(store.get_session(sid), store.iter_events(sid)))
+
+
+def test_export_format(store):
+    sid = live_session(store)
+    document = json.loads(export_text(store, sid))
+    assert document["format"] == "voice-lab.session" and document["version"] == 1
+    assert document["session"]["id"] == sid and document["session"]["label"] == "turn"
+    assert "key_hint" not in document["session"]
+    events = document["events"]
+    assert [e["seq"] for e in events] == list(range(1, len(TURN) + 1))
+    assert events[0]["type"] == "session.created" and events[0]["dir"] == "server"
+    assert events[0]["t"] == 1763900000001.5
+    assert events[1]["event"]["session"]["instructions"] == "héllo"
+    assert events[4]["event"] == "not json {" and events[4]["type"] is None
+    assert events[6]["event"] == {"no_type": True}
+    assert "ek_abcdefghijklmnop" not in export_text(store, sid)
+
+
+def test_export_import_export_is_stable(store):
+    first = export_text(store, live_session(store))
+    fields, rows = exchange.parse_import(first.encode(), "first.json")
+    again = store.import_session(fields, rows)
+    second = export_text(store, again)
+    assert json.loads(second)["session"]["origin"] == "imported"
+    assert first.split('"events": [')[1] == second.split('"events": [')[1]
+    assert store.get_session(again)["label"] == "turn"
+
+
+def test_json_lines_of_event_rows(store):
+    lines = "\n".join(
+        json.dumps(
+            {"seq": n, "dir": "server", "t": 5.0 * n, "event": {"type": "response.done", "n": n}}
+        )
+        for n in (2, 1, 3)
+    )
+    fields, rows = exchange.parse_import(lines.encode() + b"\n\n", "log.jsonl")
+    assert [r.seq for r in rows] == [1, 2, 3] and fields["label"] == "log.jsonl"
+    assert rows[0].type == "response.done" and rows[0].payload == '{"type":"response.done","n":1}'
+
+
+def test_bare_array_of_realtime_events(store):
+    events = [
+        {"type": "session.created", "event_id": "e1"},
+        {"type": "session.update", "session": {}},
+        {"type": "response.create"},
+        {"type": "response.created", "response": {"id": "resp_9"}},
+    ]
+    fields, rows = exchange.parse_import(json.dumps(events).encode(), "capture.json")
+    assert [(r.seq, r.direction) for r in rows] == [
+        (1, "server"),
+        (2, "client"),
+        (3, "client"),
+        (4, "server"),
+    ]
+    assert rows[3].response_id == "resp_9"
+    sid = store.import_session(fields, rows)
+    assert store.get_session(sid)["event_count"] == 4
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"", "is empty"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b"{nope", "not valid JSON"),
+        (b'{"format": "voice-lab.session", "version": 9, "events": []}', "version 9"),
+        (b'{"format": "voice-lab.session", "version": 1, "events": {}}', '"events" must be a list'),
+        (b'{"format": "voice-lab.session", "version": 1, "events": []}', "holds no events"),
+        (b'{"hello": "world"}', "expected a voice-lab.session export"),
+        (b'[{"type": "a"}, 5]', "item 1 is not a realtime event"),
+        (
+            b'{"seq": 1, "dir": "server", "t": 1, "event": {}}\n'
+            b'{"seq": 1, "dir": "server", "t": 2, "event": {}}',
+            "seq 1 appears twice",
+        ),
+        (b'{"seq": 0, "dir": "server", "t": 1, "event": {}}\n', "seq must be"),
+        (b'{"seq": 1, "dir": "up", "t": 1, "event": {}}\n{"seq": 2}', "dir must be"),
+        (b'{"seq": 1, "dir": "server", "t": "x", "event": {}}\n', "t must be"),
+        (b'{"seq": 1, "dir": "server", "t": 1, "event": 7}\n', "event must be"),
+        (b'{"seq": 1, "dir": "server", "t": 1, "event": {}}\nnot json\n', "line 2"),
+        (b'[{"type": "a", "x": NaN}]', "NaN is not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper"),
+        (b'[{"type": "a", "x": ' + b"[" * 70 + b"]" * 70 + b"}]", "nested deeper than 64"),
+    ],
+)
+def test_bad_files_are_refused_with_a_reason(store, data, fragment):
+    with pytest.raises(exchange.ImportRefused) as info:
+        exchange.parse_import(data, "bad.json")
+    assert fragment in str(info.value)
+
+
+def test_too_big_refused_before_parsing(monkeypatch):
+    monkeypatch.setattr(exchange, "MAX_FILE_BYTES", 10)
+    with pytest.raises(exchange.ImportRefused, match="the limit is 10"):
+        exchange.parse_import(b"[" + b" " * 20 + b"]")
+
+
+def test_import_is_all_or_nothing(store):
+    rows = [
+        EventRow(1, "server", 1.0, "a", "unknown", None, None, "{}"),
+        EventRow(2, "server", 1.0, "a", None, None, None, "{}"),
+    ]  # category NOT NULL
+    with pytest.raises(sqlite3.IntegrityError):
+        store.import_session({"label": "x"}, rows)
+    assert store.list_sessions() == []
+
+
+def test_cli_export_and_import(app, runner, tmp_path):
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([{"type": "session.created"}, {"type": "response.create"}]))
+    result = runner.invoke(args=["import", str(path), "--label", "from cli"])
+    assert result.exit_code == 0, result.output
+    session_id = result.output.strip().rsplit(" ", 1)[-1]
+    exported = runner.invoke(args=["export", session_id])
+    assert exported.exit_code == 0
+    document = json.loads(exported.output)
+    assert document["session"]["label"] == "from cli" and len(document["events"]) == 2
+    assert runner.invoke(args=["export", "vl_nope"]).exit_code == 1
+    path.write_text("{broken")
+    refused = runner.invoke(args=["import", str(path)])
+    assert refused.exit_code == 1 and "nothing imported" in refused.output

@@ -1,0 +1,253 @@
+"""Export and import of event logs: Voice Lab's versioned JSON, JSON Lines, bare event arrays.
+
+Export streams; import parses and checks everything before one transaction writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from .events import DIRECTIONS, dumps, parse_event
+from .store import EventRow
+
+FORMAT = "voice-lab.session"
+VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_EVENTS = 500_000
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+SESSION_EXPORT_FIELDS = (
+    "id",
+    "created_at",
+    "provider",
+    "protocol",
+    "model",
+    "voice",
+    "remote_session_id",
+    "call_id",
+    "label",
+    "origin",
+    "ended_at",
+)
+SESSION_IMPORT_FIELDS = (
+    "created_at",
+    "provider",
+    "protocol",
+    "model",
+    "voice",
+    "remote_session_id",
+    "call_id",
+    "label",
+    "ended_at",
+)
+# Client event names (beta and GA): a bare array of events says nothing about direction.
+CLIENT_TYPES = frozenset(
+    {
+        "session.update",
+        "transcription_session.update",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+        "output_audio_buffer.clear",
+        "conversation.item.create",
+        "conversation.item.retrieve",
+        "conversation.item.truncate",
+        "conversation.item.delete",
+        "response.create",
+        "response.cancel",
+    }
+)
+
+
+class ImportRefused(ValueError):
+    """A file we will not import, with what is wrong and where."""
+
+
+def export_chunks(session: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """The export document in pieces, one event per line, so memory stays flat."""
+    head = {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "session": {k: session.get(k) for k in SESSION_EXPORT_FIELDS},
+    }
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": [\n'
+    separator = ""
+    for row in rows:
+        yield separator + event_line(row)
+        separator = ",\n"
+    yield "\n]}\n"
+
+
+def event_line(row: Mapping[str, Any]) -> str:
+    """One exported event: a JSON object in its compact form (so re-exports match), or text."""
+    embedded = _canonical(row["payload"])
+    head = json.dumps(
+        {"seq": row["seq"], "dir": row["direction"], "t": row["t"], "type": row["type"]},
+        ensure_ascii=False,
+    )
+    return f'{head[:-1]}, "event": {embedded}}}'
+
+
+def _canonical(payload: str) -> str:
+    """A stored payload as exported: compact JSON for an object, a JSON string for other text."""
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        value = None
+    return dumps(value) if isinstance(value, dict) else json.dumps(payload, ensure_ascii=False)
+
+
+def parse_import(data: bytes, name: str = "upload") -> tuple[dict[str, Any], list[EventRow]]:
+    """Session fields and event rows from an uploaded file, or ImportRefused saying why."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportRefused(f"{name} is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(
+            f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    if not text.strip():
+        raise ImportRefused(f"{name} is empty: export a session or save a JSON array of events")
+    try:
+        document = _loads(text)
+    except ImportRefused:
+        if "\n" not in text.strip():
+            raise
+        return {"label": name}, _rows(_json_lines(text), name, lines=True)
+    if isinstance(document, dict) and document.get("format") == FORMAT:
+        if document.get("version") != VERSION:
+            raise ImportRefused(
+                f"{name}: version {document.get('version')!r} of {FORMAT} is not "
+                f"supported (this Voice Lab reads version {VERSION})"
+            )
+        if not isinstance(document.get("events"), list):
+            raise ImportRefused(f'{name}: "events" must be a list')
+        session = document.get("session") if isinstance(document.get("session"), dict) else {}
+        return _session_fields(session, name), _rows(document["events"], name)
+    if isinstance(document, list):
+        return {"label": name}, _rows(_bare_events(document, name), name)
+    if isinstance(document, dict) and ("event" in document or "seq" in document):
+        return {"label": name}, _rows([document], name, lines=True)
+    raise ImportRefused(
+        f"{name}: expected a {FORMAT} export, JSON Lines of event rows, or a JSON "
+        "array of realtime events"
+    )
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ImportRefused(f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise ImportRefused(f"not valid JSON: {exc}") from None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_lines(text: str) -> Iterator[Any]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield _loads(line)
+            except ImportRefused as exc:
+                raise ImportRefused(f"line {number}: {exc}") from None
+
+
+def _bare_events(events: list, name: str) -> Iterator[dict[str, Any]]:
+    for index, event in enumerate(events):
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise ImportRefused(
+                f"{name}: item {index} is not a realtime event (an object with a type)"
+            )
+        direction = "client" if event["type"] in CLIENT_TYPES else "server"
+        yield {"seq": index + 1, "dir": direction, "t": None, "event": event}
+
+
+def _rows(items: Iterable[Any], name: str, lines: bool = False) -> list[EventRow]:
+    rows, seen = [], set()
+    for index, item in enumerate(items):
+        where = f"{name}: {'line' if lines else 'event'} {index + 1}"
+        if len(rows) >= MAX_EVENTS:
+            raise ImportRefused(f"{name}: more than {MAX_EVENTS} events")
+        seq, direction, t, event = _checked_row(item, where)
+        if seq in seen:
+            raise ImportRefused(f"{where}: seq {seq} appears twice")
+        seen.add(seq)
+        parsed = parse_event(seq, direction, t, event)
+        rows.append(
+            EventRow(
+                seq,
+                direction,
+                t,
+                parsed.type,
+                parsed.category,
+                parsed.response_id,
+                parsed.item_id,
+                parsed.raw,
+            )
+        )
+    if not rows:
+        raise ImportRefused(f"{name} holds no events")
+    return sorted(rows, key=lambda row: row.seq)
+
+
+def _checked_row(item: Any, where: str) -> tuple[int, str, float | None, str | dict]:
+    if not isinstance(item, dict) or "event" not in item:
+        raise ImportRefused(f'{where}: expected {{"seq", "dir", "t", "event"}}')
+    seq, direction, t, event = item.get("seq"), item.get("dir"), item.get("t"), item["event"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**53:
+        raise ImportRefused(f"{where}: seq must be a whole number from 1 (got {seq!r})")
+    if direction not in DIRECTIONS:
+        raise ImportRefused(f"{where}: dir must be one of {', '.join(DIRECTIONS)}")
+    if t is not None and (
+        isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)
+    ):
+        raise ImportRefused(f"{where}: t must be milliseconds since the epoch or null")
+    if _depth(event) > MAX_DEPTH:
+        raise ImportRefused(f"{where}: the event is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(event, dict):
+        text = dumps(event)
+    elif isinstance(event, str):
+        text = event
+    else:
+        raise ImportRefused(f"{where}: event must be an object or the data-channel text")
+    if len(text.encode()) > MAX_EVENT_BYTES:
+        raise ImportRefused(f"{where}: the event is over {MAX_EVENT_BYTES} bytes")
+    # An object is stored as its compact text, so export -> import -> export is stable.
+    return seq, direction, (float(t) if t is not None else None), text
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests, without recursion (a bomb must not blow the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def _session_fields(session: Mapping[str, Any], name: str) -> dict[str, Any]:
+    fields = {k: session[k] for k in SESSION_IMPORT_FIELDS if session.get(k) is not None}
+    for key, value in fields.items():
+        expected = (int, float) if key in ("created_at", "ended_at") else str
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise ImportRefused(f"{name}: session.{key} has the wrong type")
+    fields.setdefault("label", name)
+    fields.setdefault("created_at", time.time())
+    return fields
