@@ -1,0 +1,175 @@
+"""The embedded realtime emulator: a real WebRTC endpoint that speaks the realtime protocol.
+
+`init_app` mounts its HTTP routes under /emulator and keeps an `Emulator` in
+`app.extensions["voice_lab_emulator"]`. Peer connections live on one asyncio loop thread, which
+starts with the first call and stops with `shutdown`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import secrets
+import threading
+from typing import Any
+
+from flask import Flask
+
+from ..providers import Reply
+from . import replies, scenarios, settings
+from .keys import Key, KeyRegistry
+from .loop import LoopThread
+from .script import Ids
+
+GA_MINT_FIELDS = {"session", "expires_after", "scenario"}
+
+
+class Emulator:
+    """Minted keys, live calls and the loop they run on."""
+
+    def __init__(self) -> None:
+        self.keys = KeyRegistry()
+        self.calls: dict[str, Any] = {}
+        self.ids = Ids()
+        self._loop: LoopThread | None = None
+        self._lock = threading.Lock()
+
+    def mint(
+        self, protocol: str, body: Any, scenario: str = "none", *, flavour: str = "azure"
+    ) -> Reply:
+        """Answer a mint request as the service would: GA client_secrets or preview sessions."""
+        body = dict(body) if isinstance(body, dict) else body
+        if not isinstance(body, dict):
+            return replies.error(
+                flavour,
+                400,
+                "The body must be a JSON object.",
+                code="invalid_value" if flavour == "openai" else "BadRequest",
+            )
+        try:
+            chosen = scenarios.parse(body.pop("scenario", None) or scenario)
+        except ValueError as exc:
+            return replies.openai_error(400, str(exc), code="invalid_value", param="scenario")
+        if chosen.name == "mint_429":
+            return replies.rate_limited(flavour, chosen.seconds)
+        if chosen.name == "mint_401":
+            return replies.bad_api_key(flavour)
+        try:
+            if protocol == "ga":
+                return self._mint_ga(body, chosen)
+            return self._mint_beta(body, chosen)
+        except settings.ConfigProblem as exc:
+            return replies.openai_error(400, str(exc), code=exc.code, param=exc.param)
+
+    def _mint_ga(self, body: dict[str, Any], scenario: scenarios.Scenario) -> Reply:
+        unknown = sorted(set(body) - GA_MINT_FIELDS)
+        if unknown:
+            raise settings.ConfigProblem(
+                f"Unknown parameter: '{unknown[0]}'.", unknown[0], "unknown_parameter"
+            )
+        session = body.get("session") or {"type": "realtime"}
+        ttl = _ttl(body.get("expires_after"))
+        model = session.get("model") if isinstance(session, dict) else None
+        voice = (
+            ((session.get("audio") or {}).get("output") or {}).get("voice")
+            if isinstance(session, dict)
+            else None
+        )
+        config = settings.defaults(
+            "ga", self.ids.make("sess"), model or "gpt-realtime", voice or "marin"
+        )
+        config = settings.apply("ga", config, session, first=True)
+        key = self.keys.mint("ga", config, str(scenario), ttl)
+        return replies.ok(
+            {
+                "value": key.value,
+                "expires_at": key.expires_at,
+                "session": {**config, "expires_at": key.expires_at},
+            }
+        )
+
+    def _mint_beta(self, body: dict[str, Any], scenario: scenarios.Scenario) -> Reply:
+        config = settings.defaults(
+            "beta",
+            self.ids.make("sess"),
+            body.get("model") or "gpt-4o-realtime-preview",
+            body.get("voice") or "verse",
+        )
+        config = settings.apply("beta", config, body, first=True)
+        key = self.keys.mint("beta", config, str(scenario))
+        return replies.ok(
+            {**config, "client_secret": {"value": key.value, "expires_at": key.expires_at}}
+        )
+
+    def start_call(self, key: Key, offer_sdp: str) -> tuple[str, str]:
+        """Open a call for `key` from an SDP offer; return (call id, answer SDP)."""
+        from .peer import Call
+
+        call_id = "rtc_" + secrets.token_hex(16)
+
+        async def answer() -> str:
+            call = Call(call_id, key, scenarios.parse(key.scenario), self._forget)
+            self.calls[call_id] = call
+            try:
+                return await call.answer(offer_sdp)
+            except BaseException:
+                await call.close()
+                raise
+
+        return call_id, self._loop_thread().run(answer(), timeout=30)
+
+    def hangup(self, call_id: str) -> bool:
+        """End a call by id; False if there is no such call."""
+        call = self.calls.get(call_id)
+        if call is None or self._loop is None:
+            return False
+        self._loop.run(call.close())
+        return True
+
+    def shutdown(self) -> None:
+        """Close every call, then stop the loop and join its thread (idempotent)."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        atexit.unregister(self.shutdown)
+        try:
+            loop.run(self._close_calls(), timeout=10)
+        finally:
+            loop.stop()
+
+    async def _close_calls(self) -> None:
+        for call in list(self.calls.values()):
+            await call.close()
+
+    def _forget(self, call_id: str) -> None:
+        self.calls.pop(call_id, None)
+
+    def _loop_thread(self) -> LoopThread:
+        with self._lock:
+            if self._loop is None:
+                self._loop = LoopThread()
+                atexit.register(self.shutdown)
+            return self._loop
+
+
+def _ttl(expires_after: Any) -> int | None:
+    """Seconds from OpenAI's `expires_after` (10..7200), or None for the default."""
+    if expires_after is None:
+        return None
+    seconds = expires_after.get("seconds") if isinstance(expires_after, dict) else None
+    if not isinstance(seconds, int) or not 10 <= seconds <= 7200:
+        raise settings.ConfigProblem(
+            "Invalid 'expires_after.seconds': expected an integer between 10 and 7200.",
+            "expires_after.seconds",
+        )
+    return seconds
+
+
+def init_app(app: Flask) -> Emulator:
+    """Mount the emulator's routes under /emulator and keep the Emulator on the app."""
+    from .http import bp
+
+    emulator = Emulator()
+    app.extensions["voice_lab_emulator"] = emulator
+    app.register_blueprint(bp)
+    return emulator

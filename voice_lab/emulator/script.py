@@ -1,0 +1,398 @@
+"""The emulator's server events, built as plain dicts in the service's own order and names.
+
+Pure: no I/O, no clock. Events are built with GA names and renamed for the beta (preview)
+protocol, so both flavours come from one description of each event.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+ALPHABET = string.ascii_letters + string.digits
+
+# GA name -> beta name; None: the event does not exist in beta.
+BETA_NAMES: dict[str, str | None] = {
+    "conversation.item.added": "conversation.item.created",
+    "conversation.item.done": None,
+    "response.output_text.delta": "response.text.delta",
+    "response.output_text.done": "response.text.done",
+    "response.output_audio.done": "response.audio.done",
+    "response.output_audio_transcript.delta": "response.audio_transcript.delta",
+    "response.output_audio_transcript.done": "response.audio_transcript.done",
+}
+
+
+class Ids:
+    """Id factory in the service's formats; seedable so tests get stable ids."""
+
+    def __init__(self, seed: int | None = None):
+        self.random = random.Random(seed)
+
+    def make(self, prefix: str) -> str:
+        """An id like `item_` + 21 letters and digits."""
+        return prefix + "_" + "".join(self.random.choices(ALPHABET, k=21))
+
+    def hex_event(self) -> str:
+        """The shorter `event_` + 16 hex id the WebRTC-only output_audio_buffer events carry."""
+        return f"event_{self.random.getrandbits(64):016x}"
+
+
+@dataclass
+class ResponsePlan:
+    """Everything one response needs; the generator records progress in `sent_text`."""
+
+    response_id: str
+    item_id: str
+    text: str
+    modalities: list[str]
+    conversation_id: str | None  # None: out-of-band (`conversation: "none"`)
+    voice: str = "marin"
+    max_output_tokens: int | str = "inf"
+    metadata: dict[str, str] | None = None
+    previous_item_id: str | None = None
+    rate_limits: list[dict[str, Any]] = field(default_factory=list)
+    input_text_tokens: int = 0
+    input_audio_tokens: int = 0
+    audio_ms: int = 0
+    failure: dict[str, Any] | None = None  # an error to fail with after the response starts
+    sent_text: str = ""
+
+    @property
+    def audio(self) -> bool:
+        """Whether the reply is spoken (it then carries a transcript, not text)."""
+        return "audio" in self.modalities
+
+
+class Script:
+    """Builds server events for one call in one protocol ("ga" or "beta")."""
+
+    def __init__(self, protocol: str, ids: Ids | None = None):
+        self.protocol = protocol
+        self.ids = ids or Ids()
+
+    def event(self, type_: str, **fields: Any) -> dict[str, Any] | None:
+        """One event with a fresh event_id, named for the protocol (None if beta lacks it)."""
+        name = BETA_NAMES.get(type_, type_) if self.protocol == "beta" else type_
+        if name is None:
+            return None
+        if type_.startswith("output_audio_buffer."):
+            return {"type": name, "event_id": self.ids.hex_event(), **fields}
+        return {"type": name, "event_id": self.ids.make("event"), **fields}
+
+    def events(self, *pairs: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Several events, leaving out those the protocol does not have."""
+        built = [self.event(type_, **fields) for type_, fields in pairs]
+        return [e for e in built if e is not None]
+
+    def error(
+        self,
+        message: str,
+        *,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
+        """An `error` event; `event_id` inside is the client event that caused it."""
+        return self.event(
+            "error",
+            error={
+                "type": type_,
+                "code": code,
+                "message": message,
+                "param": param,
+                "event_id": event_id,
+            },
+        )
+
+    # Items
+
+    def user_audio_item(self, item_id: str, transcript: str | None = None) -> dict[str, Any]:
+        """The user message a committed audio buffer becomes."""
+        return {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": transcript}],
+        }
+
+    def assistant_item(self, plan: ResponsePlan, status: str) -> dict[str, Any]:
+        """The assistant message of a response, with what has been said so far."""
+        content: list[dict[str, Any]] = []
+        if status != "in_progress":
+            if plan.audio:
+                kind = "output_audio" if self.protocol == "ga" else "audio"
+                content = [{"type": kind, "transcript": plan.sent_text}]
+            else:
+                kind = "output_text" if self.protocol == "ga" else "text"
+                content = [{"type": kind, "text": plan.sent_text}]
+        return {
+            "id": plan.item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": status,
+            "role": "assistant",
+            "content": content,
+        }
+
+    def item_added(self, item: dict[str, Any], previous_item_id: str | None) -> list[dict]:
+        """A finished item entering the conversation: GA added + done, beta created."""
+        fields = {"previous_item_id": previous_item_id, "item": item}
+        return self.events(("conversation.item.added", fields), ("conversation.item.done", fields))
+
+    # Input audio
+
+    def speech_started(self, item_id: str, audio_start_ms: int) -> dict[str, Any]:
+        """VAD heard speech begin."""
+        return self.event(
+            "input_audio_buffer.speech_started", audio_start_ms=audio_start_ms, item_id=item_id
+        )
+
+    def speech_stopped(self, item_id: str, audio_end_ms: int) -> dict[str, Any]:
+        """VAD heard speech end."""
+        return self.event(
+            "input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms, item_id=item_id
+        )
+
+    def committed(self, item_id: str, previous_item_id: str | None) -> dict[str, Any]:
+        """The input buffer became a user item."""
+        return self.event(
+            "input_audio_buffer.committed", item_id=item_id, previous_item_id=previous_item_id
+        )
+
+    def transcription(self, item_id: str, transcript: str, seconds: float) -> list[dict]:
+        """Input transcription of a user item: deltas word by word, then completed."""
+        words = split_words(transcript)
+        deltas = [
+            (
+                "conversation.item.input_audio_transcription.delta",
+                {"item_id": item_id, "content_index": 0, "delta": w},
+            )
+            for w in words
+        ]
+        done = (
+            "conversation.item.input_audio_transcription.completed",
+            {
+                "item_id": item_id,
+                "content_index": 0,
+                "transcript": transcript,
+                "usage": {"type": "duration", "seconds": round(seconds, 3)},
+            },
+        )
+        return self.events(*deltas, done)
+
+    def transcription_failed(self, item_id: str) -> dict[str, Any]:
+        """Input transcription of a user item failed."""
+        return self.event(
+            "conversation.item.input_audio_transcription.failed",
+            item_id=item_id,
+            content_index=0,
+            error={
+                "type": "server_error",
+                "code": "transcription_failed",
+                "message": "Input transcription failed (emulated fault).",
+                "param": None,
+            },
+        )
+
+    # Responses
+
+    def response(
+        self,
+        plan: ResponsePlan,
+        status: str,
+        output: list[dict],
+        details: dict[str, Any] | None = None,
+        usage: dict | None = None,
+    ) -> dict:
+        """The response object, shaped for the protocol."""
+        body: dict[str, Any] = {
+            "object": "realtime.response",
+            "id": plan.response_id,
+            "status": status,
+            "status_details": details,
+            "output": output,
+            "conversation_id": plan.conversation_id,
+            "max_output_tokens": plan.max_output_tokens,
+            "metadata": plan.metadata,
+            "usage": usage,
+        }
+        if self.protocol == "ga":
+            body["output_modalities"] = ["audio"] if plan.audio else ["text"]
+            body["audio"] = {
+                "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": plan.voice}
+            }
+        else:
+            body["modalities"] = plan.modalities
+            body["voice"] = plan.voice
+            body["output_audio_format"] = "pcm16"
+            body["temperature"] = 0.8
+        return body
+
+    def response_events(self, plan: ResponsePlan) -> Iterator[dict[str, Any]]:
+        """A response from created to done, in the order the service sends them."""
+        yield self.event("response.created", response=self.response(plan, "in_progress", []))
+        yield self.event("rate_limits.updated", rate_limits=plan.rate_limits)
+        if plan.failure is not None:
+            yield self.error(
+                plan.failure["message"], type_=plan.failure["type"], code=plan.failure["code"]
+            )
+            yield self.response_done(plan, "failed", error=plan.failure)
+            return
+        where = {"response_id": plan.response_id, "output_index": 0}
+        yield self.event(
+            "response.output_item.added", **where, item=self.assistant_item(plan, "in_progress")
+        )
+        if plan.conversation_id is not None:
+            yield from self.events(
+                (
+                    "conversation.item.added",
+                    {
+                        "previous_item_id": plan.previous_item_id,
+                        "item": self.assistant_item(plan, "in_progress"),
+                    },
+                )
+            )
+        part_where = {**where, "item_id": plan.item_id, "content_index": 0}
+        empty = {"type": "audio", "transcript": ""} if plan.audio else {"type": "text", "text": ""}
+        yield self.event("response.content_part.added", **part_where, part=empty)
+        stream = "response.output_audio_transcript" if plan.audio else "response.output_text"
+        for index, word in enumerate(split_words(plan.text)):
+            plan.sent_text += word
+            yield self.event(f"{stream}.delta", **part_where, delta=word)
+            if index == 0 and plan.audio:
+                yield self.event("output_audio_buffer.started", response_id=plan.response_id)
+        if plan.audio:
+            yield self.event("response.output_audio.done", **part_where)
+            yield self.event(f"{stream}.done", **part_where, transcript=plan.text)
+            part = {"type": "audio", "transcript": plan.text}
+        else:
+            yield self.event(f"{stream}.done", **part_where, text=plan.text)
+            part = {"type": "text", "text": plan.text}
+        yield self.event("response.content_part.done", **part_where, part=part)
+        item = self.assistant_item(plan, "completed")
+        yield self.event("response.output_item.done", **where, item=item)
+        if plan.conversation_id is not None:
+            yield from self.events(
+                (
+                    "conversation.item.done",
+                    {"previous_item_id": plan.previous_item_id, "item": item},
+                )
+            )
+        yield self.response_done(plan, "completed")
+
+    def response_done(
+        self,
+        plan: ResponsePlan,
+        status: str,
+        reason: str | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """`response.done` for any outcome, with the output produced so far and its usage."""
+        output = []
+        if status != "failed":
+            item_status = "completed" if status == "completed" else "incomplete"
+            output = [self.assistant_item(plan, item_status)]
+        details = {"type": status, "reason": reason, "error": error}
+        if status == "completed":
+            details = None
+        return self.event(
+            "response.done", response=self.response(plan, status, output, details, usage(plan))
+        )
+
+    def audio_buffer(self, kind: str, response_id: str) -> dict[str, Any]:
+        """`output_audio_buffer.started|stopped|cleared` for a response."""
+        return self.event(f"output_audio_buffer.{kind}", response_id=response_id)
+
+    def truncated(self, item_id: str, audio_end_ms: int) -> dict[str, Any]:
+        """An assistant item cut at what the user heard."""
+        return self.event(
+            "conversation.item.truncated",
+            item_id=item_id,
+            content_index=0,
+            audio_end_ms=audio_end_ms,
+        )
+
+    def rate_limits(self, requests: tuple[int, int], tokens: tuple[int, int]) -> list[dict]:
+        """The `rate_limits` list from (limit, remaining) pairs."""
+        return [
+            {
+                "name": "requests",
+                "limit": requests[0],
+                "remaining": max(0, requests[1]),
+                "reset_seconds": 0.06,
+            },
+            {
+                "name": "tokens",
+                "limit": tokens[0],
+                "remaining": max(0, tokens[1]),
+                "reset_seconds": round(max(0, tokens[0] - tokens[1]) * 0.006, 3),
+            },
+        ]
+
+
+def split_words(text: str) -> list[str]:
+    """Deltas the way the service streams them: each word with its leading space."""
+    words = text.split(" ")
+    return [words[0]] + [" " + w for w in words[1:]] if text else []
+
+
+def text_tokens(text: str) -> int:
+    """A rough token count (about 4 characters a token)."""
+    return max(1, round(len(text) / 4)) if text else 0
+
+
+def usage(plan: ResponsePlan) -> dict[str, Any]:
+    """A usage block computed from lengths: text by characters, audio by duration."""
+    out_text = text_tokens(plan.sent_text)
+    out_audio = (
+        round(plan.audio_ms * len(plan.sent_text) / max(1, len(plan.text)) / 50)
+        if plan.audio
+        else 0
+    )
+    in_total = plan.input_text_tokens + plan.input_audio_tokens
+    return {
+        "total_tokens": in_total + out_text + out_audio,
+        "input_tokens": in_total,
+        "output_tokens": out_text + out_audio,
+        "input_token_details": {
+            "text_tokens": plan.input_text_tokens,
+            "audio_tokens": plan.input_audio_tokens,
+            "image_tokens": 0,
+            "cached_tokens": 0,
+            "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
+        },
+        "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
+    }
+
+
+def voice_turn(
+    script: Script,
+    *,
+    item_id: str,
+    previous_item_id: str | None,
+    start_ms: int,
+    end_ms: int,
+    plan: ResponsePlan,
+    transcript: str | None = None,
+) -> list[dict]:
+    """A whole server-VAD voice turn, section 4 of the protocol notes, as one ordered list."""
+    events = [
+        script.speech_started(item_id, start_ms),
+        script.speech_stopped(item_id, end_ms),
+        script.committed(item_id, previous_item_id),
+    ]
+    events += script.item_added(script.user_audio_item(item_id), previous_item_id)
+    response = list(script.response_events(plan))
+    if transcript is not None:
+        response[1:1] = script.transcription(item_id, transcript, (end_ms - start_ms) / 1000)
+    events += response
+    if plan.audio:
+        events.append(script.audio_buffer("stopped", plan.response_id))
+    return events
