@@ -142,7 +142,7 @@ class Session:
             if change.kind == "started":
                 self._speech_started(change.ms)
             else:
-                self._speech_stopped(change.ms)
+                self._speech_stopped(change.ms, change.speech_ms)
 
     def configure_vad(self) -> None:
         """Apply the session's turn detection settings to the detector."""
@@ -163,11 +163,11 @@ class Session:
         if vad.get("interrupt_response", True):
             self._interrupt("turn_detected")
 
-    def _speech_stopped(self, end_ms: int) -> None:
-        item_id, start_ms = self.speech or (self.script.ids.make("item"), self.buffer_start_ms)
+    def _speech_stopped(self, end_ms: int, speech_ms: int) -> None:
+        item_id = self.speech[0] if self.speech else self.script.ids.make("item")
         self.speech = None
         self.send(self.script.speech_stopped(item_id, end_ms))
-        self.commit(item_id, end_ms - start_ms, end_ms)
+        self.commit(item_id, speech_ms, end_ms)
         vad = settings.turn_detection(self.protocol, self.config) or {}
         if vad.get("create_response", True) and self.response is None:
             self.start_response({})

@@ -23,6 +23,7 @@ class Change:
 
     kind: str  # "started" or "stopped"
     ms: int
+    speech_ms: int = 0  # on "stopped": how long the voiced part lasted (no padding, no silence)
 
 
 def to_16k_mono(samples: np.ndarray, channels: int = 2, rate: int = 48000) -> np.ndarray:
@@ -51,6 +52,7 @@ class TurnDetector:
         self.speaking = False
         self.run = 0  # voiced frames in a row (before start) or silent ones (while speaking)
         self.last_voiced_end = 0
+        self.onset = 0
 
     def configure(self, threshold: float, prefix_padding_ms: int, silence_duration_ms: int) -> None:
         """Take new settings without losing the count of audio received."""
@@ -86,8 +88,8 @@ class TurnDetector:
             self.run = self.run + 1 if voiced else 0
             if self.run >= ONSET_FRAMES:
                 self.speaking, self.run, self.last_voiced_end = True, 0, end
-                onset = end - ONSET_FRAMES * FRAME_MS
-                return Change("started", max(0, onset - self.prefix_padding_ms))
+                self.onset = end - ONSET_FRAMES * FRAME_MS
+                return Change("started", max(0, self.onset - self.prefix_padding_ms))
             return None
         if voiced:
             self.run, self.last_voiced_end = 0, end
@@ -95,5 +97,5 @@ class TurnDetector:
         self.run += 1
         if self.run >= self.silence_frames:
             self.speaking, self.run = False, 0
-            return Change("stopped", end)
+            return Change("stopped", end, self.last_voiced_end - self.onset)
         return None

@@ -1,0 +1,173 @@
+"""A WebRTC client for tests, built on aiortc: it holds a real call the way a browser does.
+
+It opens the data channel before the offer, POSTs the SDP with the ephemeral key, plays audio
+into its microphone track on demand, records every server event and measures the audio it
+receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import requests
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from voice_lab.emulator.loop import allow_loopback_candidates, forget_loopback_candidates
+
+RATE = 48000
+FRAME = 960
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """A 16-bit mono or stereo WAV as 48 kHz mono s16 samples."""
+    with wave.open(str(path), "rb") as wav:
+        assert wav.getsampwidth() == 2 and wav.getframerate() == RATE
+        data = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+        if wav.getnchannels() == 2:
+            data = data.reshape(-1, 2).mean(axis=1).astype(np.int16)
+    return data
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    """Write 48 kHz mono s16 samples as a 16-bit WAV (what Chromium's fake mic also takes)."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(samples.astype(np.int16).tobytes())
+    return path
+
+
+class Microphone(MediaStreamTrack):
+    """An audio track that sends queued samples, and silence when there are none."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue = np.zeros(0, dtype=np.int16)
+        self._start: float | None = None
+        self._pts = 0
+
+    def say(self, samples: np.ndarray) -> float:
+        """Queue samples; return the seconds until they have all gone out."""
+        self.queue = np.concatenate((self.queue, samples.astype(np.int16)))
+        return len(self.queue) / RATE
+
+    async def recv(self) -> av.AudioFrame:
+        """The next 20 ms of the queue, paced in real time."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += FRAME
+            wait = self._start + self._pts / RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        chunk = np.zeros(FRAME, dtype=np.int16)
+        part, self.queue = self.queue[:FRAME], self.queue[FRAME:]
+        chunk[: len(part)] = part
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, self._pts, fractions.Fraction(1, RATE)
+        return frame
+
+
+class RtcClient:
+    """One call from the client side. Use inside a running event loop."""
+
+    def __init__(self, label: str = "oai-events", audio: bool = True):
+        allow_loopback_candidates()
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.mic = Microphone() if audio else None
+        self.events: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self.changed = asyncio.Event()
+        self.loud_frames = 0
+        self.frames_in = 0
+        self.reader: asyncio.Task | None = None
+        self.channel = self.pc.createDataChannel(label)
+        self.channel.on("message", self._on_message)
+        self.channel_closed = asyncio.Event()
+        self.channel.on("close", self.channel_closed.set)
+        self.pc.on("track", self._on_track)
+        if self.mic is not None:
+            self.pc.addTrack(self.mic)
+
+    async def connect(self, url: str, key: str, content_type: str = "application/sdp"):
+        """Offer, POST the SDP with the key, apply the answer; return the HTTP response."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        response = await asyncio.to_thread(
+            requests.post, url, data=self.pc.localDescription.sdp,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": content_type}, timeout=30)
+        if response.status_code == 201:
+            await self.pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
+        return response
+
+    def _on_message(self, message: str) -> None:
+        self.raw.append(message)
+        self.events.append(json.loads(message))
+        self.changed.set()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            self.reader = asyncio.get_running_loop().create_task(self._listen(track))
+
+    async def _listen(self, track: MediaStreamTrack) -> None:
+        """Count received frames and those with real energy (RMS over about -30 dBFS)."""
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            samples = frame.to_ndarray().astype(np.float64)
+            self.frames_in += 1
+            if np.sqrt(np.mean(samples**2)) > 1000:
+                self.loud_frames += 1
+
+    def send(self, event: dict[str, Any] | str) -> None:
+        """Send a client event (a dict as JSON, a str as is)."""
+        self.channel.send(event if isinstance(event, str) else json.dumps(event))
+
+    def types(self) -> list[str]:
+        """The types of the server events received so far, in order."""
+        return [e["type"] for e in self.events]
+
+    async def wait_for(self, type_: str, *, after: int = 0, timeout: float = 15,
+                       **fields: Any) -> dict[str, Any]:
+        """The first event of `type_` at index >= `after` whose fields match; waits for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events[after:]:
+                if event["type"] == type_ and all(event.get(k) == v for k, v in fields.items()):
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {type_} {fields or ''} within {timeout} s; got "
+                                   f"{self.types()[after:]}")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                pass
+
+    def index(self, event: dict[str, Any]) -> int:
+        """The position of a received event."""
+        return next(i for i, e in enumerate(self.events) if e is event)
+
+    async def close(self) -> None:
+        """Hang up and stop reading."""
+        await self.pc.close()
+        if self.reader is not None:
+            self.reader.cancel()
+            await asyncio.gather(self.reader, return_exceptions=True)
+        forget_loopback_candidates()

@@ -1,0 +1,157 @@
+"""Real calls against the emulator: an aiortc client over HTTP to a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+import requests
+import webrtcvad
+from pydantic import TypeAdapter
+from rtc_client import RtcClient, read_wav, write_wav
+
+from voice_lab.emulator import vad, voice
+
+SILENCE = np.zeros(0, dtype=np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    """Digital silence at 48 kHz."""
+    return np.zeros(int(seconds * 48000), dtype=np.int16)
+
+
+@pytest.fixture(autouse=True)
+def emulator_settings(settings):
+    """Every test here runs the emulator as the provider."""
+    settings["VOICE_LAB_PROVIDER"] = "emulator"
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory):
+    """A 16-bit WAV: 0.3 s silence, 1.2 s of voiced speech-like sound, 1 s silence."""
+    samples = np.concatenate((silence(0.3), voice.speech_like(1.2, seed=3), silence(1.0)))
+    return write_wav(tmp_path_factory.mktemp("audio") / "speech.wav", samples)
+
+
+@pytest.fixture(scope="module")
+def speech(speech_wav):
+    """The test utterance as samples."""
+    return read_wav(speech_wav)
+
+
+def adapters():
+    """Validators of server events by protocol, from the openai SDK's own models."""
+    from openai.types.beta.realtime import RealtimeServerEvent as BetaEvent
+    from openai.types.realtime import RealtimeServerEvent as GaEvent
+
+    return {"ga": TypeAdapter(GaEvent), "beta": TypeAdapter(BetaEvent)}
+
+
+def assert_conforms(events: list[dict], protocol: str) -> None:
+    """Every event validates against the SDK's server-event union for the protocol."""
+    adapter = adapters()[protocol]
+    for event in events:
+        adapter.validate_python(event)
+
+
+def mint(live_server, **options) -> dict:
+    """A session from Voice Lab's own API, as the call page gets it."""
+    response = requests.post(f"{live_server.url}/api/sessions", json=options, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def run(coro):
+    """Run a test coroutine on a fresh loop."""
+    return asyncio.run(asyncio.wait_for(coro, 45))
+
+
+def test_the_test_speech_is_speech_to_webrtcvad(speech):
+    """The synthesized utterance is voiced to webrtcvad itself, and silence is not."""
+    mono16k = vad.to_16k_mono(speech, channels=1)
+    detector = webrtcvad.Vad(2)
+    frames = [mono16k[i : i + 480] for i in range(0, len(mono16k) - 480, 480)]
+    voiced = [detector.is_speech(f.tobytes(), 16000) for f in frames]
+    speech_frames = voiced[int(0.35 / 0.03) : int(1.45 / 0.03)]
+    assert sum(speech_frames) / len(speech_frames) > 0.9
+    assert not any(voiced[:8]) and not any(voiced[-20:])
+
+
+def test_voice_turn_ga(live_server, speech):
+    """A spoken turn: the full event order, ids that tie together, audio back, SDK conformance."""
+
+    async def call():
+        session = mint(live_server)
+        client = RtcClient()
+        response = await client.connect(session["webrtc_url"], session["ephemeral_key"])
+        assert response.status_code == 201
+        assert response.headers["Content-Type"].startswith("application/sdp")
+        assert response.headers["Location"].rsplit("/", 1)[-1].startswith("rtc_")
+        await client.wait_for("session.created")
+        client.send({"type": "session.update", "session": {
+            "type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"}}}}})
+        await client.wait_for("session.updated")
+        client.mic.say(speech)
+        stopped = await client.wait_for("output_audio_buffer.stopped", timeout=20)
+        await client.close()
+        return client, stopped
+
+    client, stopped = run(call())
+    types = client.types()
+    turn = [t for t in types if not t.startswith("conversation.item.input_audio_transcription")]
+    assert turn[:2] == ["session.created", "session.updated"]
+    expected = [
+        "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed", "conversation.item.added", "conversation.item.done",
+        "response.created", "rate_limits.updated", "response.output_item.added",
+        "conversation.item.added", "response.content_part.added",
+        "response.output_audio_transcript.delta", "output_audio_buffer.started",
+    ]
+    assert turn[2:14] == expected
+    tail = turn[turn.index("response.output_audio.done"):]
+    assert tail == [
+        "response.output_audio.done", "response.output_audio_transcript.done",
+        "response.content_part.done", "response.output_item.done", "conversation.item.done",
+        "response.done", "output_audio_buffer.stopped",
+    ]
+    assert set(turn[14:turn.index("response.output_audio.done")]) == {
+        "response.output_audio_transcript.delta"}
+    assert "conversation.item.input_audio_transcription.completed" in types
+    events = {e["type"]: e for e in client.events}
+    started, ended = events["input_audio_buffer.speech_started"], events[
+        "input_audio_buffer.speech_stopped"]
+    # The speech begins 0.3 s into the audio; prefix padding (300 ms) reaches back before it.
+    assert 0 <= started["audio_start_ms"] <= 400
+    assert 1400 <= ended["audio_end_ms"] <= 2600
+    assert started["item_id"] == ended["item_id"] == events["input_audio_buffer.committed"][
+        "item_id"]
+    done = events["response.done"]["response"]
+    assert done["status"] == "completed" and done["usage"]["total_tokens"] > 0
+    assert done["id"] == stopped["response_id"] == events["response.created"]["response"]["id"]
+    transcript = events["response.output_audio_transcript.done"]["transcript"]
+    assert transcript.startswith("I heard you speak for 1.")
+    deltas = [e["delta"] for e in client.events if e["type"].endswith("transcript.delta")]
+    assert "".join(deltas) == transcript
+    assert all(e["event_id"].startswith("event_") for e in client.events)
+    assert client.loud_frames > 25, "the reply's audio reached the client's inbound track"
+    assert_conforms(client.events, "ga")
+
+
+def test_emulator_leaves_no_threads(app, live_server, speech):
+    """After shutdown, the loop thread and every peer connection are gone."""
+    before = set(threading.enumerate())
+
+    async def call():
+        session = mint(live_server)
+        client = RtcClient()
+        await client.connect(session["webrtc_url"], session["ephemeral_key"])
+        await client.wait_for("session.created")
+        await client.close()
+
+    run(call())
+    app.extensions["voice_lab_emulator"].shutdown()
+    app.extensions["voice_lab_emulator"].shutdown()
+    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert leftover == []
