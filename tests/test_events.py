@@ -1,0 +1,405 @@
+"""Tests for voice_lab.events: categories of every protocol event, names, ids, redaction."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import typing
+
+import pytest
+
+from tests import eventlogs
+from voice_lab.events import (
+    CATEGORIES,
+    CATEGORY_LABELS,
+    category_of,
+    ids_of,
+    normalize_type,
+    parse_event,
+    redact,
+    redact_key,
+    redact_text,
+    summary,
+)
+
+KEY = eventlogs.EPHEMERAL_KEY
+KEY_HINT = "ek_68…0b"
+
+# Every event name of the protocol reference: (name, who sends it, category).
+CLIENT_EVENTS = [
+    ("session.update", "session"),
+    ("transcription_session.update", "session"),
+    ("input_audio_buffer.append", "vad"),
+    ("input_audio_buffer.commit", "vad"),
+    ("input_audio_buffer.clear", "vad"),
+    ("output_audio_buffer.clear", "audio-out"),
+    ("conversation.item.create", "conversation"),
+    ("conversation.item.retrieve", "conversation"),
+    ("conversation.item.truncate", "conversation"),
+    ("conversation.item.delete", "conversation"),
+    ("response.create", "response"),
+    ("response.cancel", "response"),
+]
+SERVER_EVENTS = [
+    ("session.created", "session"),
+    ("session.updated", "session"),
+    ("transcription_session.updated", "session"),
+    ("conversation.created", "session"),
+    ("conversation.item.created", "conversation"),
+    ("conversation.item.added", "conversation"),
+    ("conversation.item.done", "conversation"),
+    ("conversation.item.retrieved", "conversation"),
+    ("conversation.item.truncated", "conversation"),
+    ("conversation.item.deleted", "conversation"),
+    ("input_audio_buffer.speech_started", "vad"),
+    ("input_audio_buffer.speech_stopped", "vad"),
+    ("input_audio_buffer.committed", "vad"),
+    ("input_audio_buffer.cleared", "vad"),
+    ("input_audio_buffer.timeout_triggered", "vad"),
+    ("input_audio_buffer.dtmf_event_received", "vad"),
+    ("conversation.item.input_audio_transcription.delta", "delta"),
+    ("conversation.item.input_audio_transcription.completed", "transcription"),
+    ("conversation.item.input_audio_transcription.failed", "error"),
+    ("conversation.item.input_audio_transcription.segment", "transcription"),
+    ("response.created", "response"),
+    ("response.done", "response"),
+    ("response.output_item.added", "response"),
+    ("response.output_item.done", "response"),
+    ("response.content_part.added", "response"),
+    ("response.content_part.done", "response"),
+    ("response.text.delta", "delta"),
+    ("response.text.done", "response"),
+    ("response.output_text.delta", "delta"),
+    ("response.output_text.done", "response"),
+    ("response.audio_transcript.delta", "delta"),
+    ("response.audio_transcript.done", "response"),
+    ("response.output_audio_transcript.delta", "delta"),
+    ("response.output_audio_transcript.done", "response"),
+    ("response.audio.delta", "delta"),
+    ("response.audio.done", "response"),
+    ("response.output_audio.delta", "delta"),
+    ("response.output_audio.done", "response"),
+    ("response.function_call_arguments.delta", "delta"),
+    ("response.function_call_arguments.done", "tools"),
+    ("mcp_list_tools.in_progress", "tools"),
+    ("mcp_list_tools.completed", "tools"),
+    ("mcp_list_tools.failed", "error"),
+    ("response.mcp_call_arguments.delta", "delta"),
+    ("response.mcp_call_arguments.done", "tools"),
+    ("response.mcp_call.in_progress", "tools"),
+    ("response.mcp_call.completed", "tools"),
+    ("response.mcp_call.failed", "error"),
+    ("rate_limits.updated", "rate-limits"),
+    ("output_audio_buffer.started", "audio-out"),
+    ("output_audio_buffer.stopped", "audio-out"),
+    ("output_audio_buffer.cleared", "audio-out"),
+    ("error", "error"),
+    ("session.error", "unknown"),
+    ("session.end", "unknown"),
+]
+OTHER_TYPES = [
+    ("voicelab.stats", "webrtc"),
+    ("voicelab.pc_state", "webrtc"),
+    ("voicelab.error", "webrtc"),
+    ("response.brand_new_event", "response"),
+    ("something.else", "unknown"),
+    ("", "unknown"),
+    (None, "unknown"),
+]
+
+
+@pytest.mark.parametrize(("type_", "category"), CLIENT_EVENTS + SERVER_EVENTS + OTHER_TYPES)
+def test_category_of_every_event(type_, category):
+    assert category_of(type_) == category
+    assert category in CATEGORIES
+
+
+def test_categories_have_labels_in_order():
+    assert list(CATEGORY_LABELS) == list(CATEGORIES)
+    assert CATEGORY_LABELS["vad"] == "VAD" and CATEGORY_LABELS["delta"] == "Deltas"
+
+
+def _sdk_names(union: object) -> set[str]:
+    """The `type` literals of an SDK event union."""
+    if typing.get_origin(union) is typing.Annotated:
+        union = typing.get_args(union)[0]
+    return {
+        name
+        for model in typing.get_args(union)
+        for name in typing.get_args(model.model_fields["type"].annotation)
+    }
+
+
+def test_table_covers_every_sdk_event_name():
+    realtime = pytest.importorskip("openai.types.realtime")
+    beta = pytest.importorskip("openai.types.beta.realtime")
+    unions = (realtime.RealtimeServerEvent, realtime.RealtimeClientEvent)
+    unions += (beta.RealtimeServerEvent, beta.RealtimeClientEvent)
+    sdk = set().union(*(_sdk_names(union) for union in unions))
+    assert sdk - {name for name, _ in CLIENT_EVENTS + SERVER_EVENTS} == set()
+
+
+@pytest.mark.parametrize(
+    ("status", "category"),
+    [
+        ("completed", "response"),
+        ("cancelled", "response"),
+        ("failed", "error"),
+        ("incomplete", "error"),
+    ],
+)
+def test_response_done_status_decides_error(status, category):
+    data = {"type": "response.done", "response": {"id": "resp_1", "status": status}}
+    assert category_of("response.done", data) == category
+    assert parse_event(1, "server", 0.0, json.dumps(data)).category == category
+
+
+@pytest.mark.parametrize(
+    ("beta", "ga"),
+    [
+        ("response.text.delta", "response.output_text.delta"),
+        ("response.text.done", "response.output_text.done"),
+        ("response.audio.delta", "response.output_audio.delta"),
+        ("response.audio.done", "response.output_audio.done"),
+        ("response.audio_transcript.delta", "response.output_audio_transcript.delta"),
+        ("response.audio_transcript.done", "response.output_audio_transcript.done"),
+        ("conversation.item.created", "conversation.item.added"),
+        ("transcription_session.update", "session.update"),
+        ("transcription_session.updated", "session.updated"),
+    ],
+)
+def test_normalize_type_renames_beta_names(beta, ga):
+    assert normalize_type(beta) == ga
+    assert normalize_type(ga) == ga
+    assert category_of(beta) == category_of(ga)
+
+
+@pytest.mark.parametrize(
+    "name", ["response.output_audio_transcript.delta", "error", "session.end", "voicelab.stats"]
+)
+def test_normalize_type_keeps_other_names(name):
+    assert normalize_type(name) == name
+
+
+def test_normalize_type_of_none():
+    assert normalize_type(None) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "ids"),
+    [
+        ({"type": "response.created", "response": {"id": "resp_1"}}, ("resp_1", None)),
+        ({"type": "response.done", "response": {"id": "resp_1", "output": []}}, ("resp_1", None)),
+        (
+            {"type": "response.output_item.added", "response_id": "resp_1", "item": {"id": "it_2"}},
+            ("resp_1", "it_2"),
+        ),
+        ({"type": "conversation.item.added", "item": {"id": "it_3"}}, (None, "it_3")),
+        ({"type": "conversation.item.truncated", "item_id": "it_4"}, (None, "it_4")),
+        ({"type": "input_audio_buffer.committed", "item_id": "it_5"}, (None, "it_5")),
+        (
+            {"type": "response.output_audio_transcript.delta", "response_id": "r", "item_id": "i"},
+            ("r", "i"),
+        ),
+        ({"type": "response.cancel", "response_id": "resp_9"}, ("resp_9", None)),
+        ({"type": "response.create", "response": {"instructions": "hi"}}, (None, None)),
+        ({"type": "conversation.item.create", "item": {"type": "message"}}, (None, None)),
+        ({"type": "output_audio_buffer.started", "response_id": "resp_1"}, ("resp_1", None)),
+        ({"type": "session.created", "session": {"id": "sess_1"}}, (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_ids_of(data, ids):
+    assert ids_of(data) == ids
+
+
+def test_redact_key_hint():
+    assert redact_key(KEY) == KEY_HINT
+    assert redact_key("ek_1234567") == "ek_…"
+    assert redact_key("0123456789abcdef") == "01…ef"
+    assert redact_key("sk-proj-abcdefghijklmnop") == "sk-proj-ab…op"
+
+
+def test_redact_nested_client_secret_and_headers():
+    event = {
+        "type": "voicelab.key_minted",
+        "mint": {
+            "session": {"client_secret": {"value": "opaque-secret-value", "expires_at": 17}},
+            "headers": {"api-key": "0123456789abcdef0123", "Authorization": "Bearer tok123456789"},
+        },
+        "list": [{"note": f"key {KEY} in text"}],
+    }
+    out = redact(event)
+    assert out["mint"]["session"]["client_secret"] == {"value": "op…ue", "expires_at": 17}
+    assert out["mint"]["headers"] == {"api-key": "01…23", "Authorization": "Bearer to…89"}
+    assert out["list"][0]["note"] == f"key {KEY_HINT} in text"
+    assert event["mint"]["headers"]["api-key"] == "0123456789abcdef0123"  # not mutated
+    assert redact(out) == out
+
+
+def test_redact_client_secret_without_value():
+    assert redact({"client_secret": {"expires_at": 17}}) == {"client_secret": {"expires_at": 17}}
+
+
+def test_redact_leaves_ordinary_values():
+    data = {"type": "session.created", "session": {"id": "sess_1", "voice": "marin", "n": 3}}
+    assert redact(data) == data
+
+
+def test_redact_text_free_text_and_headers():
+    text = f"401 for Authorization: Bearer {KEY}; api-key=0123456789abcdef; saw ek_ABCDEFGHIJK."
+    out = redact_text(text)
+    assert KEY not in out and "0123456789abcdef" not in out and "ABCDEFGHIJK" not in out
+    assert out == f"401 for Authorization: Bearer {KEY_HINT}; api-key=01…ef; saw ek_AB…JK."
+    assert redact_text(out) == out
+
+
+def test_redact_text_keeps_short_and_embedded_lookalikes():
+    assert redact_text("ek_short and week_ABCDEFGHIJK") == "ek_short and week_ABCDEFGHIJK"
+
+
+def test_parse_event_keeps_raw_byte_for_byte():
+    raw = '{ "type": "input_audio_buffer.speech_started",  "item_id": "item_1", "x": "é" }'
+    event = parse_event(5, "server", 12.5, raw)
+    assert event.raw == raw
+    assert (event.seq, event.dir, event.t) == (5, "server", 12.5)
+    assert (event.type, event.category, event.item_id) == (
+        "input_audio_buffer.speech_started",
+        "vad",
+        "item_1",
+    )
+    assert event.data == json.loads(raw)
+
+
+def test_parse_event_reserialises_only_when_redacted():
+    raw = json.dumps({"type": "session.created", "session": {"client_secret": {"value": KEY}}})
+    event = parse_event(1, "server", 0.0, raw)
+    assert KEY not in event.raw
+    assert json.loads(event.raw) == event.data
+    assert event.data["session"]["client_secret"]["value"] == KEY_HINT
+
+
+def test_parse_event_non_json_text():
+    event = parse_event(2, "server", 1.0, f"not json at all {KEY}")
+    assert (event.type, event.category, event.data) == (None, "unknown", None)
+    assert event.raw == f"not json at all {KEY_HINT}"
+    assert (event.response_id, event.item_id) == (None, None)
+
+
+def test_parse_event_json_that_is_not_an_object():
+    event = parse_event(3, "server", 1.0, "[1, 2]")
+    assert (event.type, event.data, event.raw) == (None, None, "[1, 2]")
+
+
+def test_parse_event_local_object():
+    event = parse_event(4, "local", 2.0, {"type": "voicelab.key_minted", "key": KEY, "ms": 80})
+    assert event.category == "webrtc"
+    assert event.data == {"type": "voicelab.key_minted", "key": KEY_HINT, "ms": 80}
+    assert json.loads(event.raw) == event.data
+
+
+def _event(data: dict, dir_: str = "server"):
+    """An Event of a data dict."""
+    return parse_event(1, dir_, 0.0, json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"type": "response.output_audio_transcript.delta", "delta": " sunny"}, "“ sunny”"),
+        (
+            {"type": "conversation.item.input_audio_transcription.completed", "transcript": "Hi"},
+            "“Hi”",
+        ),
+        (
+            {"type": "input_audio_buffer.speech_started", "audio_start_ms": 1200},
+            "audio_start_ms=1200",
+        ),
+        ({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 2200}, "audio_end_ms=2200"),
+        (
+            {
+                "type": "response.done",
+                "response": {
+                    "status": "cancelled",
+                    "status_details": {"type": "cancelled", "reason": "turn_detected"},
+                    "usage": eventlogs.usage(input_text=10, output_audio=5),
+                },
+            },
+            "cancelled (turn_detected) · 15 tokens (in 10 / out 5)",
+        ),
+        (
+            {
+                "type": "response.done",
+                "response": {
+                    "status": "failed",
+                    "status_details": {"type": "failed", "error": eventlogs.SERVER_ERROR},
+                },
+            },
+            "failed · The server had an error while processing your request. (server_error)",
+        ),
+        ({"type": "error", "error": {"message": "Bad thing", "code": "bad"}}, "Bad thing (bad)"),
+        (
+            {
+                "type": "rate_limits.updated",
+                "rate_limits": [
+                    {"name": "requests", "limit": 5000, "remaining": 4999},
+                    {"name": "tokens", "limit": 40000, "remaining": 35904},
+                ],
+            },
+            "requests 4999/5000 · tokens 35904/40000",
+        ),
+        (
+            {
+                "type": "session.created",
+                "session": {"model": "gpt-realtime", "audio": {"output": {"voice": "marin"}}},
+            },
+            "gpt-realtime · marin",
+        ),
+        ({"type": "session.updated", "session": {"model": "m", "voice": "verse"}}, "m · verse"),
+        ({"type": "session.update", "session": {"type": "realtime", "tools": []}}, "sets tools"),
+        (
+            {"type": "response.function_call_arguments.done", "name": "f", "arguments": "{}"},
+            "f({})",
+        ),
+        (
+            {"type": "conversation.item.truncated", "item_id": "i", "audio_end_ms": 400},
+            "audio_end_ms=400",
+        ),
+        (
+            {"type": "conversation.item.added", "item": {"type": "message", "role": "user"}},
+            "user message",
+        ),
+        ({"type": "voicelab.pc_state", "state": "connected", "ms": 12}, "state=connected ms=12"),
+    ],
+)
+def test_summary(data, expected):
+    dir_ = "local" if data["type"].startswith("voicelab.") else "server"
+    assert summary(_event(data, dir_)) == expected
+
+
+def test_summary_is_one_short_line():
+    event = _event({"type": "response.output_text.done", "text": "word\nline " * 100})
+    text = summary(event)
+    assert len(text) == 160 and text.endswith("…") and "\n" not in text
+
+
+def test_summary_of_non_json_is_the_text():
+    assert summary(parse_event(1, "server", 0.0, "hello\nthere")) == "hello there"
+
+
+@pytest.mark.parametrize("ga", [True, False], ids=["ga", "beta"])
+@pytest.mark.parametrize("scenario", sorted(eventlogs.SCENARIOS))
+def test_event_logs_match_the_sdk_models(scenario, ga):
+    """The test logs are what a service sends: every event validates against the openai SDK."""
+    realtime = pytest.importorskip(
+        "openai.types.beta.realtime" if not ga else "openai.types.realtime"
+    )
+    pydantic = pytest.importorskip("pydantic")
+    server = pydantic.TypeAdapter(realtime.RealtimeServerEvent)
+    client = pydantic.TypeAdapter(realtime.RealtimeClientEvent)
+    log = eventlogs.SCENARIOS[scenario](ga)
+    for event in log.events:
+        if event.dir != "local":
+            (server if event.dir == "server" else client).validate_python(event.data)
+    assert [e.seq for e in log.events] == list(range(1, len(log.events) + 1))
+    assert all(a.t < b.t for a, b in itertools.pairwise(log.events))

@@ -1,0 +1,361 @@
+"""Realtime events: categories, beta/GA names, the ids they refer to, redaction, summaries.
+
+Pure functions (no Flask, no database): the mirror, the importer and the timeline all use them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+CATEGORIES: tuple[str, ...] = (
+    "session",
+    "vad",
+    "transcription",
+    "conversation",
+    "response",
+    "delta",
+    "audio-out",
+    "rate-limits",
+    "tools",
+    "error",
+    "webrtc",
+    "unknown",
+)
+
+CATEGORY_LABELS: dict[str, str] = {
+    "session": "Session",
+    "vad": "VAD",
+    "transcription": "Transcription",
+    "conversation": "Conversation",
+    "response": "Response",
+    "delta": "Deltas",
+    "audio-out": "Audio out",
+    "rate-limits": "Rate limits",
+    "tools": "Tools",
+    "error": "Errors",
+    "webrtc": "WebRTC",
+    "unknown": "Unknown",
+}
+
+DIRECTIONS: tuple[str, ...] = ("server", "client", "local")
+
+SUMMARY_MAX = 160
+
+# Beta prefix -> GA prefix. "response.audio." cannot swallow "response.audio_transcript." (dot).
+_RENAMED_PREFIXES = (
+    ("response.text.", "response.output_text."),
+    ("response.audio.", "response.output_audio."),
+    ("response.audio_transcript.", "response.output_audio_transcript."),
+)
+_RENAMED = {
+    "conversation.item.created": "conversation.item.added",
+    "transcription_session.update": "session.update",
+    "transcription_session.updated": "session.updated",
+}
+
+# Names that only Azure's sample code uses; no SDK has them, so they are not the dashboard's errors.
+_AZURE_SAMPLE_ONLY = frozenset({"session.error", "session.end"})
+
+# Function-call and MCP streams. Their `.delta` events still go to "delta" (checked first): the
+# Deltas chip exists to hide every token stream at once, and a tools filter that showed hundreds of
+# argument fragments would be as noisy as the timeline it is meant to narrow.
+_TOOL_PREFIXES = (
+    "response.function_call_arguments.",
+    "response.mcp_call_arguments.",
+    "response.mcp_call.",
+    "mcp_list_tools.",
+)
+
+# Checked in order after error/delta rules; the transcription prefix must come before the items.
+_PREFIX_CATEGORIES = (
+    ("voicelab.", "webrtc"),
+    ("session.", "session"),
+    ("input_audio_buffer.", "vad"),
+    ("conversation.item.input_audio_transcription.", "transcription"),
+    ("conversation.item.", "conversation"),
+    ("output_audio_buffer.", "audio-out"),
+    ("rate_limits.", "rate-limits"),
+    *((prefix, "tools") for prefix in _TOOL_PREFIXES),
+    ("response.", "response"),
+)
+
+
+def normalize_type(type_: str | None) -> str | None:
+    """The GA name of an event type (beta names renamed, GA and unknown names unchanged)."""
+    if not isinstance(type_, str):
+        return None
+    if type_ in _RENAMED:
+        return _RENAMED[type_]
+    for beta, ga in _RENAMED_PREFIXES:
+        if type_.startswith(beta):
+            return ga + type_[len(beta) :]
+    return type_
+
+
+def dig(obj: Any, *keys: str) -> Any:
+    """obj[k1][k2]... or None as soon as a level is missing or not a dict."""
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def category_of(type_: str | None, data: dict | None = None) -> str:
+    """The filter category of an event type; data decides for response.done (failed -> error)."""
+    name = normalize_type(type_)
+    if name is None or name in _AZURE_SAMPLE_ONLY:
+        return "unknown"
+    if name.startswith("voicelab."):
+        # The page's own events, failures included (voicelab.error): they are WebRTC-side.
+        return "webrtc"
+    if name == "error" or name.endswith(".failed"):
+        return "error"
+    if name == "response.done" and dig(data, "response", "status") in ("failed", "incomplete"):
+        return "error"
+    if name.endswith(".delta"):
+        return "delta"
+    if name == "conversation.created":
+        return "session"
+    for prefix, category in _PREFIX_CATEGORIES:
+        if name.startswith(prefix):
+            return category
+    return "unknown"
+
+
+def _str_or_none(value: Any) -> str | None:
+    """value if it is a non-empty string."""
+    return value if isinstance(value, str) and value else None
+
+
+def ids_of(data: dict | None) -> tuple[str | None, str | None]:
+    """(response_id, item_id) an event refers to, wherever the protocol puts them."""
+    if not isinstance(data, dict):
+        return None, None
+    response_id = _str_or_none(data.get("response_id")) or _str_or_none(dig(data, "response", "id"))
+    item_id = _str_or_none(data.get("item_id")) or _str_or_none(dig(data, "item", "id"))
+    return response_id, item_id
+
+
+# Ephemeral keys (ek_...) and, should one ever leak into an upstream message, API keys (sk-...).
+_KEY_RE = re.compile(r"(?<![A-Za-z0-9_-])(ek_|sk-(?:proj-)?)([A-Za-z0-9_-]{8,})")
+_SECRET_FIELDS = frozenset({"api-key", "api_key", "x-api-key", "authorization"})
+# A header or JSON field in free text: `api-key: X`, `"Authorization": "Bearer X"`, `api_key=X`.
+_FIELD_RE = re.compile(
+    r"""(?P<head>["']?(?:x-)?api[-_]key["']?\s*[:=]\s*["']?|["']?authorization["']?\s*[:=]\s*["']?"""
+    r"""(?:bearer\s+)?)(?P<secret>[^\s"',;}]{4,})""",
+    re.IGNORECASE,
+)
+
+
+def redact_key(key: str) -> str:
+    """A hint that identifies a secret without revealing it: ek_ab…yz (short ones: ek_…)."""
+    match = re.match(r"(ek_|sk-(?:proj-)?)?(.*)", key, re.DOTALL)
+    prefix, rest = match.group(1) or "", match.group(2)
+    if len(rest) < 8:
+        return f"{prefix}…"
+    return f"{prefix}{rest[:2]}…{rest[-2:]}"
+
+
+def _redact_header_value(value: str) -> str:
+    """An Authorization/api-key value with its secret hinted, keeping a `Bearer ` scheme."""
+    scheme, _, token = value.rpartition(" ")
+    return f"{scheme} {redact_key(token)}" if scheme else redact_key(value)
+
+
+def redact_text(text: str) -> str:
+    """text with every key-looking string and header-like secret field replaced by its hint."""
+    text = _FIELD_RE.sub(lambda m: m.group("head") + _redact_secret(m.group("secret")), text)
+    return _KEY_RE.sub(lambda m: redact_key(m.group(0)), text)
+
+
+def redact(obj: Any) -> Any:
+    """A copy of a JSON value with client_secret values, secret fields and keys as hints."""
+    if isinstance(obj, dict):
+        out = {}
+        for key, value in obj.items():
+            if key == "client_secret" and isinstance(value, dict) and "value" in value:
+                value = {**value, "value": _redact_secret(value.get("value"))}
+            elif key == "client_secret" or str(key).lower() in _SECRET_FIELDS:
+                value = _redact_secret(value)
+            out[key] = redact(value)
+        return out
+    if isinstance(obj, list):
+        return [redact(value) for value in obj]
+    if isinstance(obj, str):
+        return redact_text(obj)
+    return obj
+
+
+def _redact_secret(value: Any) -> Any:
+    """A secret's hint; non-strings (None, numbers) and hints already made are left alone, so
+    redacting twice changes nothing."""
+    if not isinstance(value, str) or "…" in value:
+        return value
+    return _redact_header_value(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One mirrored data-channel or local event, parsed, categorised and redacted."""
+
+    seq: int
+    dir: str
+    t: float
+    type: str | None
+    category: str
+    response_id: str | None
+    item_id: str | None
+    data: dict | None
+    raw: str
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON as the services send it (non-ASCII kept)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
+    """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object."""
+    if isinstance(raw_or_obj, dict):
+        data = redact(raw_or_obj)
+        raw = dumps(data)
+    else:
+        raw = raw_or_obj
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        data = redact(parsed) if isinstance(parsed, dict) else None
+        if data is None:
+            raw = redact_text(raw)
+        elif data != parsed:
+            raw = dumps(data)
+    type_ = _str_or_none(data.get("type")) if data is not None else None
+    response_id, item_id = ids_of(data)
+    category = category_of(type_, data)
+    return Event(seq, dir, t, type_, category, response_id, item_id, data, raw)
+
+
+def _clip(text: str, limit: int = SUMMARY_MAX) -> str:
+    """text on one line, cut to limit characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quoted(text: Any) -> str:
+    """A transcript or delta in quotes (deltas keep their meaningful spaces)."""
+    return f"“{text}”" if isinstance(text, str) else ""
+
+
+def _error_text(error: Any) -> str:
+    """`message (code)` of an error object."""
+    message = dig(error, "message") or dig(error, "type") or "error"
+    code = dig(error, "code")
+    return f"{message} ({code})" if code else str(message)
+
+
+def _usage_text(usage: Any) -> str:
+    """`N tokens (in X / out Y)` of a response usage object."""
+    if not isinstance(usage, dict):
+        return ""
+    return (
+        f"{usage.get('total_tokens', 0)} tokens "
+        f"(in {usage.get('input_tokens', 0)} / out {usage.get('output_tokens', 0)})"
+    )
+
+
+def _response_text(response: Any) -> str:
+    """`status (reason)` of a response, with its error and usage when there are any."""
+    status = dig(response, "status") or "?"
+    reason = dig(response, "status_details", "reason")
+    parts = [f"{status} ({reason})" if reason else str(status)]
+    error = dig(response, "status_details", "error")
+    if error:
+        parts.append(_error_text(error))
+    usage = _usage_text(dig(response, "usage"))
+    if usage:
+        parts.append(usage)
+    return " · ".join(parts)
+
+
+def _session_text(session: Any) -> str:
+    """`model · voice` of a session object (beta flat, GA audio.output.voice), else its fields."""
+    voice = dig(session, "audio", "output", "voice") or dig(session, "voice")
+    parts = [str(value) for value in (dig(session, "model"), voice) if value]
+    if parts:
+        return " · ".join(parts)
+    # A partial session.update: name what it sets.
+    return "sets " + ", ".join(key for key in session if key != "type") if session else ""
+
+
+def _rate_limits_text(limits: Any) -> str:
+    """`requests 4999/5000 · tokens 39000/40000`."""
+    if not isinstance(limits, list):
+        return ""
+    return " · ".join(
+        f"{dig(limit, 'name')} {dig(limit, 'remaining')}/{dig(limit, 'limit')}" for limit in limits
+    )
+
+
+def _item_text(item: Any) -> str:
+    """`role type name status` of a conversation item, whichever it has."""
+    fields = ("role", "type", "name", "status")
+    return " ".join(str(item[f]) for f in fields if isinstance(item, dict) and item.get(f))
+
+
+def _local_text(data: dict) -> str:
+    """`key=value` of a local event's scalar fields (state, rtt_ms, ms...)."""
+    pairs = (
+        f"{key}={value}"
+        for key, value in data.items()
+        if key != "type" and isinstance(value, str | int | float | bool)
+    )
+    return " ".join(pairs)
+
+
+def _vad_text(data: dict) -> str:
+    """The audio offsets a VAD event carries."""
+    keys = ("audio_start_ms", "audio_end_ms")
+    return " ".join(f"{key}={data[key]}" for key in keys if key in data)
+
+
+def summary(event: Event) -> str:
+    """The one-line summary the timeline shows for an event."""
+    data = event.data
+    if data is None:
+        return _clip(event.raw)
+    return _clip(_summary_of(normalize_type(event.type) or "", data))
+
+
+def _summary_of(name: str, data: dict) -> str:
+    """summary() for a parsed event of GA type name."""
+    if name.startswith("voicelab."):
+        return _local_text(data)
+    if name.endswith(".delta"):
+        return _quoted(data.get("delta"))
+    if name in ("response.created", "response.done"):
+        return _response_text(data.get("response"))
+    if "error" in data and isinstance(data["error"], dict):
+        return _error_text(data["error"])
+    if name.startswith("input_audio_buffer."):
+        return _vad_text(data)
+    if name.startswith("session."):
+        return _session_text(data.get("session"))
+    if name == "rate_limits.updated":
+        return _rate_limits_text(data.get("rate_limits"))
+    if name == "response.function_call_arguments.done":
+        return f"{data.get('name') or 'function'}({data.get('arguments', '')})"
+    for key in ("transcript", "text"):
+        if isinstance(data.get(key), str):
+            return _quoted(data[key])
+    if "item" in data:
+        return _item_text(data["item"])
+    if "audio_end_ms" in data:
+        return f"audio_end_ms={data['audio_end_ms']}"
+    if isinstance(dig(data, "part"), dict):
+        return str(data["part"].get("type", ""))
+    return ""
