@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import requests
 import webrtcvad
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from rtc_client import RtcClient, read_wav, write_wav
 
 from voice_lab.emulator import vad, voice
@@ -49,11 +49,22 @@ def adapters():
     return {"ga": TypeAdapter(GaEvent), "beta": TypeAdapter(BetaEvent)}
 
 
+def extras(model: BaseModel, path: str) -> list[str]:
+    """Fields the SDK's models do not know (they allow extras, so validation alone misses them)."""
+    found = [f"{path}.{name}" for name in model.model_extra or {}]
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        for index, child in enumerate(value if isinstance(value, list) else [value]):
+            if isinstance(child, BaseModel):
+                found += extras(child, f"{path}.{name}[{index}]")
+    return found
+
+
 def assert_conforms(events: list[dict], protocol: str) -> None:
-    """Every event validates against the SDK's server-event union for the protocol."""
+    """Every event validates against the SDK's server-event union, with no unknown fields."""
     adapter = adapters()[protocol]
     for event in events:
-        adapter.validate_python(event)
+        assert extras(adapter.validate_python(event), event["type"]) == []
 
 
 def mint(live_server, **options) -> dict:
@@ -155,3 +166,148 @@ def test_emulator_leaves_no_threads(app, live_server, speech):
     app.extensions["voice_lab_emulator"].shutdown()
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert leftover == []
+
+
+async def open_call(live_server, label: str = "oai-events", audio: bool = True, **options):
+    """Mint through Voice Lab's API, connect, and wait for session.created."""
+    session = mint(live_server, **options)
+    client = RtcClient(label=label, audio=audio)
+    response = await client.connect(session["webrtc_url"], session["ephemeral_key"])
+    assert response.status_code == 201, response.text
+    await client.wait_for("session.created")
+    return client
+
+
+def test_voice_turn_beta_names(live_server, speech):
+    """A preview-flavoured key speaks beta names over the realtimertc URL, any channel label."""
+
+    async def call():
+        session = mint(live_server, protocol="beta")
+        assert "/emulator/v1/realtimertc?model=" in session["webrtc_url"]
+        client = RtcClient(label="realtime-channel")
+        await client.connect(session["webrtc_url"], session["ephemeral_key"])
+        await client.wait_for("session.created")
+        client.mic.say(speech)
+        await client.wait_for("output_audio_buffer.stopped", timeout=20)
+        await client.close()
+        return client
+
+    client = run(call())
+    types = client.types()
+    for name in ("conversation.item.created", "response.audio_transcript.delta",
+                 "response.audio.done", "response.audio_transcript.done"):
+        assert name in types
+    for name in ("conversation.item.added", "conversation.item.done",
+                 "response.output_audio_transcript.delta", "response.output_audio.done"):
+        assert name not in types
+    assert_conforms(client.events, "beta")
+
+
+def test_barge_in_cancels_and_truncates(live_server, speech):
+    """Speech while the reply plays: cleared, truncated, and a cancelled response if running."""
+
+    async def call():
+        client = await open_call(live_server)
+        client.send({"type": "session.update", "session": {"type": "realtime", "audio": {
+            "input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 300}}}}})
+        await client.wait_for("session.updated")
+        # Replies stream slowly in this scenario, so the second utterance lands mid-response.
+        client.mic.say(speech[: int(2.0 * 48000)])
+        started = await client.wait_for("output_audio_buffer.started", timeout=20)
+        client.mic.say(speech[int(0.3 * 48000) :])
+        at = client.index(started)
+        cleared = await client.wait_for("output_audio_buffer.cleared", after=at)
+        truncated = await client.wait_for("conversation.item.truncated", after=at)
+        await client.wait_for("response.done", after=at)
+        await client.wait_for("output_audio_buffer.stopped", after=client.index(truncated),
+                              timeout=20)
+        await client.close()
+        return client, started, cleared, truncated
+
+    client, started, cleared, truncated = run(call())
+    assert cleared["response_id"] == started["response_id"]
+    first = next(e for e in client.events if e["type"] == "response.done")
+    assert first["response"]["status"] == "cancelled"
+    assert first["response"]["status_details"]["reason"] == "turn_detected"
+    assert truncated["item_id"] == first["response"]["output"][0]["id"]
+    assert 0 < truncated["audio_end_ms"] < 5000
+    after = client.types()[client.index(started):]
+    barge = after.index("input_audio_buffer.speech_started")
+    assert after[barge + 1 : barge + 4] == [
+        "output_audio_buffer.cleared", "conversation.item.truncated", "response.done"]
+    assert_conforms(client.events, "ga")
+
+
+def test_text_message_and_text_only_response(live_server):
+    """A typed message and a text-only response: item events, then text deltas and no audio."""
+
+    async def call():
+        client = await open_call(live_server, audio=False)
+        client.send({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "hello there"}]}})
+        await client.wait_for("conversation.item.done")
+        client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        await client.wait_for("response.done")
+        await client.close()
+        return client
+
+    client = run(call())
+    types = client.types()
+    assert "response.output_text.delta" in types and "output_audio_buffer.started" not in types
+    done = next(e for e in client.events if e["type"] == "response.output_text.done")
+    assert done["text"] == "You said: hello there"
+    assert_conforms(client.events, "ga")
+
+
+def test_out_of_band_response_stays_out_of_the_conversation(live_server):
+    """`conversation: "none"`: no conversation id, no conversation item events."""
+
+    async def call():
+        client = await open_call(live_server, audio=False)
+        client.send({"type": "response.create", "response": {
+            "conversation": "none", "output_modalities": ["text"], "metadata": {"k": "v"}}})
+        done = await client.wait_for("response.done")
+        await client.close()
+        return client, done
+
+    client, done = run(call())
+    assert done["response"]["conversation_id"] is None
+    assert done["response"]["metadata"] == {"k": "v"}
+    assert "conversation.item.added" not in client.types()
+
+
+def test_cancel_and_client_event_errors(live_server):
+    """response.cancel ends a response as cancelled; bad events get `error` and the call lives."""
+
+    async def call():
+        client = await open_call(live_server, audio=False, scenario="slow_response:2")
+        client.send({"type": "response.create"})
+        created = await client.wait_for("response.created")
+        client.send({"type": "response.cancel", "event_id": "evt_cancel"})
+        done = await client.wait_for("response.done")
+        client.send({"type": "response.cancel", "event_id": "evt_again"})
+        client.send("{not json")
+        client.send({"type": "no.such.event", "event_id": "evt_unknown"})
+        client.send({"type": "session.update", "event_id": "evt_bad",
+                     "session": {"audio": {"output": {"voice": "cedar"}}}})
+        client.send({"type": "input_audio_buffer.commit", "event_id": "evt_commit"})
+        client.send({"type": "conversation.item.retrieve", "item_id": "item_nope"})
+        await asyncio.sleep(0.5)
+        client.send({"type": "input_audio_buffer.clear"})
+        await client.wait_for("input_audio_buffer.cleared")
+        await client.close()
+        return client, created, done
+
+    client, created, done = run(call())
+    assert done["response"]["id"] == created["response"]["id"]
+    assert done["response"]["status"] == "cancelled"
+    assert done["response"]["status_details"]["reason"] == "client_cancelled"
+    errors = {e["error"]["event_id"]: e["error"] for e in client.events if e["type"] == "error"}
+    assert errors["evt_again"]["code"] == "response_cancel_not_active"
+    assert errors["evt_unknown"]["param"] == "type"
+    assert errors["evt_bad"]["param"] == "session.type"
+    assert errors["evt_commit"]["code"] == "input_audio_buffer_commit_empty"
+    assert errors[None]["type"] == "invalid_request_error"
+    assert all(e["type"] == "invalid_request_error" for e in errors.values())
+    assert_conforms(client.events, "ga")
