@@ -107,8 +107,12 @@ class RtcClient:
         """Offer, POST the SDP with the key, apply the answer; return the HTTP response."""
         await self.pc.setLocalDescription(await self.pc.createOffer())
         response = await asyncio.to_thread(
-            requests.post, url, data=self.pc.localDescription.sdp,
-            headers={"Authorization": f"Bearer {key}", "Content-Type": content_type}, timeout=30)
+            requests.post,
+            url,
+            data=self.pc.localDescription.sdp,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
+            timeout=30,
+        )
         if response.status_code == 201:
             await self.pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
         return response
@@ -142,8 +146,9 @@ class RtcClient:
         """The types of the server events received so far, in order."""
         return [e["type"] for e in self.events]
 
-    async def wait_for(self, type_: str, *, after: int = 0, timeout: float = 15,
-                       **fields: Any) -> dict[str, Any]:
+    async def wait_for(
+        self, type_: str, *, after: int = 0, timeout: float = 15, **fields: Any
+    ) -> dict[str, Any]:
         """The first event of `type_` at index >= `after` whose fields match; waits for it."""
         deadline = time.monotonic() + timeout
         while True:
@@ -152,8 +157,9 @@ class RtcClient:
                     return event
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no {type_} {fields or ''} within {timeout} s; got "
-                                   f"{self.types()[after:]}")
+                raise TimeoutError(
+                    f"no {type_} {fields or ''} within {timeout} s; got {self.types()[after:]}"
+                )
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), left)

@@ -18,18 +18,30 @@ ADAPTERS = {"ga": TypeAdapter(GaEvent), "beta": TypeAdapter(BetaEvent)}
 def plan(script: Script, modalities=("audio", "text"), **fields) -> ResponsePlan:
     """A response plan with fresh ids."""
     return ResponsePlan(
-        response_id=script.ids.make("resp"), item_id=script.ids.make("item"),
-        text="I heard you speak for 1.2 seconds.", modalities=list(modalities),
-        conversation_id=script.ids.make("conv"), audio_ms=1750,
-        rate_limits=script.rate_limits((5000, 4999), (40000, 35904)), **fields)
+        response_id=script.ids.make("resp"),
+        item_id=script.ids.make("item"),
+        text="I heard you speak for 1.2 seconds.",
+        modalities=list(modalities),
+        conversation_id=script.ids.make("conv"),
+        audio_ms=1750,
+        rate_limits=script.rate_limits((5000, 4999), (40000, 35904)),
+        **fields,
+    )
 
 
 def turn(protocol: str, **fields) -> tuple[list[dict], ResponsePlan]:
     """A whole voice turn from a seeded script."""
     script = Script(protocol, Ids(seed=1))
     p = plan(script, **fields)
-    events = voice_turn(script, item_id="item_user", previous_item_id=None, start_ms=200,
-                        end_ms=1900, plan=p, transcript="(speech, 1.2 s)")
+    events = voice_turn(
+        script,
+        item_id="item_user",
+        previous_item_id=None,
+        start_ms=200,
+        end_ms=1900,
+        plan=p,
+        transcript="(speech, 1.2 s)",
+    )
     return events, p
 
 
@@ -39,13 +51,25 @@ def test_ga_turn_order_matches_the_protocol():
     types = [e["type"] for e in events if "input_audio_transcription" not in e["type"]]
     deltas = ["response.output_audio_transcript.delta"] * 7
     assert types == [
-        "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
-        "input_audio_buffer.committed", "conversation.item.added", "conversation.item.done",
-        "response.created", "rate_limits.updated", "response.output_item.added",
-        "conversation.item.added", "response.content_part.added", deltas[0],
-        "output_audio_buffer.started", *deltas[1:], "response.output_audio.done",
-        "response.output_audio_transcript.done", "response.content_part.done",
-        "response.output_item.done", "conversation.item.done", "response.done",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "response.created",
+        "rate_limits.updated",
+        "response.output_item.added",
+        "conversation.item.added",
+        "response.content_part.added",
+        deltas[0],
+        "output_audio_buffer.started",
+        *deltas[1:],
+        "response.output_audio.done",
+        "response.output_audio_transcript.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "conversation.item.done",
+        "response.done",
         "output_audio_buffer.stopped",
     ]
 
@@ -54,10 +78,20 @@ def test_beta_turn_uses_beta_names():
     """The preview flavour: created instead of added/done, audio_transcript, audio.done."""
     events, _ = turn("beta")
     types = {e["type"] for e in events}
-    assert {"conversation.item.created", "response.audio_transcript.delta",
-            "response.audio.done", "response.audio_transcript.done"} <= types
-    assert not {"conversation.item.added", "conversation.item.done",
-                "response.output_audio_transcript.delta"} & types
+    assert {
+        "conversation.item.created",
+        "response.audio_transcript.delta",
+        "response.audio.done",
+        "response.audio_transcript.done",
+    } <= types
+    assert (
+        not {
+            "conversation.item.added",
+            "conversation.item.done",
+            "response.output_audio_transcript.delta",
+        }
+        & types
+    )
 
 
 @pytest.mark.parametrize("protocol", ["ga", "beta"])
@@ -65,8 +99,13 @@ def test_turn_events_validate_against_the_sdk(protocol):
     """Every event of a turn, and of a failed response, is a valid SDK server event."""
     events, _ = turn(protocol)
     script = Script(protocol, Ids(seed=2))
-    events += list(script.response_events(plan(script, failure={
-        "type": "server_error", "code": "server_error", "message": "boom"})))
+    events += list(
+        script.response_events(
+            plan(
+                script, failure={"type": "server_error", "code": "server_error", "message": "boom"}
+            )
+        )
+    )
     events.append(script.transcription_failed("item_x"))
     events.append(script.error("bad", code="invalid_value", param="type", event_id="evt_1"))
     for event in events:
@@ -116,30 +155,37 @@ def test_cancelled_and_failed_responses():
         if event["type"] == "output_audio_buffer.started":
             break
     done = script.response_done(p, "cancelled", "turn_detected")["response"]
-    assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected",
-                                      "error": None}
+    assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected", "error": None}
     assert done["output"][0]["status"] == "incomplete"
     assert done["output"][0]["content"][0]["transcript"] == "I"
-    failing = plan(script, failure={"type": "server_error", "code": "server_error",
-                                    "message": "boom"})
+    failing = plan(
+        script, failure={"type": "server_error", "code": "server_error", "message": "boom"}
+    )
     events = list(script.response_events(failing))
-    assert [e["type"] for e in events] == ["response.created", "rate_limits.updated", "error",
-                                           "response.done"]
+    assert [e["type"] for e in events] == [
+        "response.created",
+        "rate_limits.updated",
+        "error",
+        "response.done",
+    ]
     assert events[-1]["response"]["status"] == "failed"
 
 
 def test_session_update_merges_and_validates():
     """Updates merge into the full config; the service's errors name the parameter."""
     config = settings.defaults("ga", "sess_1", "gpt-realtime", "marin")
-    update = {"type": "realtime", "instructions": "be brief",
-              "audio": {"input": {"turn_detection": {"type": "server_vad",
-                                                     "silence_duration_ms": 300}}}}
+    update = {
+        "type": "realtime",
+        "instructions": "be brief",
+        "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 300}}},
+    }
     merged = settings.apply("ga", config, update)
     vad_config = settings.turn_detection("ga", merged)
     assert merged["instructions"] == "be brief" and vad_config["silence_duration_ms"] == 300
     assert vad_config["prefix_padding_ms"] == 300 and merged["audio"]["output"]["voice"] == "marin"
-    off = settings.apply("ga", merged, {"type": "realtime",
-                                        "audio": {"input": {"turn_detection": None}}})
+    off = settings.apply(
+        "ga", merged, {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    )
     assert settings.turn_detection("ga", off) is None
     with pytest.raises(settings.ConfigProblem) as missing:
         settings.apply("ga", config, {"instructions": "x"})
@@ -148,18 +194,23 @@ def test_session_update_merges_and_validates():
         settings.apply("beta", settings.defaults("beta", "s", "m", "verse"), {"colour": "red"})
     assert unknown.value.param == "session.colour"
     with pytest.raises(settings.ConfigProblem) as bad:
-        settings.apply("beta", settings.defaults("beta", "s", "m", "verse"),
-                       {"turn_detection": {"type": "server_vad", "threshold": 3}})
+        settings.apply(
+            "beta",
+            settings.defaults("beta", "s", "m", "verse"),
+            {"turn_detection": {"type": "server_vad", "threshold": 3}},
+        )
     assert bad.value.param == "session.turn_detection.threshold"
-    beta_off = settings.apply("beta", settings.defaults("beta", "s", "m", "verse"),
-                              {"turn_detection": {"type": "none"}})
+    beta_off = settings.apply(
+        "beta", settings.defaults("beta", "s", "m", "verse"), {"turn_detection": {"type": "none"}}
+    )
     assert settings.turn_detection("beta", beta_off) is None
 
 
 def test_turn_detector_offsets_are_real():
     """webrtcvad finds the utterance where it is, honouring padding and silence duration."""
-    audio = np.concatenate((np.zeros(48000, np.int16), voice.speech_like(1.0),
-                            np.zeros(48000, np.int16)))
+    audio = np.concatenate(
+        (np.zeros(48000, np.int16), voice.speech_like(1.0), np.zeros(48000, np.int16))
+    )
     detector = vad.TurnDetector(prefix_padding_ms=200, silence_duration_ms=400)
     changes = detector.feed(vad.to_16k_mono(audio, channels=1))
     assert [c.kind for c in changes] == ["started", "stopped"]

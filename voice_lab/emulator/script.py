@@ -302,8 +302,12 @@ class Script:
         details = {"type": status, "reason": reason, "error": error}
         if status == "completed":
             details = None
+        spent = usage(plan)
+        if self.protocol == "beta":  # the beta usage block predates image and cache details
+            for name in ("image_tokens", "cached_tokens_details"):
+                del spent["input_token_details"][name]
         return self.event(
-            "response.done", response=self.response(plan, status, output, details, usage(plan))
+            "response.done", response=self.response(plan, status, output, details, spent)
         )
 
     def audio_buffer(self, kind: str, response_id: str) -> dict[str, Any]:
