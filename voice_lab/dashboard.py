@@ -1,23 +1,283 @@
-"""Pages: the sessions list."""
+"""Pages: the sessions list and a session's timeline, with its htmx partials."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.datastructures import MultiDict
+
+from . import exchange, panels, timeline
 from .config import configured_providers
-from .store import get_store
+from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, Event, parse_event
+from .store import EventQuery, get_store, open_store
 
 bp = Blueprint("dashboard", __name__)
+
+WINDOW = 300  # events per window of the timeline; the last window polls while a call is live
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The timeline's filters, as they appear in the URL."""
+
+    categories: tuple[str, ...] = ()
+    directions: tuple[str, ...] = ()
+    type: str = ""
+    text: str = ""
+    view: str = "grouped"
+
+    @classmethod
+    def from_args(cls, args: MultiDict) -> Filters:
+        """Filters from query arguments; unknown values are dropped, not errors."""
+        return cls(
+            categories=tuple(c for c in args.getlist("cat") if c in CATEGORIES),
+            directions=tuple(d for d in args.getlist("dir") if d in DIRECTIONS),
+            type=args.get("type", "").strip()[:200],
+            text=args.get("q", "").strip()[:200],
+            view="flat" if args.get("view") == "flat" else "grouped",
+        )
+
+    def query(self) -> EventQuery:
+        """The store query these filters make."""
+        return EventQuery(self.categories, self.directions, self.type, self.text)
+
+    def params(self) -> list[tuple[str, str]]:
+        """The filters as query arguments (what a link needs to reproduce the view)."""
+        pairs = [("cat", c) for c in self.categories] + [("dir", d) for d in self.directions]
+        pairs += [(k, v) for k, v in (("type", self.type), ("q", self.text)) if v]
+        return pairs + ([("view", "flat")] if self.view == "flat" else [])
+
+    def url(self, endpoint: str, **values) -> str:
+        """A URL of `endpoint` carrying these filters."""
+        base = url_for(endpoint, **values)
+        params = self.params()
+        return f"{base}{'&' if '?' in base else '?'}{urlencode(params)}" if params else base
+
+
+@bp.app_template_filter("iso")
+def iso(seconds: float | None) -> str:
+    """Unix seconds as an ISO 8601 UTC timestamp."""
+    return datetime.fromtimestamp(seconds or 0, UTC).isoformat(timespec="seconds")
+
+
+@bp.app_template_filter("iso_ms")
+def iso_ms(ms: float | None) -> str:
+    """Milliseconds since the epoch (the browser clock) as an ISO 8601 UTC timestamp."""
+    return datetime.fromtimestamp((ms or 0) / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+@bp.app_template_filter("clock")
+def clock(seconds: float | None) -> str:
+    """Unix seconds as a short UTC date and time."""
+    return datetime.fromtimestamp(seconds or 0, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@bp.app_template_filter("ms")
+def ms(value: float | None) -> str:
+    """A duration in milliseconds, grouped by thousands (a dash when unknown)."""
+    return "–" if value is None else f"{value:,.0f} ms"
+
+
+@bp.app_template_filter("duration")
+def duration(session: dict) -> str:
+    """How long a session ran (or has been running)."""
+    end = session["ended_at"] or (time.time() if session["origin"] != "imported" else None)
+    if end is None:
+        return "–"
+    seconds = max(0, int(end - session["created_at"]))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def is_partial(target: str) -> bool:
+    """Whether htmx asked for just the element `target` (not a whole page)."""
+    return request.headers.get("HX-Request") == "true" and (
+        request.headers.get("HX-Target") == target
+    )
+
+
+def _session_or_404(session_id: str) -> dict:
+    session = get_store().get_session(session_id)
+    if session is None:
+        abort(404, description=f"There is no session {session_id}.")
+    return session
 
 
 @bp.get("/")
 def index():
-    """The sessions list, newest first."""
-    search = request.args.get("q", "").strip()
+    """The sessions list, newest first, searchable; its table polls while calls are live."""
+    search = request.args.get("q", "").strip()[:200]
     sessions = get_store().list_sessions(search)
+    context = {"sessions": sessions, "search": search}
+    if is_partial("sessions"):
+        return render_template("_sessions.html", **context)
     return render_template(
         "index.html",
-        sessions=sessions,
-        search=search,
         providers=configured_providers(current_app.config),
+        import_error=None,
+        **context,
+    )
+
+
+@bp.delete("/sessions/<session_id>")
+def delete_session(session_id: str):
+    """Delete a session and its events (the page asked for confirmation)."""
+    if not get_store().delete_session(session_id):
+        abort(404, description=f"There is no session {session_id}.")
+    if request.headers.get("HX-Request") == "true":
+        return ""
+    return redirect(url_for("dashboard.index"), 303)
+
+
+@bp.post("/import")
+def import_file():
+    """Import an uploaded log as a new session, or show what is wrong with it."""
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise exchange.ImportRefused("choose a file to import")
+        data = upload.stream.read(exchange.MAX_FILE_BYTES + 1)
+        fields, rows = exchange.parse_import(data, upload.filename)
+    except exchange.ImportRefused as exc:
+        store = get_store()
+        return render_template(
+            "index.html",
+            sessions=store.list_sessions(),
+            search="",
+            providers=configured_providers(current_app.config),
+            import_error=f"Nothing imported: {exc}",
+        ), 400
+    if request.form.get("label"):
+        fields["label"] = request.form["label"][:200]
+    session_id = get_store().import_session(fields, rows)
+    return redirect(url_for("dashboard.session_page", session_id=session_id), 303)
+
+
+@bp.get("/sessions/<session_id>")
+def session_page(session_id: str):
+    """A session's page: filters, panels and the timeline (or just the timeline, for htmx)."""
+    session = _session_or_404(session_id)
+    filters = Filters.from_args(request.args)
+    window = _window(session, filters, after=0)
+    if is_partial("timeline"):
+        return render_template("_timeline.html", session=session, filters=filters, window=window)
+    store = get_store()
+    return render_template(
+        "session.html",
+        session=session,
+        filters=filters,
+        window=window,
+        counts=store.category_counts(session_id),
+        types=store.event_types(session_id),
+        categories=CATEGORIES,
+        labels=CATEGORY_LABELS,
+        directions=DIRECTIONS,
+    )
+
+
+@bp.get("/sessions/<session_id>/window")
+def window(session_id: str):
+    """The timeline after a seq: the next page, or new events for the live tail (204 if none)."""
+    session = _session_or_404(session_id)
+    filters = Filters.from_args(request.args)
+    after = request.args.get("after", 0, type=int)
+    upto = request.args.get("upto", type=int)
+    found = _window(session, filters, after)
+    if upto is not None and found["last_seq"] <= upto:
+        return Response(status=204)
+    return render_template("_window.html", session=session, filters=filters, window=found)
+
+
+def _window(session: dict, filters: Filters, after: int) -> dict:
+    """The events of one window as rows or groups, and where the next window starts."""
+    rows = get_store().query_events(session["id"], filters.query(), after, WINDOW + 1)
+    full = len(rows) > WINDOW
+    events = [_event(row) for row in rows[:WINDOW]]
+    t0 = session["first_t"] or 0.0
+    return {
+        "after": after,
+        "events": len(events),
+        "last_seq": events[-1].seq if events else after,
+        "full": full,
+        "live": not full and session["ended_at"] is None and session["origin"] != "imported",
+        "groups": timeline.group_events(events, t0) if filters.view == "grouped" else None,
+        "rows": timeline.rows(events, t0) if filters.view == "flat" else None,
+    }
+
+
+def _event(row) -> Event:
+    """An Event from a stored row (the payload is stored redacted already)."""
+    return parse_event(row["seq"], row["direction"], row["t"], row["payload"])
+
+
+@bp.get("/sessions/<session_id>/events/<int:seq>")
+def event_json(session_id: str, seq: int):
+    """One event's payload, pretty-printed, for a row being expanded."""
+    rows = get_store().query_events(session_id, EventQuery(), seq - 1, 1)
+    if not rows or rows[0]["seq"] != seq:
+        abort(404, description=f"Session {session_id} has no event {seq}.")
+    try:
+        pretty = json.dumps(json.loads(rows[0]["payload"]), indent=2, ensure_ascii=False)
+    except ValueError:
+        pretty = rows[0]["payload"]
+    return render_template("_event_json.html", session_id=session_id, seq=seq, pretty=pretty)
+
+
+@bp.get("/sessions/<session_id>/panels")
+def panels_partial(session_id: str):
+    """The panels: latency, usage, rate limits, errors, config, transcript, checks, WebRTC."""
+    session = _session_or_404(session_id)
+    store = get_store()
+    events = [_event(row) for row in store.panel_events(session_id)]
+    built = panels.build(events, store.missing_seqs(session_id))
+    return render_template("_panels.html", session=session, panels=built)
+
+
+@bp.get("/sessions/<session_id>/run/<int:seq>")
+def run(session_id: str, seq: int):
+    """The individual deltas of the collapsed run that starts at `seq`."""
+    session = _session_or_404(session_id)
+    store = get_store()
+    first = store.query_events(session_id, EventQuery(), seq - 1, 1)
+    if not first or first[0]["seq"] != seq:
+        abort(404, description=f"Session {session_id} has no event {seq}.")
+    key = (first[0]["response_id"], first[0]["item_id"])
+    same_type = store.query_events(session_id, EventQuery(type=first[0]["type"]), seq - 1, 5000)
+    events = [_event(r) for r in same_type if (r["response_id"], r["item_id"]) == key]
+    rows = timeline.rows(events, session["first_t"] or 0.0, collapse=False)
+    return render_template("_run.html", session=session, rows=rows)
+
+
+@bp.get("/sessions/<session_id>/export.json")
+def export(session_id: str):
+    """The session as a download in Voice Lab's format, streamed; `filtered=1` keeps the filters."""
+    session = _session_or_404(session_id)
+    query = Filters.from_args(request.args).query() if request.args.get("filtered") else None
+    store = open_store()  # the stream outlives the request's own connection
+
+    def chunks():
+        try:
+            rows = store.iter_events(session_id, query or EventQuery())
+            yield from exchange.export_chunks(session, rows)
+        finally:
+            store.close()
+
+    name = f"voice-lab-{session_id}{'-filtered' if query else ''}.json"
+    return Response(
+        chunks(),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

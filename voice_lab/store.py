@@ -148,6 +148,55 @@ class Store:
             _insert_events(db, session_id, rows)
         return session_id
 
+    def missing_seqs(self, session_id: str, limit: int = 100) -> list[int]:
+        """The first seqs absent from 1..max_seq (none when the counters say nothing is)."""
+        session = self.get_session(session_id)
+        if session is None or session["event_count"] == session["max_seq"]:
+            return []
+        present = {
+            r[0]
+            for r in self.db.execute("SELECT seq FROM events WHERE session_id = ?", (session_id,))
+        }
+        gaps = (seq for seq in range(1, session["max_seq"] + 1) if seq not in present)
+        return [seq for _, seq in zip(range(limit), gaps, strict=False)]
+
+    def query_events(
+        self, session_id: str, query: EventQuery, after_seq: int = 0, limit: int = 500
+    ) -> list[sqlite3.Row]:
+        """Up to `limit` matching events after `after_seq`, in seq order."""
+        where, params = query.where(session_id)
+        return self.db.execute(
+            f"SELECT * FROM events WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
+            (*params, after_seq, limit),
+        ).fetchall()
+
+    def category_counts(self, session_id: str) -> dict[str, int]:
+        """How many events of the session fall in each category."""
+        rows = self.db.execute(
+            "SELECT category, count(*) FROM events WHERE session_id = ? GROUP BY category",
+            (session_id,),
+        )
+        return dict(rows.fetchall())
+
+    def event_types(self, session_id: str) -> list[str]:
+        """The distinct event types of a session, for autocomplete."""
+        rows = self.db.execute(
+            "SELECT DISTINCT type FROM events WHERE session_id = ? AND "
+            "type IS NOT NULL ORDER BY type",
+            (session_id,),
+        )
+        return [row[0] for row in rows]
+
+    def panel_events(self, session_id: str) -> list[sqlite3.Row]:
+        """What the panels need: every event but deltas, and the first delta of each stream."""
+        return self.db.execute(
+            "SELECT * FROM events WHERE session_id = ?1 AND category != 'delta' UNION ALL "
+            "SELECT * FROM events WHERE session_id = ?1 AND seq IN (SELECT min(seq) FROM events "
+            "WHERE session_id = ?1 AND category = 'delta' GROUP BY type, response_id, item_id) "
+            "ORDER BY seq",
+            (session_id,),
+        ).fetchall()
+
     def contiguous_seq(self, session_id: str) -> int:
         """The highest n such that seqs 1..n are all stored: the mirror resends after it."""
         row = self.db.execute(
@@ -164,18 +213,41 @@ class Store:
         return gap or 0
 
     def iter_events(
-        self, session_id: str, after_seq: int = 0, batch: int = 2000
+        self, session_id: str, query: EventQuery | None = None, batch: int = 2000
     ) -> Iterator[sqlite3.Row]:
-        """Every event of a session in seq order, fetched in pages so memory stays flat."""
-        while True:
-            rows = self.db.execute(
-                "SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (session_id, after_seq, batch),
-            ).fetchall()
+        """Every (matching) event of a session in seq order, in pages so memory stays flat."""
+        after = 0
+        while rows := self.query_events(session_id, query or EventQuery(), after, batch):
             yield from rows
-            if len(rows) < batch:
-                return
-            after_seq = rows[-1]["seq"]
+            after = rows[-1]["seq"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which events of a session to list: every field narrows, empty ones don't."""
+
+    categories: tuple[str, ...] = ()
+    directions: tuple[str, ...] = ()
+    type: str = ""  # exact, or a prefix ending in *
+    text: str = ""  # anywhere in the payload
+
+    def where(self, session_id: str) -> tuple[str, list[Any]]:
+        """The WHERE clause and its parameters."""
+        clauses, params = ["session_id = ?"], [session_id]
+        for column, values in (("category", self.categories), ("direction", self.directions)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+        if self.type.endswith("*"):
+            clauses.append("type LIKE ? ESCAPE '\\'")
+            params.append(escape_like(self.type[:-1]) + "%")
+        elif self.type:
+            clauses.append("type = ?")
+            params.append(self.type)
+        if self.text:
+            clauses.append("payload LIKE ? ESCAPE '\\'")
+            params.append(f"%{escape_like(self.text)}%")
+        return " AND ".join(clauses), params
 
 
 def _insert_session(db: sqlite3.Connection, fields: dict[str, Any]) -> str:

@@ -199,13 +199,13 @@ def response_turns(events: Sequence[Event]) -> dict[str, str | None]:
     return turns
 
 
-def group_events(events: Sequence[Event]) -> list[Group]:
+def group_events(events: Sequence[Event], t0: float | None = None) -> list[Group]:
     """The grouped view: turns, responses, other items and runs of id-less events, each group
-    placed at its first event's seq."""
+    placed at its first event's seq; times relative to t0 (default: the first event's)."""
     ordered = _sorted(events)
     item_response, user_items = _owners(ordered)
     turns = response_turns(ordered)
-    t0 = start_time(ordered)
+    t0 = start_time(ordered) if t0 is None else t0
     members: dict[tuple[str, str], list[Event]] = {}
     session_key: tuple[str, str] | None = None
     for event in ordered:
@@ -751,13 +751,17 @@ def _missing_seqs(ordered: Sequence[Event]) -> list[int]:
     return [seq for seq in range(1, max(present, default=0) + 1) if seq not in present]
 
 
-def protocol_checks(events: Sequence[Event]) -> list[Check]:
-    """Checks a healthy session passes: responses finish, no errors, speech stops, no seq gap."""
+def protocol_checks(events: Sequence[Event], missing: Sequence[int] | None = None) -> list[Check]:
+    """Checks a healthy session passes: responses finish, no errors, speech stops, no seq gap.
+
+    `missing` is given by a caller that passes only some of the events (the dashboard leaves most
+    deltas out) and knows the gaps from the store; otherwise gaps are found in `events`.
+    """
     ordered = _sorted(events)
     unfinished = _unfinished_responses(ordered)
     error_seqs = [e.seq for e in ordered if e.category == "error"]
     unstopped = _unstopped_speech(ordered)
-    missing = _missing_seqs(ordered)
+    missing = _missing_seqs(ordered) if missing is None else list(missing)
     return [
         _check(
             "responses finish",

@@ -1,0 +1,276 @@
+"""The dashboard's routes: pages and htmx partials, filters, windows, panels, export/import."""
+
+import io
+import json
+import re
+
+import pytest
+
+from tests.eventlogs import SCENARIOS, barge_in_log, voice_turn_log
+from voice_lab import dashboard
+from voice_lab.store import EventRow, open_store
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def settings(settings):
+    """A cloud configuration that is never called: these tests need no emulator."""
+    settings["OPENAI_API_KEY"] = "sk-unused"
+    return settings
+
+
+@pytest.fixture
+def add_session(app):
+    """Store a log of Events as a live session and return its id."""
+
+    def add(events, **fields):
+        store = open_store(app)
+        try:
+            sid = store.create_session(provider="emulator", protocol="ga", **fields)
+            store.insert_events(
+                sid,
+                [
+                    EventRow(e.seq, e.dir, e.t, e.type, e.category, e.response_id, e.item_id, e.raw)
+                    for e in events
+                ],
+            )
+            return sid
+        finally:
+            store.close()
+
+    return add
+
+
+def seqs(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'data-testid="event-row" data-seq="(\d+)"', html)]
+
+
+def test_full_page_and_partial(client, add_session):
+    sid = add_session(voice_turn_log().events, label="turn one")
+    page = client.get(f"/sessions/{sid}").get_data(as_text=True)
+    assert "<html" in page and 'data-testid="filters"' in page and "turn one" in page
+    partial = client.get(f"/sessions/{sid}", headers={**HX, "HX-Target": "timeline"})
+    text = partial.get_data(as_text=True)
+    assert "<html" not in text and 'data-testid="filters"' not in text
+    assert seqs(text)  # rows are there
+
+
+def test_grouped_view_groups_by_ids_and_collapses_deltas(client, add_session):
+    log = voice_turn_log()
+    sid = add_session(log.events)
+    html = client.get(f"/sessions/{sid}").get_data(as_text=True)
+    kinds = re.findall(r'data-testid="group" data-kind="(\w+)" data-key="([^"]+)"', html)
+    assert ("response", log.responses[0]) in kinds
+    assert ("turn", log.user_items[0]) in kinds
+    deltas = [e for e in log.events if e.category == "delta"]
+    assert len(deltas) > 2
+    assert html.count('data-kind="deltas"') >= 1
+    spoken = [d for d in deltas if d.type == "response.output_audio_transcript.delta"]
+    assert f"{len(spoken)} deltas" in html
+
+
+def test_flat_view_one_row_per_event_when_not_collapsed(client, add_session):
+    log = voice_turn_log()
+    sid = add_session(log.events)
+    html = client.get(f"/sessions/{sid}?view=flat").get_data(as_text=True)
+    assert 'data-testid="group"' not in html
+    shown = seqs(html)
+    assert shown == sorted(shown) and shown[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "check"),
+    [
+        ("cat=vad", lambda e: e.category == "vad"),
+        ("cat=vad&cat=error", lambda e: e.category in ("vad", "error")),
+        ("dir=client", lambda e: e.dir == "client"),
+        ("type=response.done", lambda e: e.type == "response.done"),
+        ("type=input_audio_buffer.*", lambda e: (e.type or "").startswith("input_audio_buffer.")),
+        ("q=speech_stopped", lambda e: "speech_stopped" in e.raw),
+    ],
+)
+def test_filters(client, add_session, query, check):
+    log = barge_in_log()
+    sid = add_session(log.events)
+    html = client.get(
+        f"/sessions/{sid}?view=flat&{query}", headers={**HX, "HX-Target": "timeline"}
+    ).get_data(as_text=True)
+    expected = [e.seq for e in log.events if check(e)]
+    assert expected, "the filter must select something"
+    shown = seqs(html)
+    # A collapsed delta run shows as one row at its first seq.
+    assert set(shown) <= set(expected) and shown
+    if "cat=delta" not in query:
+        assert set(shown) == {s for s in expected if s in shown}
+
+
+def test_filters_reproduced_from_the_url(client, add_session):
+    sid = add_session(voice_turn_log().events)
+    html = client.get(f"/sessions/{sid}?cat=vad&dir=server&q=item&view=flat").get_data(as_text=True)
+    assert re.search(r'value="vad" checked', html) and re.search(r'value="server" checked', html)
+    assert 'value="item"' in html and re.search(r'value="flat" checked', html)
+
+
+def test_windows_page_and_live_tail(client, add_session, monkeypatch):
+    monkeypatch.setattr(dashboard, "WINDOW", 5)
+    log = voice_turn_log()
+    sid = add_session(log.events)
+    first = client.get(f"/sessions/{sid}?view=flat").get_data(as_text=True)
+    assert 'data-testid="load-more"' in first
+    more = re.search(r'hx-get="([^"]*/window\?[^"]*)"', first.split('data-testid="load-more"')[1])
+    assert more
+    nxt = client.get(more.group(1).replace("&amp;", "&"), headers=HX).get_data(as_text=True)
+    assert min(seqs(nxt)) > max(seqs(first))
+    # The last window of a live session polls; with nothing new it answers 204.
+    last = len(log.events)
+    reply = client.get(f"/sessions/{sid}/window?view=flat&after={last - 2}&upto={last}", headers=HX)
+    assert reply.status_code == 204
+    grown = client.get(
+        f"/sessions/{sid}/window?view=flat&after={last - 2}&upto={last - 1}", headers=HX
+    ).get_data(as_text=True)
+    assert seqs(grown) == [last - 1, last] and "data-live" in grown
+
+
+def test_event_json_and_delta_run(client, add_session):
+    log = voice_turn_log()
+    sid = add_session(log.events)
+    html = client.get(f"/sessions/{sid}/events/1").get_data(as_text=True)
+    assert 'data-testid="event-json"' in html and log.events[0].type in html
+    assert client.get(f"/sessions/{sid}/events/99999").status_code == 404
+    first_delta = next(e for e in log.events if e.category == "delta")
+    run = client.get(f"/sessions/{sid}/run/{first_delta.seq}").get_data(as_text=True)
+    same = [
+        e.seq
+        for e in log.events
+        if e.type == first_delta.type
+        and (e.response_id, e.item_id) == (first_delta.response_id, first_delta.item_id)
+    ]
+    assert seqs(run) == same
+
+
+def test_panels(client, add_session):
+    log = voice_turn_log()
+    sid = add_session(log.events)
+    html = client.get(f"/sessions/{sid}/panels", headers=HX).get_data(as_text=True)
+    for panel in (
+        "checks",
+        "errors",
+        "latency",
+        "usage",
+        "rate-limits",
+        "transcript",
+        "config",
+        "webrtc",
+    ):
+        assert f'data-testid="panel-{panel}"' in html
+    assert 'data-ok="false"' not in html
+    assert 'data-testid="waterfall"' in html and "<polyline" in html
+    assert 'data-role="assistant"' in html
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_scenario_renders(client, add_session, name):
+    for ga in (True, False):
+        sid = add_session(SCENARIOS[name](ga=ga).events)
+        assert client.get(f"/sessions/{sid}").status_code == 200
+        assert client.get(f"/sessions/{sid}?view=flat").status_code == 200
+        assert client.get(f"/sessions/{sid}/panels").status_code == 200
+
+
+def test_errors_pinned(client, add_session):
+    sid = add_session(SCENARIOS["client_error"]().events)
+    html = client.get(f"/sessions/{sid}/panels").get_data(as_text=True)
+    assert 'data-testid="pinned-error"' in html and "caused by" in html
+    assert re.search(r'data-testid="check" data-ok="false"', html)
+
+
+def test_gap_in_seq_fails_its_check(client, add_session):
+    events = [e for e in voice_turn_log().events if e.seq != 3]
+    sid = add_session(events)
+    html = client.get(f"/sessions/{sid}/panels").get_data(as_text=True)
+    assert "seq contiguous" in html and "3" in html
+    assert re.search(r'data-ok="false"[^>]*>\s*✗ seq contiguous', html)
+
+
+def test_untrusted_text_is_escaped(client, add_session):
+    from voice_lab.events import parse_event
+
+    evil = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    raw = json.dumps(
+        {
+            "type": "response.output_audio_transcript.done",
+            "response_id": "r1",
+            "item_id": "i1",
+            "transcript": evil,
+        }
+    )
+    err = json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": evil}})
+    events = [parse_event(1, "server", 1.0, raw), parse_event(2, "server", 2.0, err)]
+    sid = add_session(events, label=evil)
+    for url in (f"/sessions/{sid}", f"/sessions/{sid}/panels", f"/sessions/{sid}/events/1", "/"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html
+
+
+def test_sessions_list_search_and_delete(client, add_session):
+    a = add_session(voice_turn_log().events, label="alpha call")
+    b = add_session([], label="beta call")
+    html = client.get("/").get_data(as_text=True)
+    assert html.index(b) < html.index(a)  # newest first
+    found = client.get("/?q=alpha", headers={**HX, "HX-Target": "sessions"}).get_data(as_text=True)
+    assert a in found and b not in found and "<html" not in found
+    assert client.delete(f"/sessions/{a}", headers=HX).status_code == 200
+    assert client.get(f"/sessions/{a}").status_code == 404
+    assert client.delete(f"/sessions/{a}").status_code == 404
+
+
+def test_export_import_roundtrip_through_routes(client, add_session):
+    sid = add_session(voice_turn_log().events, label="round trip")
+    reply = client.get(f"/sessions/{sid}/export.json")
+    assert reply.headers["Content-Disposition"].startswith("attachment")
+    first = reply.get_data(as_text=True)
+    document = json.loads(first)
+    assert document["format"] == "voice-lab.session" and len(document["events"]) == len(
+        voice_turn_log().events
+    )
+    uploaded = client.post(
+        "/import",
+        data={"file": (io.BytesIO(first.encode()), "x.json")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 303
+    new_id = uploaded.headers["Location"].rsplit("/", 1)[-1]
+    second = client.get(f"/sessions/{new_id}/export.json").get_data(as_text=True)
+    assert first.split('"events": [')[1] == second.split('"events": [')[1]
+    assert client.get(f"/sessions/{new_id}").status_code == 200
+
+
+def test_filtered_export(client, add_session):
+    sid = add_session(voice_turn_log().events)
+    document = json.loads(
+        client.get(f"/sessions/{sid}/export.json?filtered=1&cat=vad").get_data(as_text=True)
+    )
+    assert document["events"] and {e["type"].split(".")[0] for e in document["events"]} == {
+        "input_audio_buffer"
+    }
+
+
+def test_malformed_import_shows_why_and_imports_nothing(client, app):
+    reply = client.post(
+        "/import",
+        data={"file": (io.BytesIO(b"{not json"), "bad.json")},
+        content_type="multipart/form-data",
+    )
+    assert reply.status_code == 400
+    html = reply.get_data(as_text=True)
+    assert 'data-testid="import-error"' in html and "not valid JSON" in html
+    store = open_store(app)
+    assert store.list_sessions() == []
+    store.close()
+    assert client.post("/import", data={}, content_type="multipart/form-data").status_code == 400
+
+
+def test_missing_session_is_404(client):
+    assert client.get("/sessions/vl_nope").status_code == 404
+    assert client.get("/sessions/vl_nope/export.json").status_code == 404

@@ -1,0 +1,123 @@
+"""The session page's panels: the timeline's figures, plus the geometry of their small charts.
+
+Pure: takes Events (the store leaves most deltas out: see Store.panel_events) and returns plain
+data for `_panels.html`. Charts are server-rendered SVG, so there is no charting library.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import timeline
+from .events import Event
+
+CHART_W, CHART_H = 320, 72
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a chart: its name, SVG points, and the range it was scaled from."""
+
+    name: str
+    points: str
+    low: float
+    high: float
+    last: float | None
+
+
+def build(events: Sequence[Event], missing: Sequence[int] = ()) -> dict[str, Any]:
+    """Everything the panels show, computed once per render."""
+    latencies = timeline.latencies(events)
+    usages = timeline.usage_by_response(events)
+    config = timeline.session_config(events)
+    return {
+        "latencies": latencies,
+        "latency_stats": timeline.latency_stats(latencies),
+        "waterfall": waterfall(latencies),
+        "usages": usages,
+        "usage_total": timeline.usage_total(usages),
+        "rate_limits": rate_limit_chart(timeline.rate_limit_series(events)),
+        "errors": timeline.errors(events),
+        "config": json.dumps(config.effective, indent=2, ensure_ascii=False),
+        "config_changes": config.changes,
+        "transcript": timeline.transcript(events),
+        "checks": timeline.protocol_checks(events, missing),
+        "webrtc": stats_chart(timeline.stats_series(events)),
+    }
+
+
+def waterfall(latencies: Sequence[timeline.Latency]) -> dict[str, Any]:
+    """Bars of every response on one shared scale, as percentages of the longest turn."""
+    longest = max((b.start_ms + b.ms for lat in latencies for b in lat.bars), default=0.0)
+    scale = 100 / longest if longest else 0.0
+    rows = [
+        {
+            "response_id": lat.response_id,
+            "status": lat.status,
+            "bars": [
+                {
+                    "label": b.label,
+                    "x": round(b.start_ms * scale, 2),
+                    "w": max(round(b.ms * scale, 2), 0.6),
+                    "ms": b.ms,
+                    "start_ms": b.start_ms,
+                }
+                for b in lat.bars
+            ],
+        }
+        for lat in latencies
+    ]
+    return {"rows": rows, "longest_ms": longest}
+
+
+def rate_limit_chart(points: Sequence[timeline.RateLimit]) -> list[Series]:
+    """Remaining requests and tokens over time, each as a fraction of its limit."""
+    by_name: dict[str, list[tuple[float, float]]] = {}
+    last: dict[str, float] = {}
+    for point in points:
+        if point.remaining is None or not point.limit:
+            continue
+        by_name.setdefault(point.name or "?", []).append(
+            (point.rel_ms, point.remaining / point.limit)
+        )
+        last[point.name or "?"] = point.remaining
+    span = _span([x for series in by_name.values() for x, _ in series])
+    return [
+        Series(name, _points(values, span, (0.0, 1.0)), 0.0, 1.0, last[name])
+        for name, values in by_name.items()
+    ]
+
+
+def stats_chart(points: Sequence[timeline.StatsPoint]) -> list[Series]:
+    """RTT, jitter, packet loss and audio levels over time, each on its own scale."""
+    span = _span([p.rel_ms for p in points])
+    charts = []
+    for name in ("rtt_ms", "jitter_ms", "packets_lost", "audio_level_in", "audio_level_out"):
+        values = [(p.rel_ms, float(v)) for p in points if (v := getattr(p, name)) is not None]
+        if not values:
+            continue
+        low, high = min(v for _, v in values), max(v for _, v in values)
+        charts.append(
+            Series(
+                name, _points(values, span, (min(low, 0.0), high or 1.0)), low, high, values[-1][1]
+            )
+        )
+    return charts
+
+
+def _span(xs: Sequence[float]) -> tuple[float, float]:
+    return (min(xs), max(xs)) if xs else (0.0, 1.0)
+
+
+def _points(
+    values: Sequence[tuple[float, float]], xspan: tuple[float, float], yspan: tuple[float, float]
+) -> str:
+    """SVG polyline points for values scaled into the chart's box (y grows downwards)."""
+    (x0, x1), (y0, y1) = xspan, yspan
+    dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+    return " ".join(
+        f"{(x - x0) / dx * CHART_W:.1f},{CHART_H - (y - y0) / dy * CHART_H:.1f}" for x, y in values
+    )
