@@ -385,3 +385,108 @@ def test_cancel_and_client_event_errors(live_server):
     assert errors[None]["type"] == "invalid_request_error"
     assert all(e["type"] == "invalid_request_error" for e in errors.values())
     assert_conforms(client.events, "ga")
+
+
+def test_scenario_response_error_and_rate_limit_low(live_server):
+    """response_error: an `error` event and a failed response; rate_limit_low: tiny remaining."""
+
+    async def call(scenario):
+        client = await open_call(live_server, audio=False, scenario=scenario)
+        client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        await client.wait_for("response.done")
+        client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        await client.wait_for("response.done", after=client.index(client.events[-1]) + 1)
+        await client.close()
+        return client
+
+    failing = run(call("response_error"))
+    assert "error" in failing.types()
+    done = next(e for e in failing.events if e["type"] == "response.done")["response"]
+    assert done["status"] == "failed" and done["status_details"]["error"]["type"] == "server_error"
+    assert_conforms(failing.events, "ga")
+
+    low = run(call("rate_limit_low"))
+    limits = [e["rate_limits"] for e in low.events if e["type"] == "rate_limits.updated"]
+    assert limits[0][0]["remaining"] <= 2 and limits[0][1]["remaining"] == 0
+
+
+def test_rate_limits_decrease_over_the_session(live_server):
+    """Each response start shows fewer requests and tokens left than the one before."""
+
+    async def call():
+        client = await open_call(live_server, audio=False)
+        for _ in range(2):
+            at = len(client.events)
+            client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+            await client.wait_for("response.done", after=at)
+        await client.close()
+        return client
+
+    client = run(call())
+    first, second = [e["rate_limits"] for e in client.events if e["type"] == "rate_limits.updated"]
+    assert second[0]["remaining"] < first[0]["remaining"]
+    assert second[1]["remaining"] < first[1]["remaining"] < first[1]["limit"]
+
+
+def test_scenario_slow_response_and_transcription_failed(live_server, speech):
+    """slow_response delays the first delta; transcription_failed sends the failed event."""
+
+    async def call():
+        client = await open_call(live_server, scenario="slow_response:1")
+        client.mic.say(speech)
+        created = await client.wait_for("response.created", timeout=20)
+        delta = await client.wait_for("response.output_audio_transcript.delta", timeout=20)
+        await client.close()
+        return client, created, delta
+
+    slow, created, delta = run(call())
+    between = slow.types()[slow.index(created) : slow.index(delta)]
+    assert "response.content_part.added" in between
+
+    async def failing():
+        client = await open_call(live_server, scenario="transcription_failed")
+        client.mic.say(speech)
+        failed = await client.wait_for(
+            "conversation.item.input_audio_transcription.failed", timeout=20
+        )
+        await client.close()
+        return client, failed
+
+    client, failed = run(failing())
+    committed = next(e for e in client.events if e["type"] == "input_audio_buffer.committed")
+    assert failed["item_id"] == committed["item_id"]
+    assert_conforms(client.events, "ga")
+
+
+def test_scenario_drop_call_closes_the_channel(live_server):
+    """drop_call: the data channel and the peer connection close after the given seconds."""
+
+    async def call():
+        client = await open_call(live_server, audio=False, scenario="drop_call:0.5")
+        await asyncio.wait_for(client.channel_closed.wait(), 10)
+        await client.close()
+
+    run(call())
+
+
+def test_unknown_key_and_wrong_content_type(live_server):
+    """401 with the service's error JSON for a bad key; 400 for a non-SDP body."""
+
+    async def call():
+        client = RtcClient()
+        url = f"{live_server.url}/emulator/openai/v1/realtime/calls"
+        bad = await client.connect(url, "ek_not_a_key")
+        await client.close()
+        return bad
+
+    bad = run(call())
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_api_key"
+    session = mint(live_server)
+    wrong = requests.post(
+        session["webrtc_url"],
+        json={"sdp": "v=0"},
+        timeout=10,
+        headers={"Authorization": f"Bearer {session['ephemeral_key']}"},
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["code"] == "unsupported_content_type"

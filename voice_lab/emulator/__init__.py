@@ -33,6 +33,11 @@ class Emulator:
         self._loop: LoopThread | None = None
         self._lock = threading.Lock()
 
+    @property
+    def running(self) -> bool:
+        """Whether the loop thread has started (it starts with the first call)."""
+        return self._loop is not None
+
     def mint(
         self, protocol: str, body: Any, scenario: str = "none", *, flavour: str = "azure"
     ) -> Reply:
