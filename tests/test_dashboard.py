@@ -274,3 +274,9 @@ def test_malformed_import_shows_why_and_imports_nothing(client, app):
 def test_missing_session_is_404(client):
     assert client.get("/sessions/vl_nope").status_code == 404
     assert client.get("/sessions/vl_nope/export.json").status_code == 404
+
+
+def test_cancelled_response_is_pinned(client, add_session):
+    sid = add_session(barge_in_log().events)
+    html = client.get(f"/sessions/{sid}/panels").get_data(as_text=True)
+    assert 'data-testid="pinned-error"' in html and "response cancelled: turn_detected" in html

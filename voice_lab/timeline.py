@@ -504,8 +504,16 @@ def _error_fields(event: Event) -> tuple[str, str | None]:
     return _name(event) or "error", None
 
 
+def _pinned(event: Event) -> bool:
+    """Whether an event belongs on the errors panel: an error, or a response cut short."""
+    return event.category == "error" or (
+        _name(event) == "response.done" and dig(event.data, "response", "status") == "cancelled"
+    )
+
+
 def errors(events: Sequence[Event]) -> list[ErrorInfo]:
-    """Every error-category event in seq order, linked to the client event it answers."""
+    """Every error-category event and cancelled response in seq order, linked to the client
+    event it answers."""
     ordered = _sorted(events)
     client_seqs = {
         event_id: event.seq
@@ -514,7 +522,7 @@ def errors(events: Sequence[Event]) -> list[ErrorInfo]:
     }
     result = []
     for event in ordered:
-        if event.category != "error":
+        if not _pinned(event):
             continue
         message, code = _error_fields(event)
         echoed = dig(event.data, "error", "event_id")
