@@ -490,3 +490,38 @@ def test_unknown_key_and_wrong_content_type(live_server):
     )
     assert wrong.status_code == 400
     assert wrong.json()["error"]["code"] == "unsupported_content_type"
+
+
+def test_manual_turns_with_turn_detection_off(live_server, speech):
+    """`turn_detection: none`: no VAD events; commit and response.create drive the turn."""
+
+    async def call():
+        client = await open_call(live_server)
+        client.send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+            }
+        )
+        updated = await client.wait_for("session.updated")
+        await asyncio.sleep(client.mic.say(speech) + 0.2)
+        client.send({"type": "input_audio_buffer.commit"})
+        committed = await client.wait_for("input_audio_buffer.committed")
+        client.send({"type": "conversation.item.retrieve", "item_id": committed["item_id"]})
+        retrieved = await client.wait_for("conversation.item.retrieved")
+        client.send({"type": "response.create"})
+        await client.wait_for("output_audio_buffer.started")
+        client.send({"type": "output_audio_buffer.clear"})
+        cleared = await client.wait_for("output_audio_buffer.cleared")
+        await client.wait_for("response.done")
+        client.send({"type": "conversation.item.delete", "item_id": committed["item_id"]})
+        deleted = await client.wait_for("conversation.item.deleted")
+        await client.close()
+        return client, updated, committed, retrieved, cleared, deleted
+
+    client, updated, committed, retrieved, cleared, deleted = run(call())
+    assert updated["session"]["audio"]["input"]["turn_detection"] is None
+    assert "input_audio_buffer.speech_started" not in client.types()
+    assert retrieved["item"]["id"] == committed["item_id"] == deleted["item_id"]
+    assert cleared["response_id"].startswith("resp_")
+    assert_conforms(client.events, "ga")
