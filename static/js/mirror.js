@@ -1,0 +1,340 @@
+// Mirror a realtime call's data channel to Voice Lab over the /ws/mirror websocket.
+//
+// Every message the data channel delivers or the page sends is recorded at that moment with a
+// per-session seq and a browser timestamp, then sent in small batches; the server acks what it
+// committed, and whatever is unacked is resent after a reconnect. The call never waits on the
+// mirror: recording is synchronous and cheap, and a server that is away only grows the buffer.
+//
+// Use in any page that holds a call (see README, "Mirror your own app"):
+//   import { Mirror } from "https://voicelab.example/static/js/mirror.js";
+//   const mirror = new Mirror({ url: "wss://voicelab.example/ws/mirror",
+//                               create: { label: "my app", provider: "openai", protocol: "ga" } });
+//   mirror.watch(pc);      // state changes, getStats() samples, channels the peer opens
+//   mirror.attach(dc);     // the channel you created: wraps dc.send, listens to messages
+//   ...
+//   await mirror.close();  // after the call: waits briefly for the last acks
+
+const MAX_FRAME_BYTES = 1024 * 1024;
+const MAX_BATCH_EVENTS = 500;
+const FRAME_OVERHEAD = 32; // {"op":"events","events":[ ... ]}
+const COALESCE_MS = 5;
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 10000;
+const CLOSE_WAIT_MS = 3000;
+const encoder = new TextEncoder();
+
+/** Milliseconds since the epoch, fractional, on the browser's monotonic clock. */
+export function now() {
+  return performance.timeOrigin + performance.now();
+}
+
+/** A websocket URL for `url`, which may be relative to the page or use http(s). */
+export function websocketUrl(url) {
+  const absolute = new URL(url, location.href);
+  if (absolute.protocol === "http:") absolute.protocol = "ws:";
+  if (absolute.protocol === "https:") absolute.protocol = "wss:";
+  return absolute.href;
+}
+
+function byteLength(text) {
+  // UTF-16 code units take at most 3 bytes in UTF-8: skip encoding when it cannot matter.
+  return text.length * 3 < MAX_FRAME_BYTES ? text.length : encoder.encode(text).length;
+}
+
+function asText(data) {
+  if (typeof data === "string") return data;
+  const size = data?.byteLength ?? data?.size ?? 0;
+  return `[binary message, ${size} bytes]`;
+}
+
+function rounded(value, factor = 1, digits = 3) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return null;
+  return Number((value * factor).toFixed(digits));
+}
+
+/**
+ * The recorder and its websocket. Events: "record" (detail: the event), "ack" (detail: acked
+ * seq), "state" (detail: connecting | open | reconnecting | closing | closed), "error" (detail:
+ * the server's error frame).
+ */
+export class Mirror extends EventTarget {
+  constructor({ url, session = null, create = null, statsIntervalMs = 1000 } = {}) {
+    super();
+    if (!url) throw new Error("Mirror needs the url of /ws/mirror");
+    if (!session && !create) throw new Error("Mirror needs a session id or a create object");
+    this.url = websocketUrl(url);
+    this.session = session;
+    this.create = session ? null : create;
+    this.statsIntervalMs = statsIntervalMs;
+    this.seq = 0; // last seq recorded
+    this.acked = 0; // highest contiguous seq the server committed
+    this.state = "connecting";
+    this.lastError = null;
+    this._pending = []; // unacked events in seq order: {event, json, bytes}
+    this._sentUpto = 0;
+    this._ws = null;
+    this._welcomed = false;
+    this._everWelcomed = false;
+    this._flushTimer = null;
+    this._retryTimer = null;
+    this._retries = 0;
+    this._closing = null;
+    this._closed = false;
+    this._cleanups = [];
+    this._channels = new WeakSet();
+    this._connect();
+  }
+
+  /** Record one message: dir "server" | "client" (data-channel text) or "local" (an object). */
+  record(dir, data) {
+    if (this._closed) return null;
+    const event = { seq: ++this.seq, dir, t: now(), data: dir === "local" ? data : asText(data) };
+    this._pending.push(this._entry(event));
+    this.dispatchEvent(new CustomEvent("record", { detail: event }));
+    this._schedule();
+    return event;
+  }
+
+  /** Record a local `voicelab.*` event with its fields. */
+  local(type, fields = {}) {
+    return this.record("local", { type, ...fields });
+  }
+
+  /** Record what a data channel sends and delivers, and its state changes. */
+  attach(dc) {
+    if (this._channels.has(dc)) return dc;
+    this._channels.add(dc);
+    const mirror = this;
+    const send = dc.send;
+    dc.send = function mirroredSend(data) {
+      send.call(this, data);
+      mirror.record("client", data);
+    };
+    const state = () => this.local("voicelab.dc_state", { label: dc.label, state: dc.readyState });
+    this._listen(dc, "message", (e) => this.record("server", e.data));
+    for (const type of ["open", "closing", "close"]) this._listen(dc, type, state);
+    this._listen(dc, "error", (e) =>
+      this.local("voicelab.error", {
+        message: e.error?.message || "data channel error",
+        source: "datachannel",
+      }),
+    );
+    state();
+    return dc;
+  }
+
+  /** Record a peer connection's state changes, channels it receives and getStats() samples. */
+  watch(pc) {
+    this._listen(pc, "connectionstatechange", () =>
+      this.local("voicelab.pc_state", { state: pc.connectionState }),
+    );
+    this._listen(pc, "iceconnectionstatechange", () =>
+      this.local("voicelab.ice_state", { state: pc.iceConnectionState }),
+    );
+    this._listen(pc, "icegatheringstatechange", () =>
+      this.local("voicelab.ice_gathering", { state: pc.iceGatheringState }),
+    );
+    this._listen(pc, "datachannel", (e) => this.attach(e.channel));
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy || pc.connectionState !== "connected") return;
+      busy = true;
+      try {
+        this.local("voicelab.stats", await statsSample(pc));
+      } catch (exc) {
+        this.local("voicelab.error", { message: String(exc?.message || exc), source: "stats" });
+      } finally {
+        busy = false;
+      }
+    }, this.statsIntervalMs);
+    this._cleanups.push(() => clearInterval(timer));
+    return pc;
+  }
+
+  /** Record uncaught errors and unhandled rejections of the page. */
+  watchErrors(target = window) {
+    this._listen(target, "error", (e) =>
+      this.local("voicelab.error", { message: String(e.message || e.error || "error"), source: "page" }),
+    );
+    this._listen(target, "unhandledrejection", (e) =>
+      this.local("voicelab.error", {
+        message: String(e.reason?.message || e.reason || "unhandled rejection"),
+        source: "page",
+      }),
+    );
+  }
+
+  /** Stop recording once the server acked everything (or `waitMs` passed); resolves when done. */
+  close({ waitMs = CLOSE_WAIT_MS } = {}) {
+    if (this._closing) return this._closing;
+    for (const cleanup of this._cleanups.splice(0)) cleanup();
+    this._setState("closing");
+    this._closing = new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(deadline);
+        this.removeEventListener("ack", check);
+        this._closed = true;
+        clearTimeout(this._flushTimer);
+        clearTimeout(this._retryTimer);
+        if (this._ws) this._ws.close(1000, "call ended");
+        this._setState("closed");
+        resolve({ recorded: this.seq, acked: this.acked });
+      };
+      const check = () => {
+        if (this.acked >= this.seq) finish();
+      };
+      const deadline = setTimeout(finish, waitMs);
+      this.addEventListener("ack", check);
+      this._flush();
+      check();
+    });
+    return this._closing;
+  }
+
+  _listen(target, type, handler) {
+    target.addEventListener(type, handler);
+    this._cleanups.push(() => target.removeEventListener(type, handler));
+  }
+
+  _entry(event) {
+    let json = JSON.stringify(event);
+    let bytes = byteLength(json);
+    if (bytes > MAX_FRAME_BYTES - FRAME_OVERHEAD) {
+      // One event cannot exceed a frame: keep its beginning (stored as text, marked as cut).
+      const keep = Math.floor((MAX_FRAME_BYTES - FRAME_OVERHEAD - 1024) / 6);
+      const text = typeof event.data === "string" ? event.data : JSON.stringify(event.data);
+      event.data = `${text.slice(0, keep)}… [cut by the mirror: ${text.length} characters]`;
+      json = JSON.stringify(event);
+      bytes = byteLength(json);
+    }
+    return { event, json, bytes };
+  }
+
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: state }));
+  }
+
+  _connect() {
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (exc) {
+      this.lastError = { code: "bad_url", message: String(exc.message || exc) };
+      this._setState("closed");
+      return;
+    }
+    this._ws = ws;
+    ws.addEventListener("open", () => {
+      const hello = this.session
+        ? { op: "hello", session: this.session }
+        : { op: "hello", create: this.create };
+      ws.send(JSON.stringify(hello));
+    });
+    ws.addEventListener("message", (e) => this._onFrame(e.data));
+    ws.addEventListener("close", () => {
+      if (this._ws !== ws) return;
+      this._ws = null;
+      this._welcomed = false;
+      if (this._closed) return;
+      this._setState(this._closing ? "closing" : "reconnecting");
+      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this._retries++);
+      this._retryTimer = setTimeout(() => this._connect(), delay * (0.5 + Math.random() / 2));
+    });
+  }
+
+  _onFrame(text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (frame.op === "welcome") this._onWelcome(frame);
+    else if (frame.op === "ack") this._ack(frame.upto);
+    else if (frame.op === "error") {
+      this.lastError = frame;
+      this.dispatchEvent(new CustomEvent("error", { detail: frame }));
+    }
+  }
+
+  _onWelcome(frame) {
+    if (!this.session && frame.session) this.session = frame.session;
+    const acked = Number(frame.acked) || 0;
+    if (!this._everWelcomed && acked > 0 && this.acked === 0) this._renumberAfter(acked);
+    this._everWelcomed = true;
+    this._welcomed = true;
+    this._retries = 0;
+    this._ack(acked);
+    this._sentUpto = this.acked;
+    if (!this._closing) this._setState("open");
+    this._flush();
+  }
+
+  // Joining a session that already holds events (a reloaded page): continue after them.
+  _renumberAfter(stored) {
+    this.seq += stored;
+    this._pending = this._pending.map(({ event }) => this._entry({ ...event, seq: event.seq + stored }));
+    this.acked = stored;
+  }
+
+  _ack(upto) {
+    const acked = Math.min(Number(upto) || 0, this.seq);
+    if (acked <= this.acked) return;
+    this.acked = acked;
+    const drop = this._pending.findIndex((entry) => entry.event.seq > acked);
+    this._pending.splice(0, drop === -1 ? this._pending.length : drop);
+    this.dispatchEvent(new CustomEvent("ack", { detail: acked }));
+  }
+
+  _schedule() {
+    if (this._flushTimer || !this._welcomed) return;
+    this._flushTimer = setTimeout(() => {
+      this._flushTimer = null;
+      this._flush();
+    }, COALESCE_MS);
+  }
+
+  _flush() {
+    const ws = this._ws;
+    if (!ws || !this._welcomed || ws.readyState !== WebSocket.OPEN) return;
+    const first = this._pending.length ? this._pending[0].event.seq : this.seq + 1;
+    let index = Math.max(0, this._sentUpto + 1 - first);
+    while (index < this._pending.length) {
+      const batch = [];
+      let bytes = FRAME_OVERHEAD;
+      while (index < this._pending.length && batch.length < MAX_BATCH_EVENTS) {
+        const entry = this._pending[index];
+        if (batch.length && bytes + entry.bytes + 1 > MAX_FRAME_BYTES) break;
+        batch.push(entry.json);
+        bytes += entry.bytes + 1;
+        index += 1;
+      }
+      ws.send(`{"op":"events","events":[${batch.join(",")}]}`);
+      this._sentUpto = this._pending[index - 1].event.seq;
+    }
+  }
+}
+
+/** One voicelab.stats sample from a peer connection's getStats(). */
+export async function statsSample(pc) {
+  const report = await pc.getStats();
+  let transport, pair, inbound, source;
+  report.forEach((s) => {
+    if (s.type === "transport") transport = s;
+    else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair ??= s;
+    else if (s.type === "inbound-rtp" && s.kind === "audio") inbound = s;
+    else if (s.type === "media-source" && s.kind === "audio") source = s;
+  });
+  if (transport?.selectedCandidatePairId) pair = report.get(transport.selectedCandidatePairId) || pair;
+  return {
+    rtt_ms: rounded(pair?.currentRoundTripTime, 1000, 1),
+    jitter_ms: rounded(inbound?.jitter, 1000, 1),
+    packets_lost: inbound?.packetsLost ?? null,
+    audio_level_in: rounded(inbound?.audioLevel),
+    audio_level_out: rounded(source?.audioLevel),
+    bytes_in: transport?.bytesReceived ?? pair?.bytesReceived ?? null,
+    bytes_out: transport?.bytesSent ?? pair?.bytesSent ?? null,
+  };
+}

@@ -1,0 +1,46 @@
+"""The call page: choose a provider and settings, hold a WebRTC call, mirror its events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, current_app, render_template
+
+from .config import EMULATOR_SCENARIOS, configured_providers
+from .providers import BETA_VOICE, DEFAULT_MODEL, GA_VOICE
+
+bp = Blueprint("call", __name__)
+
+VOICES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "marin", "sage", "shimmer", "verse")
+
+
+@bp.get("/call")
+def call_page():
+    """The call page, its choices filled from the configured providers."""
+    cfg = current_app.config
+    return render_template(
+        "call.html",
+        providers=[provider_choice(name, cfg) for name in configured_providers(cfg)],
+        scenarios=EMULATOR_SCENARIOS,
+        default_scenario=cfg["VOICE_LAB_EMULATOR_SCENARIO"],
+        emulator_protocol=cfg["VOICE_LAB_EMULATOR_PROTOCOL"],
+        instructions=cfg.get("VOICE_LAB_INSTRUCTIONS") or "",
+        voices=VOICES,
+    )
+
+
+def provider_choice(name: str, cfg: Mapping[str, Any]) -> dict[str, str]:
+    """What the page needs to know of a provider: its protocol and default model and voice."""
+    protocol = "beta" if name == "azure-preview" else "ga"
+    if name == "emulator":
+        protocol = cfg["VOICE_LAB_EMULATOR_PROTOCOL"]
+    model = cfg.get("VOICE_LAB_MODEL")
+    if name.startswith("azure"):
+        model = model or cfg.get("AZURE_OPENAI_REALTIME_DEPLOYMENT")
+    return {
+        "name": name,
+        "protocol": protocol,
+        "model": model or DEFAULT_MODEL,
+        "voice": cfg.get("VOICE_LAB_VOICE") or (BETA_VOICE if protocol == "beta" else GA_VOICE),
+    }
