@@ -14,8 +14,6 @@ from rtc_client import RtcClient, read_wav, write_wav
 
 from voice_lab.emulator import vad, voice
 
-SILENCE = np.zeros(0, dtype=np.int16)
-
 
 def silence(seconds: float) -> np.ndarray:
     """Digital silence at 48 kHz."""
@@ -108,6 +106,8 @@ def test_voice_turn_ga(live_server, speech):
         response = await client.connect(session["webrtc_url"], session["ephemeral_key"])
         assert response.status_code == 201
         assert response.headers["Content-Type"].startswith("application/sdp")
+        # Loopback is among the answer's candidates, so a loopback-only host can connect.
+        assert " 127.0.0.1 " in response.text
         assert response.headers["Location"].rsplit("/", 1)[-1].startswith("rtc_")
         await client.wait_for("session.created")
         client.send(
