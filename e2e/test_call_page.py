@@ -160,3 +160,66 @@ def test_a_call_from_start_to_stop_is_mirrored_completely(call_page, console, se
         assert len(open_store(app).list_sessions()) == 1
     assert "ek_" not in call_page.content()
     assert console.errors == []
+
+
+def test_a_beta_call_speaks_the_beta_shape(call_page, server):
+    by(call_page, "protocol").select_option("beta")
+    by(call_page, "start").click()
+    expect(by(call_page, "call-phase")).to_have_text("live", timeout=CALL_TIMEOUT_MS)
+    updated = call_page.locator("[data-testid=event][data-type='session.updated']")
+    expect(updated).to_have_count(1, timeout=CALL_TIMEOUT_MS)
+    sent = call_page.locator("[data-testid=event][data-type='session.update'] pre").text_content()
+    assert "input_audio_transcription" in json.loads(sent)["session"]
+    assert "error" not in listed_types(call_page)
+    by(call_page, "stop").click()
+    expect(by(call_page, "call-phase")).to_have_text("ended", timeout=10_000)
+    session_id = by(call_page, "session-link").text_content()
+    stored = requests.get(f"{server.url}/api/sessions/{session_id}", timeout=5).json()
+    assert stored["protocol"] == "beta"
+    assert stored["event_count"] == int(by(call_page, "acked-seq").text_content())
+
+
+MIRROR_SCRIPT = """async ({ big }) => {
+  const { Mirror } = await import("/static/js/mirror.js");
+  const mirror = new Mirror({ url: "/ws/mirror", create: { label: "external", protocol: "ga" } });
+  const acked = (seq) => new Promise((resolve) => {
+    const check = () => mirror.acked >= seq && resolve();
+    mirror.addEventListener("ack", check);
+    check();
+  });
+  for (let i = 0; i < 1200; i++) mirror.record("server", JSON.stringify({ type: "x.delta", i }));
+  await acked(mirror.seq);
+  const session = mirror.session;
+  mirror._ws.close();  // the server goes away mid-call: record on, it resends after reconnecting
+  for (let i = 0; i < 50; i++) mirror.local("voicelab.stats", { rtt_ms: i });
+  mirror.record("client", "x".repeat(big));
+  await acked(mirror.seq);
+  const closed = await mirror.close();
+  return { session, resumed: mirror.session, ...closed };
+}"""
+
+
+def test_mirror_splits_batches_resends_after_reconnect_and_cuts_huge_events(call_page, server):
+    result = call_page.evaluate(MIRROR_SCRIPT, {"big": 2 * 1024 * 1024})
+    assert result["session"] == result["resumed"]
+    assert result["recorded"] == result["acked"] == 1251
+    stored = requests.get(f"{server.url}/api/sessions/{result['session']}", timeout=5).json()
+    assert stored["event_count"] == 1251
+    assert stored["origin"] == "external"
+    assert stored["label"] == "external"
+
+
+def test_a_call_the_service_drops_ends_by_itself(call_page, server):
+    by(call_page, "scenario").select_option("drop_call")
+    call_page.evaluate(
+        "() => { const o = document.querySelector('[data-testid=scenario] option:checked');"
+        " o.value = 'drop_call:1'; }"
+    )
+    by(call_page, "start").click()
+    expect(by(call_page, "call-phase")).to_have_text("ended", timeout=CALL_TIMEOUT_MS)
+    expect(by(call_page, "call-error")).to_contain_text("The call ended")
+    expect(by(call_page, "start")).to_be_enabled()
+    session_id = by(call_page, "session-link").text_content()
+    stored = requests.get(f"{server.url}/api/sessions/{session_id}", timeout=5).json()
+    assert stored["ended_at"] is not None
+    assert stored["event_count"] == int(by(call_page, "acked-seq").text_content())
