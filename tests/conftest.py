@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 
@@ -37,6 +38,13 @@ def client(app):
 def runner(app):
     """Flask's CLI runner."""
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def csrf(client) -> str:
+    """The CSRF token of the test client's browser session, as a page shows it."""
+    page = client.get("/").get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
 
 
 class LiveServer:

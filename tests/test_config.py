@@ -162,3 +162,25 @@ def test_mask_never_shows_the_middle():
     assert "abcdefghij" not in shown and shown.startswith("sk-")
     assert mask(None) == "(not set)"
     assert mask("short") == "*****"
+
+
+def test_scenario_with_seconds():
+    assert load({"VOICE_LAB_EMULATOR_SCENARIO": "drop_call:2"})["VOICE_LAB_EMULATOR_SCENARIO"] == (
+        "drop_call:2"
+    )
+    with pytest.raises(ConfigError, match="like drop_call:2"):
+        load({"VOICE_LAB_EMULATOR_SCENARIO": "drop_call:soon"})
+
+
+def test_token_required_off_loopback():
+    with pytest.raises(ConfigError) as info:
+        load({"VOICE_LAB_HOST": "0.0.0.0"})
+    assert info.value.variable == "VOICE_LAB_TOKEN"
+    assert load({"VOICE_LAB_HOST": "0.0.0.0", "VOICE_LAB_TOKEN": "t" * 24})["VOICE_LAB_TOKEN"]
+    assert load({"VOICE_LAB_HOST": "localhost"})["VOICE_LAB_HOST"] == "localhost"
+
+
+@pytest.mark.parametrize("rate", ["fast", "0/60", "5/0", "5"])
+def test_mint_rate_rejected(rate):
+    with pytest.raises(ConfigError, match="VOICE_LAB_MINT_RATE"):
+        load({"VOICE_LAB_MINT_RATE": rate})

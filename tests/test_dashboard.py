@@ -213,19 +213,20 @@ def test_untrusted_text_is_escaped(client, add_session):
         assert "<script>alert" not in html and "<img src=x" not in html
 
 
-def test_sessions_list_search_and_delete(client, add_session):
+def test_sessions_list_search_and_delete(client, add_session, csrf):
     a = add_session(voice_turn_log().events, label="alpha call")
     b = add_session([], label="beta call")
     html = client.get("/").get_data(as_text=True)
     assert html.index(b) < html.index(a)  # newest first
     found = client.get("/?q=alpha", headers={**HX, "HX-Target": "sessions"}).get_data(as_text=True)
     assert a in found and b not in found and "<html" not in found
-    assert client.delete(f"/sessions/{a}", headers=HX).status_code == 200
+    assert client.delete(f"/sessions/{a}", headers=HX).status_code == 403  # no CSRF token
+    assert client.delete(f"/sessions/{a}", headers={**HX, "X-CSRF-Token": csrf}).status_code == 200
     assert client.get(f"/sessions/{a}").status_code == 404
-    assert client.delete(f"/sessions/{a}").status_code == 404
+    assert client.delete(f"/sessions/{a}", headers={"X-CSRF-Token": csrf}).status_code == 404
 
 
-def test_export_import_roundtrip_through_routes(client, add_session):
+def test_export_import_roundtrip_through_routes(client, add_session, csrf):
     sid = add_session(voice_turn_log().events, label="round trip")
     reply = client.get(f"/sessions/{sid}/export.json")
     assert reply.headers["Content-Disposition"].startswith("attachment")
@@ -236,7 +237,7 @@ def test_export_import_roundtrip_through_routes(client, add_session):
     )
     uploaded = client.post(
         "/import",
-        data={"file": (io.BytesIO(first.encode()), "x.json")},
+        data={"file": (io.BytesIO(first.encode()), "x.json"), "csrf_token": csrf},
         content_type="multipart/form-data",
     )
     assert uploaded.status_code == 303
@@ -256,10 +257,10 @@ def test_filtered_export(client, add_session):
     }
 
 
-def test_malformed_import_shows_why_and_imports_nothing(client, app):
+def test_malformed_import_shows_why_and_imports_nothing(client, app, csrf):
     reply = client.post(
         "/import",
-        data={"file": (io.BytesIO(b"{not json"), "bad.json")},
+        data={"file": (io.BytesIO(b"{not json"), "bad.json"), "csrf_token": csrf},
         content_type="multipart/form-data",
     )
     assert reply.status_code == 400
@@ -268,7 +269,8 @@ def test_malformed_import_shows_why_and_imports_nothing(client, app):
     store = open_store(app)
     assert store.list_sessions() == []
     store.close()
-    assert client.post("/import", data={}, content_type="multipart/form-data").status_code == 400
+    empty = client.post("/import", data={"csrf_token": csrf}, content_type="multipart/form-data")
+    assert empty.status_code == 400
 
 
 def test_missing_session_is_404(client):

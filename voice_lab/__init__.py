@@ -25,13 +25,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     raw = config.gather_environment() if test_config is None else dict(test_config)
     app.config.update(config.load(raw))
     app.config.update({k: v for k, v in raw.items() if k not in config.DEFAULTS})
-    app.config.setdefault("SECRET_KEY", config.random_secret())
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config.random_secret()
     app.logger.setLevel(logging.INFO)
 
     store.init_app(app)
 
-    from . import api, cli, dashboard, mirror
+    from . import api, cli, dashboard, mirror, security
 
+    security.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(dashboard.bp)
     mirror.init_app(app)

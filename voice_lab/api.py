@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from . import providers
 from .config import configured_providers
 from .events import redact_key
+from .security import mint_allowed
 from .store import get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -37,6 +38,9 @@ def error(status: int, code: str, message: str, **extra: Any):
 @bp.post("/sessions")
 def create_session():
     """Mint an ephemeral key from the chosen provider and record the new session."""
+    limited = mint_allowed()
+    if limited:
+        return limited
     body, problem = _options(request.get_json(silent=True), request.get_data())
     if problem:
         return error(400, "invalid_request", problem)

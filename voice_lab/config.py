@@ -51,7 +51,10 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_EMULATOR_PROTOCOL": "ga",
     "VOICE_LAB_ALLOWED_ORIGINS": "",
     "VOICE_LAB_REQUEST_TIMEOUT": "15",
+    "VOICE_LAB_TOKEN": None,
+    "VOICE_LAB_MINT_RATE": "30/60",
 }
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ConfigError(ValueError):
@@ -93,11 +96,19 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     cfg["VOICE_LAB_EMULATOR"] = _flag(
         "VOICE_LAB_EMULATOR", values["VOICE_LAB_EMULATOR"], cfg["VOICE_LAB_PROVIDER"] == "emulator"
     )
-    _choice("VOICE_LAB_EMULATOR_SCENARIO", cfg["VOICE_LAB_EMULATOR_SCENARIO"], EMULATOR_SCENARIOS)
+    _scenario(cfg["VOICE_LAB_EMULATOR_SCENARIO"])
     _choice("VOICE_LAB_EMULATOR_PROTOCOL", cfg["VOICE_LAB_EMULATOR_PROTOCOL"], ("ga", "beta"))
     if cfg["VOICE_LAB_PROVIDER"] == "azure-preview" and not cfg["VOICE_LAB_WEBRTC_URL"]:
         _choice("VOICE_LAB_AZURE_REGION", cfg["VOICE_LAB_AZURE_REGION"], PREVIEW_REGIONS)
     cfg["VOICE_LAB_ALLOWED_ORIGINS"] = _origins(values["VOICE_LAB_ALLOWED_ORIGINS"])
+    cfg["VOICE_LAB_MINT_RATE"] = _rate(values["VOICE_LAB_MINT_RATE"])
+    host = str(cfg["VOICE_LAB_HOST"])
+    if not (host in LOOPBACK_HOSTS or host.startswith("127.")) and not cfg["VOICE_LAB_TOKEN"]:
+        raise ConfigError(
+            "VOICE_LAB_TOKEN",
+            f"is required when VOICE_LAB_HOST is not a loopback "
+            f"address (got {host!r}): set a long random token, or bind 127.0.0.1",
+        )
     _require_provider(cfg)
     return cfg
 
@@ -204,6 +215,21 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
         raise ConfigError(name, f"must be one of {', '.join(allowed)} (got {value!r})")
 
 
+def _scenario(value: object) -> None:
+    """A scenario name, optionally with seconds: drop_call:2."""
+    name, _, seconds = str(value).partition(":")
+    _choice("VOICE_LAB_EMULATOR_SCENARIO", name, EMULATOR_SCENARIOS)
+    try:
+        ok = not seconds or float(seconds) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(
+            "VOICE_LAB_EMULATOR_SCENARIO",
+            f"seconds after the name must be a number, like drop_call:2 (got {value!r})",
+        )
+
+
 def _is_preview(cfg: Mapping[str, object]) -> bool:
     return "preview" in str(cfg.get("AZURE_OPENAI_API_VERSION") or "")
 
@@ -230,6 +256,21 @@ def _require_provider(cfg: Mapping[str, object]) -> None:
             + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else "")
             + "; set it in .env, envs/.env or the environment",
         )
+
+
+def _rate(value: object) -> tuple[int, float]:
+    """ "N/SECONDS": at most N mints per SECONDS from one client."""
+    count, _, seconds = str(value).partition("/")
+    try:
+        rate = (int(count), float(seconds))
+    except ValueError:
+        rate = (0, 0.0)
+    if rate[0] < 1 or rate[1] <= 0:
+        raise ConfigError(
+            "VOICE_LAB_MINT_RATE",
+            f"must look like 30/60 (30 keys per 60 s per client) (got {value!r})",
+        )
+    return rate
 
 
 def _origins(value: object) -> tuple[str, ...]:

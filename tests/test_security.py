@@ -1,0 +1,98 @@
+"""Access token, same-origin writes, CSRF, mint limits and security headers."""
+
+import re
+
+import pytest
+import websocket
+
+TOKEN = "tok-" + "z" * 28
+
+
+@pytest.fixture
+def settings(settings):
+    """The emulator, bound off loopback with an access token and a tight mint limit."""
+    settings.update(
+        {"VOICE_LAB_HOST": "0.0.0.0", "VOICE_LAB_TOKEN": TOKEN, "VOICE_LAB_MINT_RATE": "2/60"}
+    )
+    return settings
+
+
+def test_pages_need_the_token(client):
+    page = client.get("/sessions/vl_x")
+    assert page.status_code == 302 and "/login?next=" in page.headers["Location"]
+    api = client.post("/api/sessions")
+    assert api.status_code == 401 and api.get_json()["error"]["code"] == "token_required"
+    assert client.get("/login").status_code == 200
+    assert client.get("/static/css/app.css").status_code == 200
+
+
+def test_login_cookie_then_pages_work(client):
+    wrong = client.post("/login", data={"token": "nope", "next": "/"})
+    assert wrong.status_code == 401 and "not right" in wrong.get_data(as_text=True)
+    right = client.post("/login", data={"token": TOKEN, "next": "//evil.example.com/"})
+    assert right.status_code == 303 and right.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+
+
+def test_api_with_bearer_header(client):
+    reply = client.post("/api/sessions", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 201
+
+
+def test_websocket_needs_the_token(live_server):
+    url = live_server.url.replace("http", "ws") + "/ws/mirror"
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(url, timeout=5)
+    assert info.value.status_code == 401
+    websocket.create_connection(url + f"?token={TOKEN}", timeout=5).close()
+    websocket.create_connection(url, timeout=5, header=[f"Authorization: Bearer {TOKEN}"]).close()
+
+
+def test_mint_rate_limited_per_client(client):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/api/sessions", headers=auth).status_code == 201
+    assert client.post("/api/sessions", headers=auth).status_code == 201
+    third = client.post("/api/sessions", headers=auth)
+    assert third.status_code == 429 and int(third.headers["Retry-After"]) >= 1
+    assert "VOICE_LAB_MINT_RATE" in third.get_json()["error"]["message"]
+
+
+def test_security_headers(client):
+    reply = client.get("/login")
+    csp = reply.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["X-Frame-Options"] == "DENY"
+
+
+def test_no_inline_scripts_in_pages(client):
+    client.post("/login", data={"token": TOKEN})
+    for url in ("/", "/login", "/call"):
+        html = client.get(url).get_data(as_text=True)
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert "src=" in tag, f"inline script on {url}: {tag}"
+        assert not re.search(r"\son[a-z]+=", html), f"inline handler on {url}"
+
+
+class TestOnLoopback:
+    """Without a token (the default on 127.0.0.1): same-origin and CSRF still hold."""
+
+    @pytest.fixture
+    def settings(self, settings):
+        settings.pop("VOICE_LAB_TOKEN")
+        settings["VOICE_LAB_HOST"] = "127.0.0.1"
+        return settings
+
+    def test_cross_site_mint_refused(self, client):
+        evil = client.post("/api/sessions", headers={"Origin": "https://evil.example.com"})
+        assert evil.status_code == 403 and evil.get_json()["error"]["code"] == "cross_origin"
+        referer = client.post("/api/sessions", headers={"Referer": "https://evil.example.com/x"})
+        assert referer.status_code == 403
+        ours = client.post("/api/sessions", headers={"Origin": "http://localhost"})
+        assert ours.status_code == 201
+
+    def test_forms_need_csrf(self, client, csrf):
+        assert client.post("/import", data={}).status_code == 403
+        assert client.post("/import", data={"csrf_token": "forged"}).status_code == 403
+        assert client.post("/import", data={"csrf_token": csrf}).status_code == 400  # no file

@@ -1,0 +1,195 @@
+"""Who may use Voice Lab: an access token off loopback, same-origin writes, CSRF, mint limits,
+and the security headers every response carries."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+bp = Blueprint("security", __name__)
+
+# Pages that work without the token: the login form itself and the files it needs.
+OPEN_ENDPOINTS = frozenset({"security.login", "static"})
+# The emulator stands in for a cloud service: its own bearer keys guard it, as the service's do.
+OPEN_PREFIXES = ("/emulator/",)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self' https: http: ws: wss:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def csrf_token() -> str:
+    """The token forms and htmx requests send back; one per browser session."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def same_origin() -> bool:
+    """Whether an unsafe request comes from our own pages (or from no browser at all)."""
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if not source:
+        return True  # curl, scripts and tests: no browser, no cross-site request
+    return urlsplit(source).netloc == request.host
+
+
+def token_ok() -> bool:
+    """Whether the request carries the access token (cookie after login, or a header)."""
+    token = current_app.config.get("VOICE_LAB_TOKEN")
+    if not token:
+        return True
+    if session.get("token_hash") == _digest(token):
+        return True
+    header = request.headers.get("Authorization", "")
+    offered = header.removeprefix("Bearer ").strip() or request.headers.get("X-Voice-Lab-Token")
+    if request.path == "/ws/mirror":
+        offered = offered or request.args.get("token")  # pages on other origins have no cookie
+    return bool(offered) and hmac.compare_digest(offered.encode(), token.encode())
+
+
+def _digest(token: str) -> str:
+    return hmac.new(b"voice-lab-login", token.encode(), "sha256").hexdigest()
+
+
+def _refuse(status: int, code: str, message: str):
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return jsonify({"error": {"source": "voice-lab", "code": code, "message": message}}), status
+    return current_app.response_class(message, status=status, mimetype="text/plain")
+
+
+def guard():
+    """Before every request: the token, then same-origin and CSRF for writes."""
+    if request.endpoint in OPEN_ENDPOINTS or request.path.startswith(OPEN_PREFIXES):
+        return None
+    if not token_ok():
+        if request.method == "GET" and not request.path.startswith(("/api/", "/ws/")):
+            return redirect(url_for("security.login", next=request.full_path))
+        return _refuse(
+            401,
+            "token_required",
+            "this Voice Lab needs its access token: log in, "
+            "or send Authorization: Bearer VOICE_LAB_TOKEN",
+        )
+    if request.method in UNSAFE_METHODS:
+        if not same_origin():
+            return _refuse(
+                403,
+                "cross_origin",
+                "requests from other sites are refused: use "
+                "Voice Lab's own pages or a client without an Origin header",
+            )
+        if not request.path.startswith("/api/") and not _csrf_ok():
+            return _refuse(
+                403,
+                "csrf",
+                "the form is missing its CSRF token or it expired: reload the page and try again",
+            )
+    return None
+
+
+def _csrf_ok() -> bool:
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    expected = session.get("csrf")
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def headers(response):
+    """The security headers on every response."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), geolocation=()")
+    return response
+
+
+class RateLimiter:
+    """At most `limit` events per `window` seconds for each client, in memory."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self.hits: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """0 if the client may go on now (and count it), else seconds until it may."""
+        now = time.monotonic()
+        with self.lock:
+            hits = self.hits.setdefault(client, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(1, int(hits[0] + self.window - now + 0.999))
+            hits.append(now)
+            return 0
+
+
+def mint_allowed():
+    """None when this client may mint now, else the 429 reply with Retry-After."""
+    limiter: RateLimiter = current_app.extensions["voice_lab_mint_limiter"]
+    wait = limiter.retry_after(request.remote_addr or "?")
+    if not wait:
+        return None
+    reply = jsonify(
+        {
+            "error": {
+                "source": "voice-lab",
+                "code": "mint_rate_limited",
+                "message": f"at most {limiter.limit} keys per {limiter.window:g} s "
+                f"from one client: retry after {wait} s "
+                "(VOICE_LAB_MINT_RATE sets the limit)",
+                "retry_after": str(wait),
+            }
+        }
+    )
+    reply.headers["Retry-After"] = str(wait)
+    return reply, 429
+
+
+def init_app(app: Flask) -> None:
+    """Install the guard, the headers, the mint limiter and the login page."""
+    limit, window = app.config["VOICE_LAB_MINT_RATE"]
+    app.extensions["voice_lab_mint_limiter"] = RateLimiter(limit, window)
+    token = app.config.get("VOICE_LAB_TOKEN")
+    if token:
+        # Logins survive a restart: the cookie key follows the token.
+        app.secret_key = hmac.new(b"voice-lab-cookie", token.encode(), "sha256").hexdigest()
+    app.register_blueprint(bp)
+    app.before_request(guard)
+    app.after_request(headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The access-token form; a right token sets the login cookie."""
+    target = request.values.get("next", "/")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"  # only our own pages: no open redirect
+    token = current_app.config.get("VOICE_LAB_TOKEN")
+    if request.method == "POST":
+        offered = request.form.get("token", "")
+        if token and hmac.compare_digest(offered.encode(), token.encode()):
+            session["token_hash"] = _digest(token)
+            session.permanent = True
+            return redirect(target, 303)
+        return render_template("login.html", target=target, error="That token is not right."), 401
+    return render_template("login.html", target=target, error=None)
