@@ -31,10 +31,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     store.init_app(app)
 
-    from . import api, cli, dashboard, mirror, security
+    from . import api, call, cli, dashboard, mirror, security
 
     security.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(call.bp)
     app.register_blueprint(dashboard.bp)
     mirror.init_app(app)
     cli.init_app(app)
