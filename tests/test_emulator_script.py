@@ -8,7 +8,8 @@ from openai.types.beta.realtime import RealtimeServerEvent as BetaEvent
 from openai.types.realtime import RealtimeServerEvent as GaEvent
 from pydantic import TypeAdapter
 
-from voice_lab.emulator import scenarios, settings, vad, voice
+from voice_lab import scenarios
+from voice_lab.emulator import settings, vad, voice
 from voice_lab.emulator.keys import KeyRegistry
 from voice_lab.emulator.script import Ids, ResponsePlan, Script, split_words, voice_turn
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
-from .config import EMULATOR_SCENARIOS, configured_providers
+from . import scenarios
+from .config import configured_providers
 from .providers import BETA_VOICE, DEFAULT_MODEL, GA_VOICE
 
 bp = Blueprint("call", __name__)
@@ -22,7 +23,7 @@ def call_page():
     return render_template(
         "call.html",
         providers=[provider_choice(name, cfg) for name in configured_providers(cfg)],
-        scenarios=EMULATOR_SCENARIOS,
+        scenarios=scenarios.NAMES,
         default_scenario=cfg["VOICE_LAB_EMULATOR_SCENARIO"],
         emulator_protocol=cfg["VOICE_LAB_EMULATOR_PROTOCOL"],
         instructions=cfg.get("VOICE_LAB_INSTRUCTIONS") or "",

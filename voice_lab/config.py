@@ -15,19 +15,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from . import scenarios
+
 PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
 PREVIEW_API_VERSION = "2025-04-01-preview"
 PREVIEW_REGIONS = ("eastus2", "swedencentral")
-EMULATOR_SCENARIOS = (
-    "none",
-    "mint_429",
-    "mint_401",
-    "slow_response",
-    "response_error",
-    "transcription_failed",
-    "rate_limit_low",
-    "drop_call",
-)
 
 # Every variable Voice Lab reads, with its default (None: unset).
 DEFAULTS: dict[str, str | None] = {
@@ -217,17 +209,12 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
 
 def _scenario(value: object) -> None:
     """A scenario name, optionally with seconds: drop_call:2."""
-    name, _, seconds = str(value).partition(":")
-    _choice("VOICE_LAB_EMULATOR_SCENARIO", name, EMULATOR_SCENARIOS)
     try:
-        ok = not seconds or float(seconds) >= 0
-    except ValueError:
-        ok = False
-    if not ok:
+        scenarios.parse(str(value))
+    except ValueError as exc:
         raise ConfigError(
-            "VOICE_LAB_EMULATOR_SCENARIO",
-            f"seconds after the name must be a number, like drop_call:2 (got {value!r})",
-        )
+            "VOICE_LAB_EMULATOR_SCENARIO", f"{exc}; seconds go after a colon, like drop_call:2"
+        ) from None
 
 
 def _is_preview(cfg: Mapping[str, object]) -> bool:

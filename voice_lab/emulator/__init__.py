@@ -14,8 +14,9 @@ from typing import Any
 
 from flask import Flask
 
+from .. import scenarios
 from ..providers import Reply
-from . import replies, scenarios, settings
+from . import replies, settings
 from .keys import Key, KeyRegistry
 from .loop import LoopThread
 from .script import Ids
