@@ -146,6 +146,11 @@ def test_a_call_from_start_to_stop_is_mirrored_completely(call_page, console, se
     expect(done).to_have_count(answered + 1, timeout=CALL_TIMEOUT_MS)
 
     expect(by(call_page, "mic-level")).not_to_have_attribute("value", "0")
+    assert by(call_page, "mic").locator("option").count() >= 1
+    by(call_page, "mute").check()
+    mic = call_page.locator("[data-testid=event][data-type='voicelab.mic'] pre")
+    expect(mic).to_have_count(2)
+    assert json.loads(mic.last.text_content())["muted"] is True
     by(call_page, "stop").click()
     expect(by(call_page, "call-phase")).to_have_text("ended", timeout=10_000)
     expect(by(call_page, "mirror-state")).to_have_text("closed")
