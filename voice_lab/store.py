@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,12 @@ from flask import Flask, current_app, g
 
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
 MIGRATIONS: tuple[str, ...] = (resources.files(__package__).joinpath("schema.sql").read_text(),)
+
+# One lock per database file: this process's writers take turns on it, so a thread waiting to
+# write wakes the moment the previous transaction commits. SQLite's own busy handler (left for
+# other processes) sleeps and polls instead, which put hundreds of ms on the mirror's acks.
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
 
 SESSION_FIELDS = (
     "id",
@@ -57,6 +64,8 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
+        with _WRITERS_LOCK:
+            self._writer = _WRITERS.setdefault(str(Path(path).resolve()), threading.Lock())
         self.db = sqlite3.connect(
             self.path, timeout=10, isolation_level=None, check_same_thread=False
         )
@@ -79,13 +88,14 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once so concurrent writers queue instead of failing."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self._writer:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     # Sessions
 
