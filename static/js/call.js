@@ -106,6 +106,8 @@ function setPhase(phase) {
   $("start").disabled = phase !== "idle" && phase !== "ended";
   $("stop").disabled = phase !== "starting" && phase !== "live";
   $("controls").disabled = phase !== "live";
+  // The choices go into the mint and the first session.update: frozen while a call runs.
+  for (const el of form.elements) el.disabled = !$("stop").disabled || phase === "stopping";
 }
 
 function showError(id, message) {
