@@ -81,10 +81,6 @@ def settings(tmp_path) -> dict:
 def app(settings):
     """The app under test; its emulator is shut down afterwards."""
     app = create_app(settings)
-    if "call" not in app.blueprints:
-        from voice_lab import call
-
-        app.register_blueprint(call.bp)
     yield app
     app.extensions["voice_lab_emulator"].shutdown()
 
@@ -96,12 +92,6 @@ def server(app) -> Iterator[LiveServer]:
         yield live
 
 
-# flask-sock 0.7 under werkzeug writes an HTTP response after a websocket ends, so Chromium
-# reports every closed /ws/mirror connection this way (flask-sock issues 20 and 77); gunicorn
-# does not. The mirror's data is complete by then: the page closes only after the last ack.
-WEBSOCKET_CLOSE_NOISE = "/ws/mirror' failed: Invalid frame header"
-
-
 class ConsoleLog:
     """What a page printed to its console and the errors it threw."""
 
@@ -111,7 +101,7 @@ class ConsoleLog:
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
 
     def _console(self, message) -> None:
-        if message.type == "error" and WEBSOCKET_CLOSE_NOISE not in message.text:
+        if message.type == "error":
             self.errors.append(f"{message.text} ({message.location.get('url')})")
 
 

@@ -211,6 +211,36 @@ def mirror_socket(ws) -> None:
             ws.send(json.dumps(mirror.handle(text)))
     finally:
         store.close()
+        request.environ[SOCKET_DONE] = True
+
+
+SOCKET_DONE = "voice_lab.websocket_done"
+
+
+class QuietSocketEnd:
+    """WSGI middleware: after a websocket ends, write no HTTP response on its connection.
+
+    Under werkzeug, flask-sock returns a response once the socket closes, and werkzeug writes
+    its status line onto the finished websocket, which browsers report as an invalid frame.
+    Ending the response as a dropped connection makes werkzeug write nothing.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        result = self.wsgi_app(environ, start_response)
+        if environ.get(SOCKET_DONE) and "werkzeug.socket" in environ:
+            return _dropped(result)
+        return result
+
+
+def _dropped(result):
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+    raise ConnectionAbortedError("websocket closed")
+    yield  # a generator, so werkzeug meets the error while writing, where it expects it
 
 
 def init_app(app) -> None:
@@ -220,3 +250,4 @@ def init_app(app) -> None:
     )
     app.register_blueprint(bp)
     sock.init_app(app)
+    app.wsgi_app = QuietSocketEnd(app.wsgi_app)
