@@ -96,3 +96,13 @@ class TestOnLoopback:
         assert client.post("/import", data={}).status_code == 403
         assert client.post("/import", data={"csrf_token": "forged"}).status_code == 403
         assert client.post("/import", data={"csrf_token": csrf}).status_code == 400  # no file
+
+
+def test_mirror_script_shared_with_allowed_origins_only(app, client):
+    app.config["VOICE_LAB_ALLOWED_ORIGINS"] = ("https://app.example.com",)
+    allowed = client.get("/static/js/mirror.js", headers={"Origin": "https://app.example.com"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    other = client.get("/static/js/mirror.js", headers={"Origin": "https://evil.example.com"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    page = client.get("/static/js/call.js", headers={"Origin": "https://app.example.com"})
+    assert "Access-Control-Allow-Origin" not in page.headers

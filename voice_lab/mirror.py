@@ -11,12 +11,12 @@ import math
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
 from .events import DIRECTIONS, parse_event
+from .security import origin_allowed
 from .store import EventRow, Store, open_store
 
 MAX_FRAME_BYTES = 1024 * 1024
@@ -172,15 +172,6 @@ def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:
     fields = {k: v[:200] for k, v in fields.items() if v}
     fields.setdefault("provider", "external")
     return fields
-
-
-def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
-    """Same-origin pages, non-browser clients and configured origins may mirror."""
-    if not origin:
-        return True
-    if "*" in allowed or origin.rstrip("/") in allowed:
-        return True
-    return urlsplit(origin).netloc == host
 
 
 @bp.before_request

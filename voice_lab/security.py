@@ -111,8 +111,29 @@ def _csrf_ok() -> bool:
     return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
+def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
+    """Same-origin pages, non-browser clients and configured origins may mirror."""
+    if not origin:
+        return True
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    return urlsplit(origin).netloc == host
+
+
+# Pages on allowed origins import the mirror from here, and module scripts need CORS.
+SHARED_SCRIPTS = ("/static/js/mirror.js",)
+
+
 def headers(response):
-    """The security headers on every response."""
+    """The security headers on every response (and CORS on the shared mirror script)."""
+    origin = request.headers.get("Origin")
+    if (
+        request.path in SHARED_SCRIPTS
+        and origin
+        and origin_allowed(origin, request.host, current_app.config["VOICE_LAB_ALLOWED_ORIGINS"])
+    ):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers.add("Vary", "Origin")
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
