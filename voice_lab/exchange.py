@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .events import DIRECTIONS, dumps, parse_event
-from .store import EventRow
+from .store import SESSION_FIELDS, EventRow
 
 FORMAT = "voice-lab.session"
 VERSION = 1
@@ -21,30 +21,13 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_EVENTS = 500_000
 MAX_EVENT_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-SESSION_EXPORT_FIELDS = (
-    "id",
-    "created_at",
-    "provider",
-    "protocol",
-    "model",
-    "voice",
-    "remote_session_id",
-    "call_id",
-    "label",
-    "origin",
-    "ended_at",
+# A session travels with what describes it; counters are rebuilt from the events on import.
+SESSION_EXPORT_FIELDS = tuple(
+    f
+    for f in SESSION_FIELDS
+    if f not in ("key_hint", "expires_at", "event_count", "error_count", "max_seq", "first_t")
 )
-SESSION_IMPORT_FIELDS = (
-    "created_at",
-    "provider",
-    "protocol",
-    "model",
-    "voice",
-    "remote_session_id",
-    "call_id",
-    "label",
-    "ended_at",
-)
+SESSION_IMPORT_FIELDS = tuple(f for f in SESSION_EXPORT_FIELDS if f not in ("id", "origin"))
 # Client event names (beta and GA): a bare array of events says nothing about direction.
 CLIENT_TYPES = frozenset(
     {
