@@ -8,23 +8,19 @@ receives.
 from __future__ import annotations
 
 import asyncio
-import fractions
 import json
 import time
 import wave
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import requests
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voice_lab.emulator.loop import allow_loopback_candidates, forget_loopback_candidates
-
-RATE = 48000
-FRAME = 960
+from voice_lab.emulator.peer import FRAME, RATE, PacedAudio
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -47,39 +43,22 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
     return path
 
 
-class Microphone(MediaStreamTrack):
+class Microphone(PacedAudio):
     """An audio track that sends queued samples, and silence when there are none."""
-
-    kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
         self.queue = np.zeros(0, dtype=np.int16)
-        self._start: float | None = None
-        self._pts = 0
 
     def say(self, samples: np.ndarray) -> float:
         """Queue samples; return the seconds until they have all gone out."""
         self.queue = np.concatenate((self.queue, samples.astype(np.int16)))
         return len(self.queue) / RATE
 
-    async def recv(self) -> av.AudioFrame:
-        """The next 20 ms of the queue, paced in real time."""
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += FRAME
-            wait = self._start + self._pts / RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        chunk = np.zeros(FRAME, dtype=np.int16)
+    def next_samples(self) -> np.ndarray:
+        """The next 20 ms of the queue."""
         part, self.queue = self.queue[:FRAME], self.queue[FRAME:]
-        chunk[: len(part)] = part
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, self._pts, fractions.Fraction(1, RATE)
-        return frame
+        return part
 
 
 class RtcClient:

@@ -25,10 +25,44 @@ RATE = 48000
 FRAME = 960  # 20 ms at 48 kHz, what the Opus encoder takes
 
 
-class OutputAudio(MediaStreamTrack):
-    """The outbound track: replies while one plays, silence otherwise, paced in real time."""
+class PacedAudio(MediaStreamTrack):
+    """An audio track of 20 ms frames (48 kHz mono s16), each handed out no earlier than its time.
+
+    Subclasses say what goes in a frame with `next_samples`; silence fills whatever is missing.
+    """
 
     kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start: float | None = None
+        self._pts = 0
+
+    def next_samples(self) -> np.ndarray:
+        """Up to FRAME samples for the next frame."""
+        raise NotImplementedError
+
+    async def recv(self) -> av.AudioFrame:
+        """The next frame, paced in real time."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += FRAME
+            wait = self._start + self._pts / RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        chunk = np.zeros(FRAME, dtype=np.int16)
+        part = self.next_samples()
+        chunk[: len(part)] = part
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, self._pts, fractions.Fraction(1, RATE)
+        return frame
+
+
+class OutputAudio(PacedAudio):
+    """The outbound track: replies while one plays, silence otherwise, paced in real time."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,8 +72,6 @@ class OutputAudio(MediaStreamTrack):
         self.on_drained: Callable[[], None] | None = None
         self.started_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
-        self._start: float | None = None
-        self._pts = 0
 
     def play(self, samples: np.ndarray, on_drained: Callable[[], None]) -> None:
         """Play `samples` (48 kHz mono s16) from the next frame on."""
@@ -69,27 +101,15 @@ class OutputAudio(MediaStreamTrack):
         if callback is not None:
             callback()
 
-    async def recv(self) -> av.AudioFrame:
-        """The next 20 ms frame, no earlier than its time."""
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += FRAME
-            wait = self._start + self._pts / RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        chunk = np.zeros(FRAME, dtype=np.int16)
-        if self.samples is not None:
-            part = self.samples[self.position : self.position + FRAME]
-            chunk[: len(part)] = part
-            self.position += len(part)
-            if self.position >= len(self.samples):
-                asyncio.get_running_loop().call_soon(self._drained)
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, self._pts, fractions.Fraction(1, RATE)
-        return frame
+    def next_samples(self) -> np.ndarray:
+        """The reply's next 20 ms while one plays; when it has all gone out, say so."""
+        if self.samples is None:
+            return np.zeros(0, dtype=np.int16)
+        part = self.samples[self.position : self.position + FRAME]
+        self.position += len(part)
+        if self.position >= len(self.samples):
+            asyncio.get_running_loop().call_soon(self._drained)
+        return part
 
 
 class Call:
