@@ -19,13 +19,23 @@ CHART_W, CHART_H = 320, 72
 
 @dataclass(frozen=True)
 class Series:
-    """One line of a chart: its name, SVG points, and the range it was scaled from."""
+    """One line of a chart: its name, its points in the chart's box, the range they came from."""
 
     name: str
-    points: str
+    points: tuple[tuple[float, float], ...]
     low: float
     high: float
     last: float | None
+
+    @property
+    def polyline(self) -> str:
+        """The points as an SVG polyline's attribute."""
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.points)
+
+    @property
+    def markers(self) -> tuple[tuple[float, float], ...]:
+        """Points worth a dot: all of a sparse series (one point draws no line), else none."""
+        return self.points if len(self.points) <= 60 else ()
 
 
 def build(events: Sequence[Event], missing: Sequence[int] = ()) -> dict[str, Any]:
@@ -86,9 +96,16 @@ def rate_limit_chart(points: Sequence[timeline.RateLimit]) -> list[Series]:
         last[point.name or "?"] = point.remaining
     span = _span([x for series in by_name.values() for x, _ in series])
     return [
-        Series(name, _points(values, span, (0.0, 1.0)), 0.0, 1.0, last[name])
+        Series(name, _points(values, span, _padded(values)), 0.0, 1.0, last[name])
         for name, values in by_name.items()
     ]
+
+
+def _padded(values: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """A y range around the values with some air, so that small changes stay visible."""
+    low, high = min(v for _, v in values), max(v for _, v in values)
+    pad = (high - low) * 0.15 or 0.05
+    return low - pad, high + pad
 
 
 def stats_chart(points: Sequence[timeline.StatsPoint]) -> list[Series]:
@@ -114,10 +131,10 @@ def _span(xs: Sequence[float]) -> tuple[float, float]:
 
 def _points(
     values: Sequence[tuple[float, float]], xspan: tuple[float, float], yspan: tuple[float, float]
-) -> str:
-    """SVG polyline points for values scaled into the chart's box (y grows downwards)."""
+) -> tuple[tuple[float, float], ...]:
+    """Values scaled into the chart's box (y grows downwards); a lone point sits in the middle."""
     (x0, x1), (y0, y1) = xspan, yspan
     dx, dy = (x1 - x0) or 1.0, (y1 - y0) or 1.0
-    return " ".join(
-        f"{(x - x0) / dx * CHART_W:.1f},{CHART_H - (y - y0) / dy * CHART_H:.1f}" for x, y in values
-    )
+    if x1 == x0:
+        x0 -= dx / 2
+    return tuple(((x - x0) / dx * CHART_W, CHART_H - (y - y0) / dy * CHART_H) for x, y in values)
