@@ -70,3 +70,26 @@ def test_list_search_and_delete(store):
     assert store.list_sessions("100_") == []  # LIKE wildcards match literally
     assert store.delete_session(a) and store.get_session(a) is None
     assert list(store.iter_events(a)) == []
+
+
+def test_counts_follow_inserts_resends_and_old_databases(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    old.execute("INSERT INTO sessions (id, created_at, provider) VALUES ('s', 0, 'x')")
+    old.execute(
+        "INSERT INTO events (session_id, seq, direction, received_at, type, category, payload) "
+        "VALUES ('s', 1, 'server', 0, 'error', 'error', '{}'), ('s', 2, 'server', 0, NULL, "
+        "'unknown', 'hi')"
+    )
+    old.commit()
+    old.close()
+    store = Store(path)
+    store.migrate()
+    assert store.category_counts("s") == {"error": 1, "unknown": 1}
+    store.insert_events("s", [row(2), row(3), row(4, "error"), row(4)])
+    assert store.category_counts("s") == {"error": 1, "unknown": 1, "response": 2}
+    assert store.event_types("s") == ["error", "response.created"]
+    store.delete_session("s")
+    assert store.db.execute("SELECT count(*) FROM event_counts").fetchone()[0] == 0
+    store.close()

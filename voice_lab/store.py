@@ -6,6 +6,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,10 @@ from typing import Any
 from flask import Flask, current_app, g
 
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
-MIGRATIONS: tuple[str, ...] = (resources.files(__package__).joinpath("schema.sql").read_text(),)
+MIGRATIONS: tuple[str, ...] = tuple(
+    resources.files(__package__).joinpath(name).read_text()
+    for name in ("schema.sql", "event_counts.sql")
+)
 
 # One lock per database file: this process's writers take turns on it, so a thread waiting to
 # write wakes the moment the previous transaction commits. SQLite's own busy handler (left for
@@ -186,7 +190,7 @@ class Store:
     def category_counts(self, session_id: str) -> dict[str, int]:
         """How many events of the session fall in each category."""
         rows = self.db.execute(
-            "SELECT category, count(*) FROM events WHERE session_id = ? GROUP BY category",
+            "SELECT category, sum(n) FROM event_counts WHERE session_id = ? GROUP BY category",
             (session_id,),
         )
         return dict(rows.fetchall())
@@ -194,8 +198,8 @@ class Store:
     def event_types(self, session_id: str) -> list[str]:
         """The distinct event types of a session, for autocomplete."""
         rows = self.db.execute(
-            "SELECT DISTINCT type FROM events WHERE session_id = ? AND "
-            "type IS NOT NULL ORDER BY type",
+            "SELECT DISTINCT type FROM event_counts WHERE session_id = ? AND type != '' "
+            "ORDER BY type",
             (session_id,),
         )
         return [row[0] for row in rows]
@@ -306,6 +310,12 @@ def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[Event
             )
             for r in fresh
         ],
+    )
+    counts = Counter((r.category, r.type or "") for r in fresh)
+    db.executemany(
+        "INSERT INTO event_counts (session_id, category, type, n) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        [(session_id, category, type_, n) for (category, type_), n in counts.items()],
     )
     first_t = min((r.t for r in fresh if r.t is not None), default=None)
     db.execute(
