@@ -1,0 +1,1 @@
+"""Benchmarks of what Voice Lab users feel: `python -m bench` prints the figures."""

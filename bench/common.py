@@ -1,0 +1,219 @@
+"""What every benchmark shares: figures, percentiles, realistic events, a server to measure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+from tests.eventlogs import REPLY, USER_TEXT, LogBuilder, voice_turn
+from voice_lab.events import Event
+from voice_lab.store import EventRow, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+TURN_MS = 4400  # a voice turn lasts 4.3 s in eventlogs.voice_turn: the next one starts after it
+STATS_MS = 1000  # mirror.js samples getStats() once a second
+# The longest texts voice_turn's timing holds: 40 reply deltas end before its response.done.
+SAID = " ".join([USER_TEXT] * 3)
+REPLIED = " ".join([REPLY] * 4)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure, with its baseline from the same run when it has one."""
+
+    name: str
+    value: float | None
+    unit: str
+    baseline: float | None = None
+    ratio: float | None = None
+    target: str = ""
+    note: str = ""
+
+    def line(self) -> str:
+        """The figure as one printed line."""
+        if self.value is None:
+            return f"{self.name}: not measured ({self.note})"
+        text = f"{self.name}: {_number(self.value)} {self.unit}"
+        if self.baseline is not None:
+            text += f" (baseline {_number(self.baseline)} {self.unit}"
+            text += f", ratio {self.ratio:.2f})" if self.ratio is not None else ")"
+        if self.target:
+            text += f" [target {self.target}]"
+        if self.note:
+            text += f" - {self.note}"
+        return text
+
+    def as_dict(self) -> dict:
+        """The figure for --json."""
+        return asdict(self)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100) by the nearest-rank method."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def best_of(runs: int, fn) -> float:
+    """The fastest of `runs` timings of fn() in seconds: the least disturbed by a noisy host."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# ---------------------------------------------------------------- realistic events
+
+
+@cache
+def session_log(count: int) -> tuple[Event, ...]:
+    """A long call built with the test suite's GA event logs: back-to-back voice turns (user
+    speech, input transcription, a spoken reply streamed as transcript deltas, usage, rate
+    limits) and a getStats() sample every second, cut at `count` events."""
+    turns = max(1, count // _events_per_turn() + 1)
+    b = LogBuilder(ga=True)
+    b.connect()
+    for turn in range(turns):
+        voice_turn(b, 1000 + turn * TURN_MS, SAID, REPLIED)
+    for at in range(600, 1000 + turns * TURN_MS, STATS_MS):
+        b.stats(at, rtt_ms=40.0 + at % 7, bytes_in=12 * at)
+    return tuple(b.build().events[:count])
+
+
+def _events_per_turn() -> int:
+    """How many events (stats included) one turn of session_log adds, at the least."""
+    b = LogBuilder(ga=True)
+    voice_turn(b, 0, SAID, REPLIED)
+    return len(b.build().events) + TURN_MS // STATS_MS
+
+
+def wire_events(events: Sequence[Event]) -> list[dict]:
+    """Events as mirror.js sends them: data-channel text, or the object of a local event."""
+    return [
+        {
+            "seq": e.seq,
+            "dir": e.dir,
+            "t": e.t,
+            "data": json.loads(e.raw) if e.dir == "local" else e.raw,
+        }
+        for e in events
+    ]
+
+
+def event_rows(events: Sequence[Event]) -> list[EventRow]:
+    """Events as the store's rows."""
+    return [
+        EventRow(e.seq, e.dir, e.t, e.type, e.category, e.response_id, e.item_id, e.raw)
+        for e in events
+    ]
+
+
+_DATABASES = tempfile.TemporaryDirectory(prefix="voice-lab-bench-")  # removed at exit
+
+
+@cache
+def filled(count: int) -> tuple[Path, str]:
+    """A database holding one ended session of `count` realistic events, shared by the
+    benchmarks of one run: its path and the session's id."""
+    path = Path(_DATABASES.name) / f"session-{count}.sqlite3"
+    return path, fill_session(path, count)
+
+
+def fill_session(path: Path, count: int, batch: int = 5000) -> str:
+    """A database at `path` holding one ended session of `count` realistic events; its id."""
+    store = Store(path)
+    try:
+        store.migrate()
+        session_id = store.create_session(provider="emulator", protocol="ga", label="bench")
+        rows = event_rows(session_log(count))
+        for start in range(0, len(rows), batch):
+            store.insert_events(session_id, rows[start : start + batch])
+        store.end_session(session_id)
+        return session_id
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- a server in its own process
+
+
+class Server:
+    """Voice Lab served by `python -m bench.server` on a free port of 127.0.0.1."""
+
+    def __init__(self, database: Path, emulator: bool = False):
+        args = [sys.executable, "-m", "bench.server", str(database)]
+        self.process = subprocess.Popen(
+            args + (["--emulator"] if emulator else []),
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("http://"):
+            self.process.kill()
+            raise RuntimeError(f"the bench server did not start (said {line!r})")
+        self.url = line
+        self.pid = self.process.pid
+
+    def stop(self) -> None:
+        """Close its stdin (it exits on that), and make sure it did."""
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def rss_kib(self, field: str = "VmRSS") -> int:
+        """A memory figure of the server process from /proc (VmRSS now, VmHWM the peak)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no {field} for process {self.pid}")
+
+    def get(self, path: str, headers: dict | None = None) -> bytes:
+        """GET a path, the body."""
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.read()
+
+
+@contextmanager
+def serving(database: Path, emulator: bool = False) -> Iterator[Server]:
+    """A Server for the duration of a block."""
+    server = Server(database, emulator)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    """A temporary directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="voice-lab-bench-") as name:
+        yield Path(name)
+
+
+def cpu_count() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0))

@@ -1,0 +1,106 @@
+"""Figure 3: a long session's pages, filter, next window and panels, against their raw SQL.
+
+Each request is timed to its first byte (status and headers) and to its last, best of a few
+tries on a noisy host; the baseline is the SQL that fetches the same rows, on its own connection.
+The same figures at a tenth of the size show how they grow with the session.
+"""
+
+from __future__ import annotations
+
+import http.client
+import sqlite3
+import time
+from urllib.parse import urlsplit
+
+from .common import Figure, Server, best_of, filled, serving
+
+TRIES = 5
+TIMELINE = {"HX-Request": "true", "HX-Target": "timeline"}
+WINDOW = 301  # dashboard.WINDOW + 1: how many rows a window asks for
+TARGETS = {"page": 300, "filter": 100, "next page": 300, "panels": 200}
+
+
+def timed(server: Server, path: str, headers: dict | None = None) -> tuple[float, float]:
+    """Seconds to the first byte and to the last of one GET, on a new connection."""
+    url = urlsplit(server.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    try:
+        start = time.perf_counter()
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        first = time.perf_counter() - start
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} answered {response.status}")
+        return first, time.perf_counter() - start
+    finally:
+        connection.close()
+
+
+def requests(session_id: str, count: int) -> dict[str, tuple[str, dict, str, tuple]]:
+    """What each figure asks the server, and the raw SQL for the same rows."""
+    rows = "SELECT * FROM events WHERE session_id = ?1 AND seq > ?2 "
+    middle = count // 2
+    panels = (
+        "SELECT * FROM events WHERE session_id = ?1 AND category != 'delta' UNION ALL "
+        "SELECT * FROM events WHERE session_id = ?1 AND seq IN (SELECT min(seq) FROM events "
+        "WHERE session_id = ?1 AND category = 'delta' GROUP BY type, response_id, item_id) "
+        "ORDER BY seq"
+    )
+    page = f"/sessions/{session_id}"
+    return {
+        "page": (page, {}, rows + "ORDER BY seq LIMIT ?3", (session_id, 0, WINDOW)),
+        "filter": (
+            page + "?cat=response&dir=server",
+            TIMELINE,
+            rows + "AND category = 'response' AND direction = 'server' ORDER BY seq LIMIT ?3",
+            (session_id, 0, WINDOW),
+        ),
+        "next page": (
+            f"{page}/window?after={middle}",
+            {"HX-Request": "true"},
+            rows + "ORDER BY seq LIMIT ?3",
+            (session_id, middle, WINDOW),
+        ),
+        "panels": (f"{page}/panels", {"HX-Request": "true"}, panels, (session_id,)),
+    }
+
+
+def measure(count: int) -> dict[str, tuple[float, float, float]]:
+    """For each request at this session size: (first byte, complete, raw SQL) in ms."""
+    path, session_id = filled(count)
+    out = {}
+    with serving(path) as server:
+        db = sqlite3.connect(path)
+        try:
+            for name, (url, headers, sql, params) in requests(session_id, count).items():
+                timed(server, url, headers)  # warm the caches, as a user's second look would
+                tries = [timed(server, url, headers) for _ in range(TRIES)]
+                first = min(t[0] for t in tries) * 1000
+                total = min(t[1] for t in tries) * 1000
+                raw = best_of(TRIES, lambda s=sql, p=params: db.execute(s, p).fetchall()) * 1000
+                out[name] = (first, total, raw)
+        finally:
+            db.close()
+    return out
+
+
+def run(quick: bool = False) -> list[Figure]:
+    """Long-session figures: each request's first byte and completion, and their growth."""
+    large = 20_000 if quick else 200_000
+    small, big = measure(large // 10), measure(large)
+    figures = []
+    for name, (first, total, raw) in big.items():
+        growth = total / small[name][1]
+        figures.append(
+            Figure(
+                f"long {name} complete",
+                total,
+                "ms",
+                raw,
+                total / raw,
+                f"<= {TARGETS[name]} ms",
+                f"{large:,} events; first byte {first:.1f} ms; x{growth:.2f} from {large // 10:,}",
+            )
+        )
+    return figures
