@@ -9,6 +9,7 @@ import typing
 import pytest
 
 from tests import eventlogs
+from voice_lab import events
 from voice_lab.events import (
     CATEGORIES,
     CATEGORY_LABELS,
@@ -403,3 +404,30 @@ def test_event_logs_match_the_sdk_models(scenario, ga):
             (server if event.dir == "server" else client).validate_python(event.data)
     assert [e.seq for e in log.events] == list(range(1, len(log.events) + 1))
     assert all(a.t < b.t for a, b in itertools.pairwise(log.events))
+
+
+@pytest.mark.parametrize(
+    "text", ["[" * 100_000, "[" * 65 + "]" * 65, '{"a": ' * 65 + "1" + "}" * 65]
+)
+def test_loads_refuses_what_nests_too_deep(text):
+    with pytest.raises(events.TooDeep, match="nested deeper than 64"):
+        events.loads(text)
+
+
+def test_loads_takes_what_nests_to_the_limit():
+    assert events.loads("[" * 64 + "]" * 64) is not None
+    assert events.loads("[" * 70 + "]" * 70, max_depth=70) is not None
+    assert events.loads('"' + "[" * 500 + '"') == "[" * 500  # brackets in text do not nest
+
+
+def test_data_channel_text_too_deep_is_kept_as_text():
+    bomb = "[" * 100_000
+    event = events.parse_event(1, "server", 1.0, bomb)
+    assert (event.raw, event.data, event.type, event.category) == (bomb, None, None, "unknown")
+
+
+def test_storable_escapes_lone_surrogates_only():
+    assert events.storable("héllo 😀") == "héllo 😀"
+    assert events.storable("a\ud800b") == "a\\ud800b"
+    event = events.parse_event(1, "server", 1.0, '{"type": "x\\udfff"}')
+    assert event.type == "x\\udfff" and event.raw == '{"type": "x\\udfff"}'

@@ -185,3 +185,30 @@ def test_cli_export_and_import(app, runner, tmp_path):
     path.write_text("{broken")
     refused = runner.invoke(args=["import", str(path)])
     assert refused.exit_code == 1 and "nothing imported" in refused.output
+
+
+def test_deep_or_odd_text_exports_and_imports_again(store):
+    bomb, odd = "[" * 100_000, '{"type": "x\\ud800"}'
+    sid = store.create_session(provider="openai")
+    store.insert_events(
+        sid,
+        [
+            EventRow(1, "server", 1.0, None, "unknown", None, None, bomb),
+            EventRow(2, "server", 2.0, "x\\ud800", "unknown", None, None, odd),
+        ],
+    )
+    first = "".join(exchange.export_chunks(store.get_session(sid), store.iter_events(sid)))
+    fields, rows = exchange.parse_import(first.encode(), "x.json")
+    assert [r.payload for r in rows] == [bomb, '{"type":"x\\ud800"}']
+    again = store.import_session(fields, rows)
+    second = "".join(exchange.export_chunks(store.get_session(again), store.iter_events(again)))
+    assert first.split('"events": [')[1] == second.split('"events": [')[1]
+
+
+def test_lone_surrogates_in_a_file_are_stored_as_escapes(store):
+    data = b'{"format": "voice-lab.session", "version": 1, "session": {"label": "a\\udc00"},'
+    data += b' "events": [{"seq": 1, "dir": "server", "t": 1, "event": "\\ud800"}]}'
+    fields, rows = exchange.parse_import(data, "x.json")
+    sid = store.import_session(fields, rows)
+    assert store.get_session(sid)["label"] == "a\\udc00"
+    assert rows[0].payload == "\\ud800"

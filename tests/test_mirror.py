@@ -1,10 +1,12 @@
 """The mirror over real websockets: stored once, resumable, and every bad frame answered."""
 
 import json
+import sqlite3
 
 import pytest
 import websocket
 
+from voice_lab.exchange import MAX_EVENT_BYTES
 from voice_lab.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, origin_allowed, parse_frame
 from voice_lab.store import open_store
 
@@ -122,6 +124,8 @@ def test_a_gap_is_not_acked_past(live_server, new_session):
         ('{"op": "hello", "session": "vl_nope"}', "session_not_found"),
         ('{"op": "events", "events": []}', "no_session"),
         ("x" * (MAX_FRAME_BYTES + 1), "frame_too_large"),
+        ("[" * 100_000, "too_deep"),
+        ('{"op": "hello", "x": ' + "[" * 80 + "]" * 80 + "}", "too_deep"),
     ],
 )
 def test_bad_frames_get_their_error_and_the_connection_stays(live_server, new_session, frame, code):
@@ -170,6 +174,63 @@ def test_text_that_is_not_json_is_stored_as_received(live_server, app, new_sessi
     assert rows[0]["payload"] == odd and rows[0]["category"] == "unknown"
     assert json.loads(rows[1]["payload"]) == {"type": "voicelab.stats", "rtt_ms": 3}
     assert rows[1]["category"] == "webrtc" and rows[1]["direction"] == "local"
+
+
+def test_text_nested_too_deep_is_stored_as_text(live_server, app, new_session):
+    sid = new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    bomb, deep = "[" * 100_000, '{"type": "x", "a": ' + "[" * 70 + "]" * 70 + "}"
+    assert client.batch([1], data=bomb) == {"op": "ack", "upto": 1}
+    assert client.batch([2], data=deep) == {"op": "ack", "upto": 2}
+    rows = stored(app, sid)
+    assert [(r["payload"], r["type"], r["category"]) for r in rows] == [
+        (bomb, None, "unknown"),
+        (deep, None, "unknown"),
+    ]
+
+
+def test_one_event_as_big_as_a_frame_is_stored_whole(live_server, app, new_session):
+    sid = new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    frame = json.dumps({"op": "events", "events": [event(1, "")]})
+    text = "é" * ((MAX_FRAME_BYTES - len(frame)) // 2)
+    frame = json.dumps({"op": "events", "events": [event(1, text)]}, ensure_ascii=False)
+    assert client.call(frame) == {"op": "ack", "upto": 1}
+    assert stored(app, sid)[0]["payload"] == text
+    assert len(text.encode()) <= MAX_EVENT_BYTES  # so its export imports again
+
+
+def test_lone_surrogates_are_stored_as_their_escapes(live_server, app, new_session):
+    sid = new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    text = '{"type": "x\\ud800", "item_id": "\\udfff"}'
+    frame = json.dumps({"op": "events", "events": [event(1, text), event(2, "\ud800 raw")]})
+    assert client.call(frame) == {"op": "ack", "upto": 2}
+    local = {"type": "voicelab.error", "message": "\udc00"}
+    assert client.batch([3], data=local, dir="local") == {"op": "ack", "upto": 3}
+    rows = stored(app, sid)
+    assert rows[0]["type"] == "x\\ud800" and rows[0]["item_id"] == "\\udfff"
+    assert rows[1]["payload"] == "\\ud800 raw"
+    assert json.loads(rows[2]["payload"])["message"] == "\udc00"
+
+
+def test_a_refused_write_is_not_acked_and_the_resend_is(live_server, app, new_session):
+    sid = new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"], isolation_level=None)
+    db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON events "
+        "BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END"
+    )
+    reply = client.batch([1, 2])
+    assert reply["op"] == "error" and reply["code"] == "storage_unavailable"
+    db.execute("DROP TRIGGER refuse")
+    db.close()
+    assert client.batch([1, 2]) == {"op": "ack", "upto": 2}
 
 
 def test_secrets_redacted_before_storage(live_server, app, new_session):

@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from . import exchange, panels, timeline
 from .config import configured_providers
-from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, Event, parse_event
+from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, Event, loads, parse_event, storable
 from .store import EventQuery, get_store, open_store
 
 bp = Blueprint("dashboard", __name__)
@@ -230,7 +230,7 @@ def event_json(session_id: str, seq: int):
     if not rows or rows[0]["seq"] != seq:
         abort(404, description=f"Session {session_id} has no event {seq}.")
     try:
-        pretty = json.dumps(json.loads(rows[0]["payload"]), indent=2, ensure_ascii=False)
+        pretty = storable(json.dumps(loads(rows[0]["payload"]), indent=2, ensure_ascii=False))
     except ValueError:
         pretty = rows[0]["payload"]
     return render_template("_event_json.html", session_id=session_id, seq=seq, pretty=pretty)

@@ -44,6 +44,10 @@ DIRECTIONS: tuple[str, ...] = ("server", "client", "local")
 
 SUMMARY_MAX = 160
 
+# How deeply JSON may nest anywhere Voice Lab parses it. Real events nest a handful of levels;
+# past this a value is a bomb, and Python's parser and our walkers would run out of stack.
+MAX_DEPTH = 64
+
 # Beta prefix -> GA prefix. "response.audio." cannot swallow "response.audio_transcript." (dot).
 _RENAMED_PREFIXES = (
     ("response.text.", "response.output_text."),
@@ -127,8 +131,8 @@ def category_of(type_: str | None, data: dict | None = None) -> str:
 
 
 def _str_or_none(value: Any) -> str | None:
-    """value if it is a non-empty string."""
-    return value if isinstance(value, str) and value else None
+    """value if it is a non-empty string (made storable)."""
+    return storable(value) if isinstance(value, str) and value else None
 
 
 def ids_of(data: dict | None) -> tuple[str | None, str | None]:
@@ -213,22 +217,84 @@ class Event:
     raw: str
 
 
+class TooDeep(ValueError):
+    """JSON nested deeper than the limit: refused instead of exhausting the stack."""
+
+
+def loads(text: str | bytes, max_depth: int = MAX_DEPTH, **options: Any) -> Any:
+    """json.loads that raises TooDeep (a ValueError) for values nested past max_depth."""
+    try:
+        value = json.loads(text, **options)
+    except RecursionError:
+        raise TooDeep(f"nested deeper than {max_depth} levels") from None
+    # A value cannot nest deeper than it has brackets: most events skip the walk.
+    open_list, open_object = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
+    brackets = text.count(open_list) + text.count(open_object)
+    if brackets > max_depth and nested_deeper(value, max_depth):
+        raise TooDeep(f"nested deeper than {max_depth} levels")
+    return value
+
+
+def nested_deeper(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether a JSON value nests more than `limit` levels, found without recursion."""
+    if not isinstance(value, dict | list):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def storable(text: str) -> str:
+    """text as SQLite can store it: lone surrogates (only JSON escapes make them) written back
+    as their escapes, so JSON stays JSON and nothing is dropped."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
+# A JSON escape of a UTF-16 surrogate: the only way a lone one gets into parsed text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _storable_strings(value: Any) -> Any:
+    """A parsed JSON value with every string (keys too) made storable (nesting is bounded)."""
+    if isinstance(value, dict):
+        return {storable(k): _storable_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable_strings(v) for v in value]
+    return storable(value) if isinstance(value, str) else value
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON as the services send it (non-ASCII kept)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
-    """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object."""
+    """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object.
+
+    Text that does not parse, or nests deeper than MAX_DEPTH, is kept as text: never dropped.
+    """
     if isinstance(raw_or_obj, dict):
         data = redact(raw_or_obj)
         raw = dumps(data)
     else:
         raw = raw_or_obj
         try:
-            parsed = json.loads(raw)
+            parsed = loads(raw)
         except ValueError:
             parsed = None
+        if parsed is not None and _SURROGATE_ESCAPE.search(raw):
+            parsed = _storable_strings(parsed)  # pages and exports must be able to encode it
         data = redact(parsed) if isinstance(parsed, dict) else None
         if data is None:
             raw = redact_text(raw)
@@ -237,7 +303,7 @@ def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
     type_ = _str_or_none(data.get("type")) if data is not None else None
     response_id, item_id = ids_of(data)
     category = category_of(type_, data)
-    return Event(seq, dir, t, type_, category, response_id, item_id, data, raw)
+    return Event(seq, dir, t, type_, category, response_id, item_id, data, storable(raw))
 
 
 def _clip(text: str, limit: int = SUMMARY_MAX) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .events import DIRECTIONS, dumps, parse_event
+from .events import DIRECTIONS, MAX_DEPTH, dumps, loads, nested_deeper, parse_event, storable
 from .store import SESSION_FIELDS, EventRow
 
 FORMAT = "voice-lab.session"
@@ -20,7 +20,9 @@ VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_EVENTS = 500_000
 MAX_EVENT_BYTES = 1024 * 1024
-MAX_DEPTH = 64
+# A whole file may nest further than one event (document, events, row), so that an event too
+# deep is refused by name; past this the parser itself stops.
+MAX_FILE_DEPTH = 2 * MAX_DEPTH
 # A session travels with what describes it; counters are rebuilt from the events on import.
 SESSION_EXPORT_FIELDS = tuple(
     f
@@ -80,10 +82,12 @@ def event_line(row: Mapping[str, Any]) -> str:
 def _canonical(payload: str) -> str:
     """A stored payload as exported: compact JSON for an object, a JSON string for other text."""
     try:
-        value = json.loads(payload)
+        value = loads(payload)
     except ValueError:
         value = None
-    return dumps(value) if isinstance(value, dict) else json.dumps(payload, ensure_ascii=False)
+    if isinstance(value, dict):
+        return storable(dumps(value))  # a stored \ud800 escape must not become a lone surrogate
+    return json.dumps(payload, ensure_ascii=False)
 
 
 def parse_import(data: bytes, name: str = "upload") -> tuple[dict[str, Any], list[EventRow]]:
@@ -126,9 +130,7 @@ def parse_import(data: bytes, name: str = "upload") -> tuple[dict[str, Any], lis
 
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_no_constant)
-    except RecursionError:
-        raise ImportRefused(f"nested deeper than {MAX_DEPTH} levels") from None
+        return loads(text, MAX_FILE_DEPTH, parse_constant=_no_constant)
     except ValueError as exc:
         raise ImportRefused(f"not valid JSON: {exc}") from None
 
@@ -196,12 +198,12 @@ def _checked_row(item: Any, where: str) -> tuple[int, str, float | None, str | d
         isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)
     ):
         raise ImportRefused(f"{where}: t must be milliseconds since the epoch or null")
-    if _depth(event) > MAX_DEPTH:
+    if nested_deeper(event, MAX_DEPTH):
         raise ImportRefused(f"{where}: the event is nested deeper than {MAX_DEPTH} levels")
     if isinstance(event, dict):
-        text = dumps(event)
+        text = storable(dumps(event))
     elif isinstance(event, str):
-        text = event
+        text = storable(event)
     else:
         raise ImportRefused(f"{where}: event must be an object or the data-channel text")
     if len(text.encode()) > MAX_EVENT_BYTES:
@@ -210,27 +212,13 @@ def _checked_row(item: Any, where: str) -> tuple[int, str, float | None, str | d
     return seq, direction, (float(t) if t is not None else None), text
 
 
-def _depth(value: Any) -> int:
-    """How deeply a JSON value nests, without recursion (a bomb must not blow the stack)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if depth > MAX_DEPTH:
-            return depth
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
-    return deepest
-
-
 def _session_fields(session: Mapping[str, Any], name: str) -> dict[str, Any]:
     fields = {k: session[k] for k in SESSION_IMPORT_FIELDS if session.get(k) is not None}
     for key, value in fields.items():
         expected = (int, float) if key in ("created_at", "ended_at") else str
         if isinstance(value, bool) or not isinstance(value, expected):
             raise ImportRefused(f"{name}: session.{key} has the wrong type")
+    fields = {k: storable(v) if isinstance(v, str) else v for k, v in fields.items()}
     fields.setdefault("label", name)
     fields.setdefault("created_at", time.time())
     return fields

@@ -15,12 +15,16 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from .events import DIRECTIONS, parse_event
+from .events import DIRECTIONS, MAX_DEPTH, TooDeep, loads, parse_event, storable
 from .security import origin_allowed
 from .store import EventRow, Store, open_store
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
+# The frame's own levels (frame, events list, event) above a local event object's MAX_DEPTH.
+MAX_FRAME_DEPTH = MAX_DEPTH + 3
+# No event limit of its own: an event is at most a frame, and what is stored is never longer
+# than its frame (escapes only shrink), so every stored event fits the importer's event limit.
 # Past this a socket frame is cut off by the websocket layer itself, closing the connection; below
 # it, frames over MAX_FRAME_BYTES get their own error and the connection stays up.
 SOCKET_MESSAGE_LIMIT = 16 * MAX_FRAME_BYTES
@@ -67,6 +71,7 @@ class Mirror:
             session_id = frame.get("session")
             if not isinstance(session_id, str) or not session_id:
                 raise MirrorError("bad_hello", 'hello needs "session": ID or "create": {...}')
+            session_id = storable(session_id[:200])
             if self.store.get_session(session_id) is None:
                 raise MirrorError(
                     "session_not_found",
@@ -84,14 +89,16 @@ class Mirror:
         rows = to_rows(frame.get("events"))
         try:
             self.store.insert_events(self.session_id, rows)
-        except sqlite3.OperationalError as exc:
-            # Not acked, so the browser keeps the batch and sends it again.
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError) and not self.store.get_session(
+                self.session_id
+            ):
+                raise MirrorError(
+                    "session_not_found", f"session {self.session_id!r} was deleted"
+                ) from None
+            # Locked, disk full, a write refused: not acked, so the browser sends it again.
             raise MirrorError(
-                "storage_unavailable", f"could not store the batch ({exc}); it will be resent"
-            ) from None
-        except sqlite3.IntegrityError:
-            raise MirrorError(
-                "session_not_found", f"session {self.session_id!r} was deleted"
+                "storage_unavailable", f"could not store the batch ({exc}); send it again"
             ) from None
         return {"op": "ack", "upto": self.store.contiguous_seq(self.session_id)}
 
@@ -105,7 +112,13 @@ def parse_frame(text: str | bytes) -> dict[str, Any]:
             f"a frame may hold {MAX_FRAME_BYTES} bytes (got {size}): send smaller batches",
         )
     try:
-        frame = json.loads(text)
+        frame = loads(text, MAX_FRAME_DEPTH)
+    except TooDeep:
+        raise MirrorError(
+            "too_deep",
+            f"a frame may nest {MAX_FRAME_DEPTH} levels (a local event {MAX_DEPTH}): "
+            "send data-channel text as a string",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise MirrorError("not_json", f"a frame must be JSON text ({exc})") from None
     if not isinstance(frame, dict):
@@ -169,7 +182,7 @@ def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:
     fields = {k: v for k, v in frame["create"].items() if k in CREATE_FIELDS}
     if any(not isinstance(v, str | None) for v in fields.values()):
         raise MirrorError("bad_hello", f"create fields ({', '.join(CREATE_FIELDS)}) must be text")
-    fields = {k: v[:200] for k, v in fields.items() if v}
+    fields = {k: storable(v[:200]) for k, v in fields.items() if v}
     fields.setdefault("provider", "external")
     return fields
 
