@@ -76,9 +76,7 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA busy_timeout = 10000")
-        # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives the
-        # process dying (the mirror's ack promise); only a power cut can lose the latest ones.
-        self.db.execute("PRAGMA synchronous = NORMAL")
+        # synchronous stays FULL: an ack promises the events are on disk, power cut or not.
 
     def close(self) -> None:
         """Close the connection."""
