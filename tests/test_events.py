@@ -431,3 +431,21 @@ def test_storable_escapes_lone_surrogates_only():
     assert events.storable("a\ud800b") == "a\\ud800b"
     event = events.parse_event(1, "server", 1.0, '{"type": "x\\udfff"}')
     assert event.type == "x\\udfff" and event.raw == '{"type": "x\\udfff"}'
+
+
+def test_from_row_matches_parse_event_for_stored_payloads():
+    from voice_lab.events import from_row
+
+    for text in ('{"type":"response.done","response":{"id":"r1","status":"failed"}}', "not json"):
+        event = parse_event(4, "server", 12.5, text)
+        row = {
+            "seq": 4,
+            "direction": "server",
+            "t": 12.5,
+            "type": event.type,
+            "category": event.category,
+            "response_id": event.response_id,
+            "item_id": event.item_id,
+            "payload": event.raw,
+        }
+        assert from_row(row) == event

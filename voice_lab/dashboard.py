@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from . import exchange, panels, timeline
 from .config import configured_providers
-from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, Event, loads, parse_event, storable
+from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
 from .store import EventQuery, get_store, open_store
 
 bp = Blueprint("dashboard", __name__)
@@ -205,7 +205,7 @@ def _window(session: dict, filters: Filters, after: int) -> dict:
     """The events of one window as rows or groups, and where the next window starts."""
     rows = get_store().query_events(session["id"], filters.query(), after, WINDOW + 1)
     full = len(rows) > WINDOW
-    events = [_event(row) for row in rows[:WINDOW]]
+    events = [from_row(row) for row in rows[:WINDOW]]
     t0 = session["first_t"] or 0.0
     return {
         "after": after,
@@ -216,11 +216,6 @@ def _window(session: dict, filters: Filters, after: int) -> dict:
         "groups": timeline.group_events(events, t0) if filters.view == "grouped" else None,
         "rows": timeline.rows(events, t0) if filters.view == "flat" else None,
     }
-
-
-def _event(row) -> Event:
-    """An Event from a stored row (the payload is stored redacted already)."""
-    return parse_event(row["seq"], row["direction"], row["t"], row["payload"])
 
 
 @bp.get("/sessions/<session_id>/events/<int:seq>")
@@ -241,7 +236,7 @@ def panels_partial(session_id: str):
     """The panels: latency, usage, rate limits, errors, config, transcript, checks, WebRTC."""
     session = _session_or_404(session_id)
     store = get_store()
-    events = [_event(row) for row in store.panel_events(session_id)]
+    events = [from_row(row) for row in store.panel_events(session_id)]
     built = panels.build(events, store.missing_seqs(session_id))
     return render_template("_panels.html", session=session, panels=built)
 
@@ -256,7 +251,7 @@ def run(session_id: str, seq: int):
         abort(404, description=f"Session {session_id} has no event {seq}.")
     key = (first[0]["response_id"], first[0]["item_id"])
     same_type = store.query_events(session_id, EventQuery(type=first[0]["type"]), seq - 1, 5000)
-    events = [_event(r) for r in same_type if (r["response_id"], r["item_id"]) == key]
+    events = [from_row(r) for r in same_type if (r["response_id"], r["item_id"]) == key]
     rows = timeline.rows(events, session["first_t"] or 0.0, collapse=False)
     return render_template("_run.html", session=session, rows=rows)
 

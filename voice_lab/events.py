@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -304,6 +305,26 @@ def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
     response_id, item_id = ids_of(data)
     category = category_of(type_, data)
     return Event(seq, dir, t, type_, category, response_id, item_id, data, storable(raw))
+
+
+def from_row(row: Mapping[str, Any]) -> Event:
+    """An Event from a stored row: its columns were derived and its payload redacted on the way
+    in, so reading only parses the JSON again."""
+    try:
+        parsed = loads(row["payload"])
+    except ValueError:
+        parsed = None
+    return Event(
+        row["seq"],
+        row["direction"],
+        row["t"],
+        row["type"],
+        row["category"],
+        row["response_id"],
+        row["item_id"],
+        parsed if isinstance(parsed, dict) else None,
+        row["payload"],
+    )
 
 
 def _clip(text: str, limit: int = SUMMARY_MAX) -> str:
