@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -23,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 from . import exchange, panels, timeline
 from .config import configured_providers
 from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
-from .store import EventQuery, get_store, open_store
+from .store import EventQuery, database_path, get_store, open_store
 
 bp = Blueprint("dashboard", __name__)
 
@@ -235,10 +237,47 @@ def event_json(session_id: str, seq: int):
 def panels_partial(session_id: str):
     """The panels: latency, usage, rate limits, errors, config, transcript, checks, WebRTC."""
     session = _session_or_404(session_id)
-    store = get_store()
-    events = [from_row(row) for row in store.panel_events(session_id)]
-    built = panels.build(events, store.missing_seqs(session_id))
-    return render_template("_panels.html", session=session, panels=built)
+    # Panels change only with the events: the live page polls them, and an unchanged session
+    # (an ended or imported one, or a quiet moment) is answered from the last rendering.
+    key = (store_key(), session_id, session["event_count"], session["max_seq"])
+    html = _rendered_panels.get(key)
+    if html is None:
+        store = get_store()
+        events = [from_row(row) for row in store.panel_events(session_id)]
+        built = panels.build(events, store.missing_seqs(session_id))
+        html = render_template("_panels.html", session=session, panels=built)
+        _rendered_panels.put(key, html)
+    return html
+
+
+class _Recent:
+    """A small least-recently-used map, safe across request threads."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        """The value for key, or None."""
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+            return self.items.get(key)
+
+    def put(self, key, value) -> None:
+        """Remember a value, forgetting the least recently used past the size."""
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_rendered_panels = _Recent(32)
+
+
+def store_key() -> str:
+    """Which database this app uses (apps in one process may use different ones)."""
+    return str(database_path(current_app))
 
 
 @bp.get("/sessions/<session_id>/run/<int:seq>")

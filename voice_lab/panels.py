@@ -38,25 +38,47 @@ class Series:
         return self.points if len(self.points) <= 60 else ()
 
 
+# A long session keeps its panels readable and quick to send: the latest rows of each list
+# (figures and totals still cover the whole session) and charts thinned to a drawable size.
+LATEST_RESPONSES, LATEST_LINES, LATEST_CHANGES, FIRST_ERRORS = 30, 200, 30, 200
+CHART_POINTS = 400
+
+
 def build(events: Sequence[Event], missing: Sequence[int] = ()) -> dict[str, Any]:
     """Everything the panels show, computed once per render."""
     latencies = timeline.latencies(events)
     usages = timeline.usage_by_response(events)
     config = timeline.session_config(events)
+    errors = timeline.errors(events)
+    lines = timeline.transcript(events)
     return {
         "latencies": latencies,
         "latency_stats": timeline.latency_stats(latencies),
-        "waterfall": waterfall(latencies),
-        "usages": usages,
+        "waterfall": waterfall(latencies[-LATEST_RESPONSES:]),
+        "usages": usages[-LATEST_RESPONSES:],
         "usage_total": timeline.usage_total(usages),
-        "rate_limits": rate_limit_chart(timeline.rate_limit_series(events)),
-        "errors": timeline.errors(events),
+        "rate_limits": rate_limit_chart(_thin(timeline.rate_limit_series(events))),
+        "errors": errors[:FIRST_ERRORS],
         "config": json.dumps(config.effective, indent=2, ensure_ascii=False),
-        "config_changes": config.changes,
-        "transcript": timeline.transcript(events),
+        "config_changes": config.changes[-LATEST_CHANGES:],
+        "transcript": lines[-LATEST_LINES:],
         "checks": timeline.protocol_checks(events, missing),
-        "webrtc": stats_chart(timeline.stats_series(events)),
+        "webrtc": stats_chart(_thin(timeline.stats_series(events))),
+        "hidden": {
+            "responses": max(0, len(usages) - LATEST_RESPONSES),
+            "lines": max(0, len(lines) - LATEST_LINES),
+            "changes": max(0, len(config.changes) - LATEST_CHANGES),
+            "errors": max(0, len(errors) - FIRST_ERRORS),
+        },
     }
+
+
+def _thin(points: Sequence[Any]) -> Sequence[Any]:
+    """Every k-th point (and the last), so a chart never draws more than CHART_POINTS."""
+    step = -(-len(points) // CHART_POINTS)
+    if step <= 1:
+        return points
+    return [*points[::step], *([points[-1]] if (len(points) - 1) % step else [])]
 
 
 def waterfall(latencies: Sequence[timeline.Latency]) -> dict[str, Any]:
