@@ -72,3 +72,13 @@ def live_server(app) -> Iterator[LiveServer]:
     """The app served for real, for websockets and WebRTC clients."""
     with LiveServer(app) as server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the reliability figures the tests counted, when any ran."""
+    from tests.figures import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for name, value in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {value}")

@@ -203,12 +203,17 @@ def window(session_id: str):
     return render_template("_window.html", session=session, filters=filters, window=found)
 
 
+def start_ms(session: dict) -> float:
+    """Where a session's relative times count from: its first browser time, or its creation."""
+    return session["first_t"] or session["created_at"] * 1000
+
+
 def _window(session: dict, filters: Filters, after: int) -> dict:
     """The events of one window as rows or groups, and where the next window starts."""
     rows = get_store().query_events(session["id"], filters.query(), after, WINDOW + 1)
     full = len(rows) > WINDOW
     events = [from_row(row) for row in rows[:WINDOW]]
-    t0 = session["first_t"] or 0.0
+    t0 = start_ms(session)
     return {
         "after": after,
         "events": len(events),
@@ -291,7 +296,7 @@ def run(session_id: str, seq: int):
     key = (first[0]["response_id"], first[0]["item_id"])
     same_type = store.query_events(session_id, EventQuery(type=first[0]["type"]), seq - 1, 5000)
     events = [from_row(r) for r in same_type if (r["response_id"], r["item_id"]) == key]
-    rows = timeline.rows(events, session["first_t"] or 0.0, collapse=False)
+    rows = timeline.rows(events, start_ms(session), collapse=False)
     return render_template("_run.html", session=session, rows=rows)
 
 

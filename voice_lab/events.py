@@ -314,10 +314,14 @@ def from_row(row: Mapping[str, Any]) -> Event:
         parsed = loads(row["payload"])
     except ValueError:
         parsed = None
+    if parsed is not None and _SURROGATE_ESCAPE.search(row["payload"]):
+        parsed = _storable_strings(parsed)
+    # No browser time (a bare log, a client that sent none): when it reached us stands in.
+    t = row["t"] if row["t"] is not None else row["received_at"] * 1000
     return Event(
         row["seq"],
         row["direction"],
-        row["t"],
+        t,
         row["type"],
         row["category"],
         row["response_id"],
