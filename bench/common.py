@@ -119,10 +119,7 @@ def wire_events(events: Sequence[Event]) -> list[dict]:
 
 def event_rows(events: Sequence[Event]) -> list[EventRow]:
     """Events as the store's rows."""
-    return [
-        EventRow(e.seq, e.dir, e.t, e.type, e.category, e.response_id, e.item_id, e.raw)
-        for e in events
-    ]
+    return [EventRow.of(e) for e in events]
 
 
 _DATABASES = tempfile.TemporaryDirectory(prefix="voice-lab-bench-")  # removed at exit

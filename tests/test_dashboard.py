@@ -30,10 +30,7 @@ def add_session(app):
             sid = store.create_session(provider="emulator", protocol="ga", **fields)
             store.insert_events(
                 sid,
-                [
-                    EventRow(e.seq, e.dir, e.t, e.type, e.category, e.response_id, e.item_id, e.raw)
-                    for e in events
-                ],
+                [EventRow.of(e) for e in events],
             )
             return sid
         finally:

@@ -212,3 +212,26 @@ def test_lone_surrogates_in_a_file_are_stored_as_escapes(store):
     sid = store.import_session(fields, rows)
     assert store.get_session(sid)["label"] == "a\\udc00"
     assert rows[0].payload == "\\ud800"
+
+
+@pytest.mark.parametrize(
+    ("t", "type_"),
+    [(1763900000123.4, "response.done"), (None, None), (5, 'odd "type" é\\u2028'), (0.1, "")],
+)
+def test_event_line_is_the_json_of_its_fields(t, type_):
+    row = {
+        "seq": 7,
+        "direction": "client",
+        "t": t,
+        "type": type_,
+        "payload": '{"a":1}',
+        "compact": 1,
+    }
+    expected = (
+        json.dumps(
+            {"seq": 7, "dir": "client", "t": None if t is None else float(t), "type": type_},
+            ensure_ascii=False,
+        )[:-1]
+        + ', "event": {"a":1}}'
+    )
+    assert exchange.event_line(row) == expected

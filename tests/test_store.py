@@ -93,3 +93,12 @@ def test_counts_follow_inserts_resends_and_old_databases(tmp_path):
     store.delete_session("s")
     assert store.db.execute("SELECT count(*) FROM event_counts").fetchone()[0] == 0
     store.close()
+
+
+def test_rows_know_when_their_payload_is_compact_json():
+    from voice_lab.events import parse_event
+
+    assert EventRow.of(parse_event(1, "server", 1.0, '{"type":"a","n":1}')).compact
+    assert not EventRow.of(parse_event(2, "server", 1.0, '{"type": "a", "n": 1}')).compact
+    assert not EventRow.of(parse_event(3, "server", 1.0, "not json")).compact
+    assert EventRow.of(parse_event(4, "local", 1.0, {"type": "voicelab.x"})).compact

@@ -140,18 +140,7 @@ def to_rows(events: Any) -> list[EventRow]:
     for index, item in enumerate(events):
         seq, direction, t, data = _checked(index, item)
         event = parse_event(seq, direction, t, data)
-        rows.append(
-            EventRow(
-                seq,
-                direction,
-                t,
-                event.type,
-                event.category,
-                event.response_id,
-                event.item_id,
-                event.raw,
-            )
-        )
+        rows.append(EventRow.of(event))
     return rows
 
 

@@ -16,10 +16,12 @@ from typing import Any
 
 from flask import Flask, current_app, g
 
+from .events import Event, dumps
+
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
 MIGRATIONS: tuple[str, ...] = tuple(
     resources.files(__package__).joinpath(name).read_text()
-    for name in ("schema.sql", "event_counts.sql")
+    for name in ("schema.sql", "event_counts.sql", "compact_payloads.sql")
 )
 
 # One lock per database file: this process's writers take turns on it, so a thread waiting to
@@ -61,6 +63,23 @@ class EventRow:
     response_id: str | None
     item_id: str | None
     payload: str
+    compact: bool = False  # the payload is an object's compact JSON: exports embed it as is
+
+    @classmethod
+    def of(cls, event: Event) -> EventRow:
+        """The row of a parsed event."""
+        compact = event.data is not None and event.raw == dumps(event.data)
+        return cls(
+            event.seq,
+            event.dir,
+            event.t,
+            event.type,
+            event.category,
+            event.response_id,
+            event.item_id,
+            event.raw,
+            compact,
+        )
 
 
 class Store:
@@ -292,7 +311,7 @@ def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[Event
     now = time.time()
     db.executemany(
         "INSERT INTO events (session_id, seq, direction, t, received_at, type, category, "
-        "response_id, item_id, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "response_id, item_id, payload, compact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 session_id,
@@ -305,6 +324,7 @@ def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[Event
                 r.response_id,
                 r.item_id,
                 r.payload,
+                r.compact,
             )
             for r in fresh
         ],
