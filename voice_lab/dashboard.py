@@ -309,7 +309,7 @@ def export(session_id: str):
 
     def chunks():
         try:
-            rows = store.iter_events(session_id, query or EventQuery())
+            rows = store.iter_events(session_id, query, columns=exchange.EXPORT_COLUMNS)
             yield from exchange.export_chunks(session, rows)
         finally:
             store.close()

@@ -53,6 +53,7 @@ class ImportRefused(ValueError):
     """A file we will not import, with what is wrong and where."""
 
 
+EXPORT_COLUMNS = "seq, direction, t, type, payload, compact"  # what event_line reads
 EXPORT_CHUNK = 64 * 1024  # characters per piece: one write each, few enough to stream fast
 
 

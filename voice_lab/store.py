@@ -195,12 +195,17 @@ class Store:
         return [seq for _, seq in zip(range(limit), gaps, strict=False)]
 
     def query_events(
-        self, session_id: str, query: EventQuery, after_seq: int = 0, limit: int = 500
+        self,
+        session_id: str,
+        query: EventQuery,
+        after_seq: int = 0,
+        limit: int = 500,
+        columns: str = "*",
     ) -> list[sqlite3.Row]:
-        """Up to `limit` matching events after `after_seq`, in seq order."""
+        """Up to `limit` matching events after `after_seq`, in seq order (some columns, or all)."""
         where, params = query.where(session_id)
         return self.db.execute(
-            f"SELECT * FROM events WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
+            f"SELECT {columns} FROM events WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
             (*params, after_seq, limit),
         ).fetchall()
 
@@ -247,11 +252,16 @@ class Store:
         return gap or 0
 
     def iter_events(
-        self, session_id: str, query: EventQuery | None = None, batch: int = 2000
+        self,
+        session_id: str,
+        query: EventQuery | None = None,
+        batch: int = 2000,
+        columns: str = "*",
     ) -> Iterator[sqlite3.Row]:
         """Every (matching) event of a session in seq order, in pages so memory stays flat."""
         after = 0
-        while rows := self.query_events(session_id, query or EventQuery(), after, batch):
+        query = query or EventQuery()
+        while rows := self.query_events(session_id, query, after, batch, columns):
             yield from rows
             after = rows[-1]["seq"]
 
