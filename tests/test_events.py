@@ -449,3 +449,16 @@ def test_from_row_matches_parse_event_for_stored_payloads():
             "payload": event.raw,
         }
         assert from_row(row) == event
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"x","headers":{"Authorization":"Bearer abcdefgh12345678"}}',
+        '{"type":"x","note":"\\u0065k_abcdefghijklmnop"}',
+        '{"type":"x","API_KEY":"abcdefgh12345678"}',
+    ],
+)
+def test_secrets_found_behind_the_quick_scan(text):
+    event = parse_event(1, "server", 1.0, text)
+    assert "abcdefgh12345678" not in event.raw and "abcdefghijklmnop" not in event.raw

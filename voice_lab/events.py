@@ -280,6 +280,11 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+# Text without any of these cannot hold a secret redact() would change (a \\u escape could
+# spell one, so it sends the event through the full walk too).
+_MAY_HOLD_SECRET = re.compile(r"ek_|sk-|api[-_]?key|authorization|client_secret|\\u", re.IGNORECASE)
+
+
 def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
     """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object.
 
@@ -296,7 +301,12 @@ def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
             parsed = None
         if parsed is not None and _SURROGATE_ESCAPE.search(raw):
             parsed = _storable_strings(parsed)  # pages and exports must be able to encode it
-        data = redact(parsed) if isinstance(parsed, dict) else None
+        if not isinstance(parsed, dict):
+            data = None
+        elif _MAY_HOLD_SECRET.search(raw):
+            data = redact(parsed)
+        else:
+            data = parsed  # nothing a secret could be: skip the walk (most events, every delta)
         if data is None:
             raw = redact_text(raw)
         elif data != parsed:
