@@ -3,11 +3,15 @@
 import io
 import json
 import re
+import threading
+import time
 
 import pytest
+import requests
 
 from tests.eventlogs import SCENARIOS, barge_in_log, voice_turn_log
 from voice_lab import dashboard
+from voice_lab.mirror import Mirror
 from voice_lab.store import EventRow, open_store
 
 HX = {"HX-Request": "true"}
@@ -17,6 +21,7 @@ HX = {"HX-Request": "true"}
 def settings(settings):
     """A cloud configuration that is never called: these tests need no emulator."""
     settings["OPENAI_API_KEY"] = "sk-unused"
+    settings["VOICE_LAB_LIVE_WAIT"] = "0.3"  # how long a live tail waits for news here
     return settings
 
 
@@ -119,14 +124,52 @@ def test_windows_page_and_live_tail(client, add_session, monkeypatch):
     assert more
     nxt = client.get(more.group(1).replace("&amp;", "&"), headers=HX).get_data(as_text=True)
     assert min(seqs(nxt)) > max(seqs(first))
-    # The last window of a live session polls; with nothing new it answers 204.
+    # The last window of a live session waits for news; with none it answers the same window.
     last = len(log.events)
+    started = time.monotonic()
     reply = client.get(f"/sessions/{sid}/window?view=flat&after={last - 2}&upto={last}", headers=HX)
-    assert reply.status_code == 204
+    assert time.monotonic() - started >= 0.3
+    assert seqs(reply.get_data(as_text=True)) == [last - 1, last]
     grown = client.get(
         f"/sessions/{sid}/window?view=flat&after={last - 2}&upto={last - 1}", headers=HX
     ).get_data(as_text=True)
     assert seqs(grown) == [last - 1, last] and "data-live" in grown
+
+
+def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server, add_session):
+    log = voice_turn_log()
+    sid = add_session(log.events[:-1])
+    app.config["VOICE_LAB_LIVE_WAIT"] = 30
+    last = len(log.events) - 1
+    url = f"{live_server.url}/sessions/{sid}/window?view=flat&after={last - 1}&upto={last}"
+    answer = {}
+    waiter = threading.Thread(target=lambda: answer.update(html=requests.get(url, timeout=40).text))
+    waiter.start()
+    time.sleep(0.5)
+    assert waiter.is_alive()  # nothing new: it waits
+    store = open_store(app)
+    mirror = Mirror(store, app.extensions["voice_lab_broker"].publish)
+    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    started = time.monotonic()
+    mirror.handle(
+        json.dumps(
+            {
+                "op": "events",
+                "events": [
+                    {
+                        "seq": log.events[-1].seq,
+                        "dir": "server",
+                        "t": log.events[-1].t,
+                        "data": log.events[-1].raw,
+                    }
+                ],
+            }
+        )
+    )
+    waiter.join(10)
+    store.close()
+    assert time.monotonic() - started < 2  # woken by the mirror, not by the 30 s wait
+    assert log.events[-1].seq in seqs(answer["html"])
 
 
 def test_event_json_and_delta_run(client, add_session):

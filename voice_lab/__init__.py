@@ -31,8 +31,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     store.init_app(app)
 
-    from . import api, call, cli, dashboard, mirror, security
+    from . import api, broker, call, cli, dashboard, mirror, security
 
+    broker.init_app(app)
     security.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(call.bp)

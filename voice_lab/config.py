@@ -45,6 +45,7 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_REQUEST_TIMEOUT": "15",
     "VOICE_LAB_TOKEN": None,
     "VOICE_LAB_MINT_RATE": "30/60",
+    "VOICE_LAB_LIVE_WAIT": "10",
 }
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -83,7 +84,12 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
         "VOICE_LAB_WEBRTC_URL", values["VOICE_LAB_WEBRTC_URL"], "https://HOST/v1/realtime/calls"
     )
     cfg["VOICE_LAB_PORT"] = _port(values["VOICE_LAB_PORT"])
-    cfg["VOICE_LAB_REQUEST_TIMEOUT"] = _seconds(values["VOICE_LAB_REQUEST_TIMEOUT"])
+    cfg["VOICE_LAB_REQUEST_TIMEOUT"] = _seconds(
+        "VOICE_LAB_REQUEST_TIMEOUT", values["VOICE_LAB_REQUEST_TIMEOUT"]
+    )
+    cfg["VOICE_LAB_LIVE_WAIT"] = _seconds(
+        "VOICE_LAB_LIVE_WAIT", values["VOICE_LAB_LIVE_WAIT"], low=0
+    )
     cfg["VOICE_LAB_PROVIDER"] = _provider(cfg)
     cfg["VOICE_LAB_EMULATOR"] = _flag(
         "VOICE_LAB_EMULATOR", values["VOICE_LAB_EMULATOR"], cfg["VOICE_LAB_PROVIDER"] == "emulator"
@@ -177,15 +183,13 @@ def _port(value: object) -> int:
     return port
 
 
-def _seconds(value: object) -> float:
+def _seconds(name: str, value: object, low: float = 0.001) -> float:
     try:
         seconds = float(str(value))
     except ValueError:
         seconds = -1.0
-    if not 0 < seconds <= 300:
-        raise ConfigError(
-            "VOICE_LAB_REQUEST_TIMEOUT", f"must be seconds between 0 and 300 (got {value!r})"
-        )
+    if not low <= seconds <= 300:
+        raise ConfigError(name, f"must be seconds between {low:g} and 300 (got {value!r})")
     return seconds
 
 

@@ -192,14 +192,27 @@ def session_page(session_id: str):
 
 @bp.get("/sessions/<session_id>/window")
 def window(session_id: str):
-    """The timeline after a seq: the next page, or new events for the live tail (204 if none)."""
+    """The timeline after a seq: the next page, or the live tail once it has events past `upto`.
+
+    The live tail waits here (up to VOICE_LAB_LIVE_WAIT seconds) for the mirror to store more,
+    so a following tab shows an event moments after it happened without polling; it answers
+    the same window when nothing came, and the page asks again.
+    """
     session = _session_or_404(session_id)
     filters = Filters.from_args(request.args)
     after = request.args.get("after", 0, type=int)
     upto = request.args.get("upto", type=int)
     found = _window(session, filters, after)
-    if upto is not None and found["last_seq"] <= upto:
-        return Response(status=204)
+    deadline = time.monotonic() + current_app.config["VOICE_LAB_LIVE_WAIT"]
+    broker = current_app.extensions["voice_lab_broker"]
+    while upto is not None and found["last_seq"] <= upto and found["live"]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        # Short waits: another process (a second worker) may store events without telling us.
+        broker.wait(min(left, 0.5))
+        session = _session_or_404(session_id)
+        found = _window(session, filters, after)
     return render_template("_window.html", session=session, filters=filters, window=found)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -49,8 +49,9 @@ class MirrorError(Exception):
 class Mirror:
     """One websocket's state: the session it mirrors, and the store it writes to."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, on_stored: Callable[[], None] = lambda: None):
         self.store = store
+        self.on_stored = on_stored  # tells the dashboard's live tails to look
         self.session_id: str | None = None
 
     def handle(self, text: str | bytes) -> dict[str, Any]:
@@ -100,6 +101,7 @@ class Mirror:
             raise MirrorError(
                 "storage_unavailable", f"could not store the batch ({exc}); send it again"
             ) from None
+        self.on_stored()
         return {"op": "ack", "upto": self.store.contiguous_seq(self.session_id)}
 
 
@@ -195,7 +197,7 @@ def check_origin():
 def mirror_socket(ws) -> None:
     """Receive frames until the browser goes away, answering each one."""
     store = open_store()
-    mirror = Mirror(store)
+    mirror = Mirror(store, current_app.extensions["voice_lab_broker"].publish)
     try:
         while True:
             text = ws.receive()
