@@ -7,7 +7,6 @@ service's own status, code and message, so the browser can show them as the serv
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -17,6 +16,7 @@ from urllib.parse import quote
 import requests
 
 from .config import PREVIEW_API_VERSION, missing_for
+from .events import loads
 
 GA_VOICE = "marin"
 BETA_VOICE = "verse"
@@ -281,7 +281,7 @@ def _reason(exc: requests.RequestException) -> str:
 def _json(reply: Reply, source: str) -> dict[str, Any]:
     """The reply's JSON object on success, or the service's error as a MintError."""
     try:
-        data = json.loads(reply.text) if reply.text else None
+        data = loads(reply.text) if reply.text else None
     except ValueError:
         data = None
     if reply.status >= 400:
