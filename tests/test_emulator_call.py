@@ -10,8 +10,8 @@ import pytest
 import requests
 import webrtcvad
 from pydantic import BaseModel, TypeAdapter
-from rtc_client import RtcClient, read_wav, write_wav
 
+from tests.rtc_client import RtcClient, read_wav, write_wav
 from voice_lab.emulator import vad, voice
 
 
