@@ -78,6 +78,8 @@ export class Mirror extends EventTarget {
     this._flushTimer = null;
     this._retryTimer = null;
     this._retries = 0;
+    this._resendTimer = null;
+    this._storageRetries = 0;
     this._closing = null;
     this._closed = false;
     this._cleanups = [];
@@ -176,6 +178,7 @@ export class Mirror extends EventTarget {
         this._closed = true;
         clearTimeout(this._flushTimer);
         clearTimeout(this._retryTimer);
+        clearTimeout(this._resendTimer);
         if (this._ws) this._ws.close(1000, "call ended");
         this._setState("closed");
         resolve({ recorded: this.seq, acked: this.acked });
@@ -256,7 +259,20 @@ export class Mirror extends EventTarget {
     else if (frame.op === "error") {
       this.lastError = frame;
       this.dispatchEvent(new CustomEvent("error", { detail: frame }));
+      if (frame.code === "storage_unavailable") this._resendSoon();
     }
+  }
+
+  // The server could not store a batch (locked, disk full): after a pause, send again
+  // everything after the last ack, on the same socket.
+  _resendSoon() {
+    if (this._resendTimer) return;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this._storageRetries++);
+    this._resendTimer = setTimeout(() => {
+      this._resendTimer = null;
+      this._sentUpto = this.acked;
+      this._flush();
+    }, delay);
   }
 
   _onWelcome(frame) {
@@ -283,6 +299,7 @@ export class Mirror extends EventTarget {
     const acked = Math.min(Number(upto) || 0, this.seq);
     if (acked <= this.acked) return;
     this.acked = acked;
+    this._storageRetries = 0;
     const drop = this._pending.findIndex((entry) => entry.event.seq > acked);
     this._pending.splice(0, drop === -1 ? this._pending.length : drop);
     this.dispatchEvent(new CustomEvent("ack", { detail: acked }));
