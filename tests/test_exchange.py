@@ -235,3 +235,23 @@ def test_event_line_is_the_json_of_its_fields(t, type_):
         + ', "event": {"a":1}}'
     )
     assert exchange.event_line(row) == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "fragment"),
+    [
+        ({"session": {"created_at": 1e20}}, "session.created_at must be seconds"),
+        ({"session": {"ended_at": -5}}, "session.ended_at must be seconds"),
+        ({"session": {"label": 5}}, "session.label must be text"),
+        ({"t": 1e20}, "t must be milliseconds"),
+    ],
+)
+def test_times_dates_cannot_show_are_refused(document, fragment):
+    export = {
+        "format": "voice-lab.session",
+        "version": 1,
+        "session": document.get("session", {}),
+        "events": [{"seq": 1, "dir": "server", "t": document.get("t", 1.0), "event": {}}],
+    }
+    with pytest.raises(exchange.ImportRefused, match=fragment):
+        exchange.parse_import(json.dumps(export).encode())

@@ -285,6 +285,23 @@ def dumps(obj: Any) -> str:
 _MAY_HOLD_SECRET = re.compile(r"ek_|sk-|api[-_]?key|authorization|client_secret|\\u", re.IGNORECASE)
 
 
+# The last moment a date can show (9999-12-31), in ms: times past it are refused on the way in.
+MAX_MS = 253_402_300_799_999
+
+
+def row_problem(seq: Any, direction: Any, t: Any) -> str | None:
+    """What is wrong with an event row's seq, dir and browser time t, or None."""
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**53:
+        return f"seq must be a whole number from 1 (got {seq!r})"
+    if direction not in DIRECTIONS:
+        return f"dir must be one of {', '.join(DIRECTIONS)} (got {direction!r})"
+    if t is not None and (
+        isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t <= MAX_MS
+    ):
+        return f"t must be milliseconds since the epoch, or null (got {t!r})"
+    return None
+
+
 def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
     """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object.
 

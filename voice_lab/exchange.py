@@ -6,13 +6,21 @@ Export streams; import parses and checks everything before one transaction write
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .events import DIRECTIONS, MAX_DEPTH, dumps, loads, nested_deeper, parse_event, storable
+from .events import (
+    MAX_DEPTH,
+    MAX_MS,
+    dumps,
+    loads,
+    nested_deeper,
+    parse_event,
+    row_problem,
+    storable,
+)
 from .store import SESSION_FIELDS, EventRow
 
 FORMAT = "voice-lab.session"
@@ -196,14 +204,9 @@ def _checked_row(item: Any, where: str) -> tuple[int, str, float | None, str | d
     if not isinstance(item, dict) or "event" not in item:
         raise ImportRefused(f'{where}: expected {{"seq", "dir", "t", "event"}}')
     seq, direction, t, event = item.get("seq"), item.get("dir"), item.get("t"), item["event"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**53:
-        raise ImportRefused(f"{where}: seq must be a whole number from 1 (got {seq!r})")
-    if direction not in DIRECTIONS:
-        raise ImportRefused(f"{where}: dir must be one of {', '.join(DIRECTIONS)}")
-    if t is not None and (
-        isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)
-    ):
-        raise ImportRefused(f"{where}: t must be milliseconds since the epoch or null")
+    problem = row_problem(seq, direction, t)
+    if problem:
+        raise ImportRefused(f"{where}: {problem}")
     if nested_deeper(event, MAX_DEPTH):
         raise ImportRefused(f"{where}: the event is nested deeper than {MAX_DEPTH} levels")
     if isinstance(event, dict):
@@ -221,9 +224,17 @@ def _checked_row(item: Any, where: str) -> tuple[int, str, float | None, str | d
 def _session_fields(session: Mapping[str, Any], name: str) -> dict[str, Any]:
     fields = {k: session[k] for k in SESSION_IMPORT_FIELDS if session.get(k) is not None}
     for key, value in fields.items():
-        expected = (int, float) if key in ("created_at", "ended_at") else str
-        if isinstance(value, bool) or not isinstance(value, expected):
-            raise ImportRefused(f"{name}: session.{key} has the wrong type")
+        if key in ("created_at", "ended_at"):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (0 <= value <= MAX_MS / 1000)
+            ):
+                raise ImportRefused(
+                    f"{name}: session.{key} must be seconds since the epoch (got {value!r})"
+                )
+        elif not isinstance(value, str):
+            raise ImportRefused(f"{name}: session.{key} must be text (got {value!r})")
     fields = {k: storable(v) if isinstance(v, str) else v for k, v in fields.items()}
     fields.setdefault("label", name)
     fields.setdefault("created_at", time.time())

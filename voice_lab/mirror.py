@@ -7,7 +7,6 @@ so tests reach the protocol without a socket. See DESIGN.md, "Mirror protocol".
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from .events import DIRECTIONS, MAX_DEPTH, TooDeep, loads, parse_event, storable
+from .events import MAX_DEPTH, TooDeep, loads, parse_event, row_problem, storable
 from .security import origin_allowed
 from .store import EventRow, Store, open_store
 
@@ -153,14 +152,9 @@ def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]
     if not isinstance(item, dict):
         raise bad("must be an object with seq, dir, t and data")
     seq, direction, t, data = item.get("seq"), item.get("dir"), item.get("t"), item.get("data")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**53:
-        raise bad(f"seq must be a whole number from 1 (got {seq!r})")
-    if direction not in DIRECTIONS:
-        raise bad(f"dir must be one of {', '.join(DIRECTIONS)} (got {direction!r})")
-    if t is not None and (
-        not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t)
-    ):
-        raise bad(f"t must be milliseconds since the epoch (got {t!r})")
+    problem = row_problem(seq, direction, t)
+    if problem:
+        raise bad(problem)
     if isinstance(data, dict):
         if not str(data.get("type", "")).startswith("voicelab."):
             raise bad("an object in data must be a local event with a voicelab.* type")
