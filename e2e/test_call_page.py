@@ -126,7 +126,8 @@ def test_a_call_from_start_to_stop_is_mirrored_completely(call_page, console, se
     done = call_page.locator("[data-testid=event][data-type='response.done']")
     expect(done.first).to_be_attached(timeout=CALL_TIMEOUT_MS)
     types = listed_types(call_page)
-    assert types.index("session.update") < types.index("session.updated")
+    created, update = types.index("session.created"), types.index("session.update")
+    assert created < update < types.index("session.updated")  # the protocol's order
     assert "input_audio_buffer.speech_started" in types
 
     # A typed message goes out as two client events and gets its own response.

@@ -312,9 +312,19 @@ async function connect(current) {
   const dcState = () => setText("dc-state", `${dc.label}: ${dc.readyState}`);
   for (const type of ["open", "closing", "close"]) dc.addEventListener(type, dcState);
   dcState();
-  dc.addEventListener("open", () => {
+  // The service opens with session.created; the choices follow it, as the protocol orders.
+  const configure = (e) => {
+    let type = null;
+    try {
+      type = JSON.parse(e.data).type;
+    } catch {
+      return;
+    }
+    if (type !== "session.created") return;
+    dc.removeEventListener("message", configure);
     dc.send(JSON.stringify(sessionUpdate(session.protocol, settings)));
-  });
+  };
+  dc.addEventListener("message", configure);
   dc.addEventListener("close", () => stop(current, "the data channel closed"));
 
   const offerStarted = performance.now();
