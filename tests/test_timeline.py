@@ -8,8 +8,8 @@ import pytest
 
 from tests import eventlogs
 from tests.eventlogs import REPLY, USER_TEXT, chunks
-from voice_lab import timeline
-from voice_lab.events import Event, parse_event
+from voice_lab import metrics, review, timeline
+from voice_lab.events import Event, deep_merge, parse_event
 
 PROTOCOLS = pytest.mark.parametrize("ga", [True, False], ids=["ga", "beta"])
 
@@ -166,7 +166,7 @@ def test_text_message_is_a_user_turn(ga):
 
 @PROTOCOLS
 def test_voice_latency(ga):
-    (latency,) = timeline.latencies(eventlogs.voice_turn_log(ga).events)
+    (latency,) = metrics.latencies(eventlogs.voice_turn_log(ga).events)
     assert latency.anchor == "input_audio_buffer.speech_stopped"
     # speech_stopped at 2000, created 2300, first delta 2490, audio 2500, done 3340, stopped 5300.
     assert latency.to_created_ms == 300
@@ -186,7 +186,7 @@ def test_voice_latency(ga):
 @PROTOCOLS
 def test_latency_from_response_create(ga):
     log = eventlogs.function_call_log(ga)
-    tool, spoken = timeline.latencies(log.events)
+    tool, spoken = metrics.latencies(log.events)
     assert (tool.anchor, tool.to_created_ms, tool.duration_ms) == (
         "input_audio_buffer.speech_stopped",
         300,
@@ -205,7 +205,7 @@ def test_latency_from_response_create(ga):
 
 @PROTOCOLS
 def test_text_response_latency(ga):
-    (latency,) = timeline.latencies(eventlogs.text_response_log(ga).events)
+    (latency,) = metrics.latencies(eventlogs.text_response_log(ga).events)
     assert latency.anchor == "response.create"
     assert (latency.to_created_ms, latency.to_first_text_ms, latency.duration_ms) == (150, 300, 400)
     assert latency.to_first_audio_ms is None and latency.playback_ms is None
@@ -213,18 +213,18 @@ def test_text_response_latency(ga):
 
 def test_latency_without_anchor_starts_at_created():
     events = _without(eventlogs.voice_turn_log().events, "input_audio_buffer.speech_stopped")
-    (latency,) = timeline.latencies(events)
+    (latency,) = metrics.latencies(events)
     assert latency.anchor is None and latency.to_created_ms is None
-    assert latency.bars[0] == timeline.Bar("response", 0, 1040)
+    assert latency.bars[0] == metrics.Bar("response", 0, 1040)
 
 
 @PROTOCOLS
 def test_barge_in_latency_and_stats(ga):
-    cut, full = timeline.latencies(eventlogs.barge_in_log(ga).events)
+    cut, full = metrics.latencies(eventlogs.barge_in_log(ga).events)
     assert cut.status == "cancelled"
     assert cut.duration_ms == 660  # created 2300, cancelled at 2960
     assert cut.playback_ms == 405  # started 2500, cleared 2905
-    stats = {s.name: s for s in timeline.latency_stats([cut, full])}
+    stats = {s.name: s for s in metrics.latency_stats([cut, full])}
     assert (stats["duration_ms"].count, stats["duration_ms"].p50) == (2, 660)
     assert stats["duration_ms"].p95 == 1040
     assert stats["to_created_ms"].p50 == 300
@@ -243,7 +243,7 @@ def test_barge_in_latency_and_stats(ga):
     ],
 )
 def test_percentile_nearest_rank(values, p, expected):
-    assert timeline.percentile(values, p) == expected
+    assert metrics.percentile(values, p) == expected
 
 
 # ---------------------------------------------------------------- usage and rate limits
@@ -251,9 +251,9 @@ def test_percentile_nearest_rank(values, p, expected):
 
 @PROTOCOLS
 def test_usage_per_response_and_total(ga):
-    usages = timeline.usage_by_response(eventlogs.function_call_log(ga).events)
+    usages = metrics.usage_by_response(eventlogs.function_call_log(ga).events)
     tool, spoken = usages
-    assert tool == timeline.Usage(
+    assert tool == metrics.Usage(
         tool.response_id,
         input_tokens=230,
         output_tokens=15,
@@ -263,22 +263,22 @@ def test_usage_per_response_and_total(ga):
         output_text=15,
     )
     assert (spoken.input_cached, spoken.output_audio, spoken.total_tokens) == (128, 100, 375)
-    total = timeline.usage_total(usages)
+    total = metrics.usage_total(usages)
     assert total.response_id is None
     assert (total.input_tokens, total.output_tokens, total.total_tokens) == (480, 140, 620)
     assert (total.input_text, total.input_audio, total.input_cached) == (380, 100, 128)
 
 
 def test_usage_of_a_cancelled_response_counts():
-    usages = timeline.usage_by_response(eventlogs.barge_in_log().events)
+    usages = metrics.usage_by_response(eventlogs.barge_in_log().events)
     assert [u.total_tokens for u in usages] == [200, 375]
-    assert timeline.usage_total(usages).total_tokens == 575
+    assert metrics.usage_total(usages).total_tokens == 575
 
 
 @PROTOCOLS
 def test_rate_limit_series(ga):
     log = eventlogs.barge_in_log(ga)
-    points = timeline.rate_limit_series(log.events)
+    points = metrics.rate_limit_series(log.events)
     assert [(p.name, p.limit, p.remaining) for p in points[:2]] == [
         ("requests", 5000, 4999),
         ("tokens", 40000, 35904),
@@ -294,7 +294,7 @@ def test_rate_limit_series(ga):
 @PROTOCOLS
 def test_error_links_to_the_client_event(ga):
     log = eventlogs.client_error_log(ga)
-    (error,) = timeline.errors(log.events)
+    (error,) = review.errors(log.events)
     assert error.code == "input_audio_buffer_commit_empty"
     assert error.message.startswith("Error committing input audio buffer")
     assert error.event_id == "evt_commit_1"
@@ -303,13 +303,13 @@ def test_error_links_to_the_client_event(ga):
 
 @PROTOCOLS
 def test_failed_transcription_and_response_are_errors(ga):
-    (failed,) = timeline.errors(eventlogs.transcription_failure_log(ga).events)
+    (failed,) = review.errors(eventlogs.transcription_failure_log(ga).events)
     assert (failed.message, failed.code) == (
         "Audio could not be transcribed.",
         "audio_unintelligible",
     )
     assert failed.client_seq is None
-    (response,) = timeline.errors(eventlogs.failed_response_log(ga).events)
+    (response,) = review.errors(eventlogs.failed_response_log(ga).events)
     assert response.type == "response.done" and response.code == "server_error"
 
 
@@ -322,7 +322,7 @@ def test_incomplete_response_without_error_object():
             "status_details": {"type": "incomplete", "reason": "max_output_tokens"},
         },
     }
-    (error,) = timeline.errors([parse_event(1, "server", 0.0, json.dumps(data))])
+    (error,) = review.errors([parse_event(1, "server", 0.0, json.dumps(data))])
     assert (error.message, error.code) == (
         "response incomplete: max_output_tokens",
         "max_output_tokens",
@@ -335,19 +335,19 @@ def test_incomplete_response_without_error_object():
 def test_config_diff_paths():
     old = {"voice": "alloy", "audio": {"input": {"format": "pcm16", "vad": None}}, "tools": [1]}
     new = {"voice": "marin", "audio": {"input": {"format": "pcm16"}, "output": {}}, "tools": [2]}
-    changes = timeline.config_diff(old, new)
+    changes = review.config_diff(old, new)
     assert [(c.path, c.old, c.new, c.change) for c in changes] == [
         ("voice", "alloy", "marin", "changed"),
         ("audio.input.vad", None, None, "removed"),
         ("audio.output", None, {}, "added"),
         ("tools", [1], [2], "changed"),
     ]
-    assert timeline.config_diff(new, new) == []
+    assert review.config_diff(new, new) == []
 
 
 def test_deep_merge_keeps_untouched_fields():
     base = {"audio": {"input": {"format": "pcm16", "turn_detection": {"type": "server_vad"}}}}
-    merged = timeline.deep_merge(base, {"audio": {"input": {"turn_detection": None}}})
+    merged = deep_merge(base, {"audio": {"input": {"turn_detection": None}}})
     assert merged == {"audio": {"input": {"format": "pcm16", "turn_detection": None}}}
     assert base["audio"]["input"]["turn_detection"] == {"type": "server_vad"}
 
@@ -359,7 +359,7 @@ def test_deep_merge_keeps_untouched_fields():
 )
 def test_session_config_changes(ga, path):
     log = eventlogs.function_call_log(ga)
-    config = timeline.session_config(log.events)
+    config = review.session_config(log.events)
     assert [(c.dir, c.type) for c in config.changes] == [
         ("client", "session.update"),
         ("server", "session.updated"),
@@ -380,7 +380,7 @@ def test_session_config_changes(ga, path):
 
 def test_a_refused_update_leaves_the_config():
     events = _without(eventlogs.voice_turn_log().events, "session.updated")
-    config = timeline.session_config(events)
+    config = review.session_config(events)
     assert config.effective["audio"]["input"]["transcription"] is None
     assert len(config.changes) == 1 and config.changes[0].dir == "client"
 
@@ -458,9 +458,9 @@ def test_transcript_of_text_and_tools(ga):
 # ---------------------------------------------------------------- protocol checks
 
 
-def _checks(events: list[Event]) -> dict[str, timeline.Check]:
+def _checks(events: list[Event]) -> dict[str, review.Check]:
     """The protocol checks by name."""
-    return {check.name: check for check in timeline.protocol_checks(events)}
+    return {check.name: check for check in review.protocol_checks(events)}
 
 
 @PROTOCOLS
@@ -530,7 +530,7 @@ def test_semantic_vad_may_start_several_times():
 
 
 def test_stats_series():
-    points = timeline.stats_series(eventlogs.voice_turn_log().events)
+    points = metrics.stats_series(eventlogs.voice_turn_log().events)
     assert [(p.rel_ms, p.rtt_ms, p.bytes_in, p.bytes_out) for p in points] == [
         (600, 41.0, 12_000, 6_000),
         (5600, 45.0, 96_000, 48_000),
@@ -540,5 +540,5 @@ def test_stats_series():
 
 def test_stats_missing_or_odd_fields_read_as_none():
     sample = {"type": "voicelab.stats", "rtt_ms": None, "jitter_ms": "3", "packets_lost": True}
-    (point,) = timeline.stats_series([parse_event(1, "local", 0.0, sample)])
+    (point,) = metrics.stats_series([parse_event(1, "local", 0.0, sample)])
     assert (point.rtt_ms, point.jitter_ms, point.packets_lost, point.bytes_in) == (None,) * 4

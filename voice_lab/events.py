@@ -109,6 +109,16 @@ def dig(obj: Any, *keys: str) -> Any:
     return obj
 
 
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """base with update's fields laid over it, nested objects merged (lists replaced)."""
+    merged = dict(base)
+    for key, value in update.items():
+        old = merged.get(key)
+        both = isinstance(old, Mapping) and isinstance(value, Mapping)
+        merged[key] = deep_merge(old, value) if both else value
+    return merged
+
+
 def category_of(type_: str | None, data: dict | None = None) -> str:
     """The filter category of an event type; data decides for response.done (failed -> error)."""
     name = normalize_type(type_)

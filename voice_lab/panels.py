@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import timeline
+from . import metrics, review, timeline
 from .events import Event
 
 CHART_W, CHART_H = 320, 72
@@ -46,24 +46,24 @@ CHART_POINTS = 400
 
 def build(events: Sequence[Event], missing: Sequence[int] = ()) -> dict[str, Any]:
     """Everything the panels show, computed once per render."""
-    latencies = timeline.latencies(events)
-    usages = timeline.usage_by_response(events)
-    config = timeline.session_config(events)
-    errors = timeline.errors(events)
+    latencies = metrics.latencies(events)
+    usages = metrics.usage_by_response(events)
+    config = review.session_config(events)
+    errors = review.errors(events)
     lines = timeline.transcript(events)
     return {
         "latencies": latencies,
-        "latency_stats": timeline.latency_stats(latencies),
+        "latency_stats": metrics.latency_stats(latencies),
         "waterfall": waterfall(latencies[-LATEST_RESPONSES:]),
         "usages": usages[-LATEST_RESPONSES:],
-        "usage_total": timeline.usage_total(usages),
-        "rate_limits": rate_limit_chart(_thin(timeline.rate_limit_series(events))),
+        "usage_total": metrics.usage_total(usages),
+        "rate_limits": rate_limit_chart(_thin(metrics.rate_limit_series(events))),
         "errors": errors[:FIRST_ERRORS],
         "config": json.dumps(config.effective, indent=2, ensure_ascii=False),
         "config_changes": config.changes[-LATEST_CHANGES:],
         "transcript": lines[-LATEST_LINES:],
-        "checks": timeline.protocol_checks(events, missing),
-        "webrtc": stats_chart(_thin(timeline.stats_series(events))),
+        "checks": review.protocol_checks(events, missing),
+        "webrtc": stats_chart(_thin(metrics.stats_series(events))),
         "hidden": {
             "responses": max(0, len(usages) - LATEST_RESPONSES),
             "lines": max(0, len(lines) - LATEST_LINES),
@@ -81,7 +81,7 @@ def _thin(points: Sequence[Any]) -> Sequence[Any]:
     return [*points[::step], *([points[-1]] if (len(points) - 1) % step else [])]
 
 
-def waterfall(latencies: Sequence[timeline.Latency]) -> dict[str, Any]:
+def waterfall(latencies: Sequence[metrics.Latency]) -> dict[str, Any]:
     """Bars of every response on one shared scale, as percentages of the longest turn."""
     longest = max((b.start_ms + b.ms for lat in latencies for b in lat.bars), default=0.0)
     scale = 100 / longest if longest else 0.0
@@ -105,7 +105,7 @@ def waterfall(latencies: Sequence[timeline.Latency]) -> dict[str, Any]:
     return {"rows": rows, "longest_ms": longest}
 
 
-def rate_limit_chart(points: Sequence[timeline.RateLimit]) -> list[Series]:
+def rate_limit_chart(points: Sequence[metrics.RateLimit]) -> list[Series]:
     """Remaining requests and tokens over time, each as a fraction of its limit."""
     by_name: dict[str, list[tuple[float, float]]] = {}
     last: dict[str, float] = {}
@@ -130,7 +130,7 @@ def _padded(values: Sequence[tuple[float, float]]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def stats_chart(points: Sequence[timeline.StatsPoint]) -> list[Series]:
+def stats_chart(points: Sequence[metrics.StatsPoint]) -> list[Series]:
     """RTT, jitter, packet loss and audio levels over time, each on its own scale."""
     span = _span([p.rel_ms for p in points])
     charts = []

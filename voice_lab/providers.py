@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 
 from .config import PREVIEW_API_VERSION, missing_for
-from .events import loads
+from .events import deep_merge, loads
 
 GA_VOICE = "marin"
 BETA_VOICE = "verse"
@@ -242,17 +242,6 @@ def _beta_session(cfg, options: MintOptions, model: str, voice: str) -> dict[str
         "instructions": options.instructions or cfg.get("VOICE_LAB_INSTRUCTIONS"),
     }
     return deep_merge(session, options.session or {})
-
-
-def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `extra` laid over it, nested objects merged key by key."""
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _post(url: str, auth: dict[str, str], body: dict, cfg, source: str) -> Reply:

@@ -40,7 +40,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from . import timeline
+from . import metrics, review, timeline
 from .emulator import voice
 from .events import Event, normalize_type, parse_event
 
@@ -485,13 +485,13 @@ class CapturedSession:
                     f"{list(types[:position])} in {self.types(dir)}"
                 )
 
-    def latencies(self) -> list[timeline.Latency]:
-        """Latency of each response (see voice_lab.timeline.Latency)."""
-        return timeline.latencies(self.events)
+    def latencies(self) -> list[metrics.Latency]:
+        """Latency of each response (see voice_lab.metrics.Latency)."""
+        return metrics.latencies(self.events)
 
-    def latency(self) -> dict[str, timeline.Stat]:
+    def latency(self) -> dict[str, metrics.Stat]:
         """p50/p95 of each latency figure: to_created_ms, to_first_text_ms, ... by name."""
-        return {s.name: s for s in timeline.latency_stats(self.latencies())}
+        return {s.name: s for s in metrics.latency_stats(self.latencies())}
 
     def assert_latency_under(self, ms: float, figure: str = "to_first_audio_ms") -> None:
         """Assert the p95 of a latency figure is measured and under `ms`."""
@@ -499,13 +499,13 @@ class CapturedSession:
         assert stat.p95 is not None, f"no response has {figure}"
         assert stat.p95 < ms, f"{figure} p95 is {stat.p95:.0f} ms (budget {ms:g} ms)"
 
-    def errors(self) -> list[timeline.ErrorInfo]:
+    def errors(self) -> list[review.ErrorInfo]:
         """Error events, failed or incomplete responses and cancelled responses."""
-        return timeline.errors(self.events)
+        return review.errors(self.events)
 
-    def checks(self) -> list[timeline.Check]:
+    def checks(self) -> list[review.Check]:
         """The protocol checks of the session page (responses finish, no errors, ...)."""
-        return timeline.protocol_checks(self.events)
+        return review.protocol_checks(self.events)
 
     def transcript(self) -> list[timeline.Line]:
         """What each side said."""
