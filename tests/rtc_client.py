@@ -33,16 +33,6 @@ def read_wav(path: Path) -> np.ndarray:
     return data
 
 
-def write_wav(path: Path, samples: np.ndarray) -> Path:
-    """Write 48 kHz mono s16 samples as a 16-bit WAV (what Chromium's fake mic also takes)."""
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(RATE)
-        wav.writeframes(samples.astype(np.int16).tobytes())
-    return path
-
-
 class Microphone(PacedAudio):
     """An audio track that sends queued samples, and silence when there are none."""
 

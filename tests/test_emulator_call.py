@@ -11,8 +11,9 @@ import requests
 import webrtcvad
 from pydantic import BaseModel, TypeAdapter
 
-from tests.rtc_client import RtcClient, read_wav, write_wav
+from tests.rtc_client import RtcClient, read_wav
 from voice_lab.emulator import vad, voice
+from voice_lab.testing import write_wav
 
 
 def silence(seconds: float) -> np.ndarray:

@@ -46,18 +46,7 @@ def live_session(store) -> str:
     rows = []
     for seq, (direction, text) in enumerate(TURN, start=1):
         event = parse_event(seq, direction, 1763900000000.5 + seq, text)
-        rows.append(
-            EventRow(
-                seq,
-                direction,
-                event.t,
-                event.type,
-                event.category,
-                event.response_id,
-                event.item_id,
-                event.raw,
-            )
-        )
+        rows.append(EventRow.of(event))
     store.insert_events(sid, rows)
     return sid
 
