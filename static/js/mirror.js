@@ -188,6 +188,11 @@ export class Mirror extends EventTarget {
       };
       const deadline = setTimeout(finish, waitMs);
       this.addEventListener("ack", check);
+      if (!this._ws && this.acked < this.seq) {
+        // Away with events unacked: try now rather than when the backoff would.
+        clearTimeout(this._retryTimer);
+        this._connect();
+      }
       this._flush();
       check();
     });
@@ -242,7 +247,10 @@ export class Mirror extends EventTarget {
       this._welcomed = false;
       if (this._closed) return;
       this._setState(this._closing ? "closing" : "reconnecting");
-      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this._retries++);
+      // While closing, the last events have only moments left: retry at the shortest delay.
+      const delay = this._closing
+        ? BACKOFF_MIN_MS
+        : Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this._retries++);
       this._retryTimer = setTimeout(() => this._connect(), delay * (0.5 + Math.random() / 2));
     });
   }

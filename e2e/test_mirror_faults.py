@@ -1,0 +1,150 @@
+"""Faults in a real browser: the database refusing writes for a moment, and the Voice Lab server
+restarted in the middle of a call. The page's mirror.js resends; recorded == acked == stored.
+
+For the restart, the call is held with a second Voice Lab's emulator standing in for Azure, as a
+cloud service would hold it: restarting the server the page mirrors to leaves the call up.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.figures import count
+from voice_lab.testing import start_call, stop_call, wait_for_responses
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = ("VOICE_LAB_", "AZURE_OPENAI_", "OPENAI_")  # the restarted server takes only ours
+
+RECORD_SCRIPT = """async ({ n, everyMs }) => {
+  const { Mirror } = await import("/static/js/mirror.js");
+  const mirror = new Mirror({ url: "/ws/mirror", create: { label: "faults", protocol: "ga" } });
+  window.mirrorErrors = [];
+  mirror.addEventListener("error", (e) => window.mirrorErrors.push(e.detail.code));
+  window.mirror = mirror;
+  window.finished = (async () => {
+    for (let i = 0; i < n; i++) {
+      mirror.record("server", JSON.stringify({ type: "response.output_text.delta", i }));
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+    await new Promise((resolve) => {
+      const check = () => mirror.acked >= mirror.seq && resolve();
+      mirror.addEventListener("ack", check);
+      check();
+    });
+    return { session: mirror.session, ...(await mirror.close()) };
+  })();
+}"""
+
+
+def until(page, predicate: str, seconds: float = 10) -> None:
+    """Poll a page function until it is true (the CSP forbids wait_for_function's eval)."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(predicate):
+        assert time.monotonic() < deadline, f"never true: {predicate}"
+        time.sleep(0.05)
+
+
+def test_storage_refused_for_a_moment_the_page_resends(call_page, server, app):
+    db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"], isolation_level=None)
+    db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON events "
+        "BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END"
+    )
+    count("faults injected")
+    call_page.evaluate(RECORD_SCRIPT, {"n": 200, "everyMs": 5})
+    until(call_page, "() => window.mirrorErrors.includes('storage_unavailable')")
+    time.sleep(0.5)
+    db.execute("DROP TRIGGER refuse")
+    db.close()
+    until(call_page, "() => window.mirror.acked >= 200", 20)
+    result = call_page.evaluate("window.finished")
+    stored = requests.get(f"{server.url}/api/sessions/{result['session']}", timeout=5).json()
+    assert result["recorded"] == result["acked"] == stored["event_count"] == 200
+    count("events sent (browser faults)", result["recorded"])
+    count("events stored (browser faults)", stored["event_count"])
+
+
+def free_port() -> int:
+    """A port free right now on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`python app.py` in its own process, on a fixed port and database, restartable."""
+
+    def __init__(self, port: int, database: Path, log: Path, service: str):
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)},
+            "VOICE_LAB_PORT": str(port),
+            "VOICE_LAB_DATABASE": str(database),
+            "AZURE_OPENAI_ENDPOINT": f"{service}/emulator",
+            "AZURE_OPENAI_API_KEY": "azure-key-for-the-stand-in",
+            "AZURE_OPENAI_REALTIME_DEPLOYMENT": "gpt-realtime",
+            "VOICE_LAB_EMULATOR": "0",
+        }
+        self.log, self.process = log, None
+
+    def start(self) -> None:
+        """Start and wait until it answers; fail with its output if it dies."""
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py"], cwd=ROOT, env=self.env, stdout=out, stderr=out
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server died:\n{self.log.read_text()}")
+            try:
+                requests.get(self.url + "/login", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        pytest.fail(f"the server did not answer:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        """Stop it as a crash would (no goodbye to the sockets)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def restartable(tmp_path, voice_lab_server):
+    """Voice Lab on Azure in a subprocess, `voice_lab_server`'s emulator standing in for Azure."""
+    server = Server(
+        free_port(), tmp_path / "restart.sqlite3", tmp_path / "server.log", voice_lab_server.url
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_server_restarted_mid_call_nothing_lost(page, restartable):
+    session_id = start_call(page, restartable.url, {"label": "restart"})
+    wait_for_responses(page, 1)
+    restartable.stop()
+    count("faults injected")
+    recorded = int(page.get_by_test_id("recorded-count").text_content())
+    wait_for_responses(page, 2)  # the call goes on with nobody to mirror to
+    assert int(page.get_by_test_id("recorded-count").text_content()) > recorded
+    restartable.start()
+    stop_call(page, timeout_ms=30_000)
+    by = page.get_by_test_id
+    stored = requests.get(f"{restartable.url}/api/sessions/{session_id}", timeout=5).json()
+    assert int(by("recorded-count").text_content()) == int(by("acked-seq").text_content())
+    assert int(by("acked-seq").text_content()) == stored["event_count"] == stored["max_seq"]
+    assert stored["ended_at"]
+    count("events sent (server restart)", stored["max_seq"])
+    count("events stored (server restart)", stored["event_count"])
