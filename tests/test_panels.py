@@ -22,9 +22,7 @@ def test_thin_keeps_first_and_last_and_bounds_the_count(monkeypatch):
 
 def test_a_lone_point_is_drawn_in_the_middle():
     assert panels.stats_chart([]) == []
-    (series,) = panels.rate_limit_chart(
-        [metrics.RateLimit(1, 5.0, 5.0, "tokens", 100, 40, 1.0)]
-    )
+    (series,) = panels.rate_limit_chart([metrics.RateLimit(1, 5.0, 5.0, "tokens", 100, 40, 1.0)])
     ((x, y),) = series.points
     assert x == panels.CHART_W / 2 and 0 < y < panels.CHART_H
     assert series.markers == series.points and series.last == 40
