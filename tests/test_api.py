@@ -142,3 +142,17 @@ def test_unreachable_service_is_504(unreachable, app, client):
 def _session_count(app) -> int:
     with sqlite3.connect(app.config["VOICE_LAB_DATABASE"]) as db:
         return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+
+
+def test_odd_but_valid_input_is_stored_or_refused_clearly(azure, client):
+    azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(GA_REPLY)
+    made = client.post(
+        "/api/sessions", data='{"label": "half \\ud800 pair"}', content_type="application/json"
+    )
+    assert made.status_code == 201
+    session_id = made.get_json()["id"]
+    assert client.get(f"/api/sessions/{session_id}").get_json()["label"] == "half \\ud800 pair"
+    ended = client.post(f"/api/sessions/{session_id}/end", json=[1])
+    assert ended.status_code == 200 and ended.get_json()["ended_at"]
+    refused = client.post("/api/sessions", json={"protocol": "v2"})
+    assert refused.status_code == 400 and "protocol must be ga or beta" in refused.get_data(True)

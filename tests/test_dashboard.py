@@ -322,3 +322,23 @@ def test_cancelled_response_is_pinned(client, add_session):
     sid = add_session(barge_in_log().events)
     html = client.get(f"/sessions/{sid}/panels").get_data(as_text=True)
     assert 'data-testid="pinned-error"' in html and "response cancelled: turn_detected" in html
+
+
+def test_malformed_but_stored_events_still_render(client, add_session):
+    from voice_lab.events import parse_event
+
+    odd = [
+        {"type": "session.updated", "session": [1, 2]},
+        {
+            "type": "rate_limits.updated",
+            "rate_limits": [{"name": "tokens", "limit": "lots", "remaining": {"x": 1}}, "nope"],
+        },
+        {"type": "voicelab.stats", "rtt_ms": 10**400, "jitter_ms": "fast"},
+    ]
+    events = [parse_event(n, "server", 1000.0 + n, json.dumps(e)) for n, e in enumerate(odd, 1)]
+    events.append(parse_event(4, "server", 1004.0, "not json at all"))
+    sid = add_session(events)
+    for url in (f"/sessions/{sid}", f"/sessions/{sid}?view=flat", f"/sessions/{sid}/panels"):
+        assert client.get(url).status_code == 200, url
+    assert client.get(f"/sessions/{sid}/run/4").status_code == 404  # not a run of deltas
+    assert client.get(f"/sessions/{sid}/export.json").status_code == 200

@@ -462,3 +462,9 @@ def test_from_row_matches_parse_event_for_stored_payloads():
 def test_secrets_found_behind_the_quick_scan(text):
     event = parse_event(1, "server", 1.0, text)
     assert "abcdefgh12345678" not in event.raw and "abcdefghijklmnop" not in event.raw
+
+
+def test_nan_is_not_json_so_it_is_kept_as_text():
+    event = parse_event(1, "server", 1.0, '{"type": "x", "v": NaN}')
+    assert event.data is None and event.category == "unknown"
+    assert event.raw == '{"type": "x", "v": NaN}'

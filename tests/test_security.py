@@ -75,6 +75,16 @@ def test_no_inline_scripts_in_pages(client):
         assert not re.search(r"\son[a-z]+=", html), f"inline handler on {url}"
 
 
+@pytest.fixture
+def loopback_client(settings, tmp_path):
+    """A client of an app with no token, on 127.0.0.1."""
+    from voice_lab import create_app
+
+    raw = {k: v for k, v in settings.items() if k != "VOICE_LAB_TOKEN"}
+    raw.update({"VOICE_LAB_HOST": "127.0.0.1", "VOICE_LAB_DATABASE": str(tmp_path / "l.db")})
+    return create_app(raw).test_client()
+
+
 class TestOnLoopback:
     """Without a token (the default on 127.0.0.1): same-origin and CSRF still hold."""
 
@@ -106,3 +116,18 @@ def test_mirror_script_shared_with_allowed_origins_only(app, client):
     assert "Access-Control-Allow-Origin" not in other.headers
     page = client.get("/static/js/call.js", headers={"Origin": "https://app.example.com"})
     assert "Access-Control-Allow-Origin" not in page.headers
+
+
+def test_without_a_token_only_loopback_is_served(loopback_client):
+    client = loopback_client
+    """A DNS-rebinding page names another host; a request from elsewhere has another address."""
+    rebound = client.post(
+        "/api/sessions", headers={"Host": "evil.example:5000", "Origin": "http://evil.example:5000"}
+    )
+    assert rebound.status_code == 403 and rebound.get_json()["error"]["code"] == "not_local"
+    remote = client.get("/", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert remote.status_code == 403 and "VOICE_LAB_TOKEN" in remote.get_data(as_text=True)
+    assert client.get("/", headers={"Host": "localhost:5000"}).status_code == 200
+    assert client.get("/", headers={"Host": "127.0.0.1:5000"}).status_code == 200
+    emulator = client.post("/emulator/v1/realtime/client_secrets", headers={"Host": "evil.example"})
+    assert emulator.status_code == 403

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from . import providers
 from .config import configured_providers
-from .events import redact_key
+from .events import redact_key, storable
 from .security import mint_allowed
 from .store import get_store
 
@@ -122,12 +122,13 @@ def read_session(session_id: str):
 @bp.post("/sessions/<session_id>/end")
 def end_session(session_id: str):
     """Mark the session ended (the call page calls this on Stop)."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    call_id = body.get("call_id") if isinstance(body, dict) else None
     store = get_store()
     if not store.end_session(session_id):
         return error(404, "session_not_found", f"no session {session_id!r}")
-    if isinstance(body.get("call_id"), str):
-        store.update_session(session_id, call_id=body["call_id"][:200])
+    if isinstance(call_id, str):
+        store.update_session(session_id, call_id=storable(call_id[:200]))
     return jsonify(store.get_session(session_id))
 
 
@@ -145,4 +146,9 @@ def _options(body: Any, raw: bytes) -> tuple[dict[str, Any], str | None]:
     for name, kind in SESSION_OPTIONS.items():
         if body.get(name) is not None and not isinstance(body[name], kind):
             return {}, f"{name} must be a {'string' if kind is str else 'JSON object'}"
-    return {k: v for k, v in body.items() if v not in (None, "")}, None
+    if body.get("protocol") not in (None, "", "ga", "beta"):
+        return {}, f"protocol must be ga or beta (got {body['protocol']!r})"
+    # Text that SQLite cannot store (a lone surrogate) is kept as its escape, as events are.
+    return {
+        k: storable(v) if isinstance(v, str) else v for k, v in body.items() if v not in (None, "")
+    }, None

@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 from . import exchange, panels, timeline
 from .config import configured_providers
 from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
-from .store import EventQuery, database_path, get_store, open_store
+from .store import EventQuery, Store, database_path, get_store
 
 bp = Blueprint("dashboard", __name__)
 
@@ -109,6 +109,13 @@ def is_partial(target: str) -> bool:
     return request.headers.get("HX-Request") == "true" and (
         request.headers.get("HX-Target") == target
     )
+
+
+def _event_or_404(session_id: str, seq: int):
+    row = get_store().get_event(session_id, seq)
+    if row is None:
+        abort(404, description=f"Session {session_id} has no event {seq}.")
+    return row
 
 
 def _session_or_404(session_id: str) -> dict:
@@ -241,13 +248,11 @@ def _window(session: dict, filters: Filters, after: int) -> dict:
 @bp.get("/sessions/<session_id>/events/<int:seq>")
 def event_json(session_id: str, seq: int):
     """One event's payload, pretty-printed, for a row being expanded."""
-    rows = get_store().query_events(session_id, EventQuery(), seq - 1, 1)
-    if not rows or rows[0]["seq"] != seq:
-        abort(404, description=f"Session {session_id} has no event {seq}.")
+    row = _event_or_404(session_id, seq)
     try:
-        pretty = storable(json.dumps(loads(rows[0]["payload"]), indent=2, ensure_ascii=False))
+        pretty = storable(json.dumps(loads(row["payload"]), indent=2, ensure_ascii=False))
     except ValueError:
-        pretty = rows[0]["payload"]
+        pretty = row["payload"]
     return render_template("_event_json.html", session_id=session_id, seq=seq, pretty=pretty)
 
 
@@ -302,13 +307,12 @@ def store_key() -> str:
 def run(session_id: str, seq: int):
     """The individual deltas of the collapsed run that starts at `seq`."""
     session = _session_or_404(session_id)
-    store = get_store()
-    first = store.query_events(session_id, EventQuery(), seq - 1, 1)
-    if not first or first[0]["seq"] != seq:
-        abort(404, description=f"Session {session_id} has no event {seq}.")
-    key = (first[0]["response_id"], first[0]["item_id"])
-    same_type = store.query_events(session_id, EventQuery(type=first[0]["type"]), seq - 1, 5000)
-    events = [from_row(r) for r in same_type if (r["response_id"], r["item_id"]) == key]
+    first = from_row(_event_or_404(session_id, seq))
+    if first.category != "delta" or first.type is None:
+        abort(404, description=f"Event {seq} of session {session_id} starts no run of deltas.")
+    same_type = get_store().query_events(session_id, EventQuery(type=first.type), seq - 1, 5000)
+    key = timeline.delta_key(first)
+    events = [e for e in map(from_row, same_type) if timeline.delta_key(e) == key]
     rows = timeline.rows(events, start_ms(session), collapse=False)
     return render_template("_run.html", session=session, rows=rows)
 
@@ -318,9 +322,10 @@ def export(session_id: str):
     """The session as a download in Voice Lab's format, streamed; `filtered=1` keeps the filters."""
     session = _session_or_404(session_id)
     query = Filters.from_args(request.args).query() if request.args.get("filtered") else None
-    store = open_store()  # the stream outlives the request's own connection
+    path = database_path(current_app)
 
     def chunks():
+        store = Store(path)  # the stream outlives the request and its connection
         try:
             rows = store.iter_events(session_id, query, columns=exchange.EXPORT_COLUMNS)
             yield from exchange.export_chunks(session, rows)

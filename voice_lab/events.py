@@ -232,10 +232,15 @@ class TooDeep(ValueError):
     """JSON nested deeper than the limit: refused instead of exhausting the stack."""
 
 
-def loads(text: str | bytes, max_depth: int = MAX_DEPTH, **options: Any) -> Any:
-    """json.loads that raises TooDeep (a ValueError) for values nested past max_depth."""
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """Strict json.loads: NaN and Infinity are refused (no export could carry them), and so are
+    values nested past max_depth (TooDeep, a ValueError)."""
     try:
-        value = json.loads(text, **options)
+        value = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise TooDeep(f"nested deeper than {max_depth} levels") from None
     # A value cannot nest deeper than it has brackets: most events skip the walk.
@@ -417,7 +422,9 @@ def _session_text(session: Any) -> str:
     if parts:
         return " · ".join(parts)
     # A partial session.update: name what it sets.
-    return "sets " + ", ".join(key for key in session if key != "type") if session else ""
+    if not isinstance(session, dict) or not session:
+        return ""
+    return "sets " + ", ".join(str(key) for key in session if key != "type")
 
 
 def _rate_limits_text(limits: Any) -> str:

@@ -229,10 +229,17 @@ def rate_limit_series(events: Sequence[Event]) -> list[RateLimit]:
     """Every rate limit figure reported, in seq order (one point per name per event)."""
     t0 = start_time(events)
     return [
-        RateLimit(event.seq, event.t, event.t - t0, *(dig(limit, f) for f in _LIMIT_FIELDS))
+        RateLimit(
+            event.seq,
+            event.t,
+            event.t - t0,
+            name if isinstance(name := dig(limit, "name"), str) else None,
+            *(_number(limit, field) for field in _LIMIT_FIELDS[1:]),
+        )
         for event in sorted_events(events)
         if ga_name(event) == "rate_limits.updated"
         for limit in (dig(event.data, "rate_limits") or [])
+        if isinstance(limit, dict)
     ]
 
 
@@ -280,6 +287,8 @@ def stats_series(events: Sequence[Event]) -> list[StatsPoint]:
 
 
 def _number(data: dict | None, key: str) -> float | int | None:
-    """data[key] if it is a number (booleans are not)."""
+    """data[key] if it is a finite number a chart can draw (booleans are not numbers here)."""
     value = dig(data, key)
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return value if abs(value) < 1e300 else None

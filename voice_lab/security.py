@@ -75,8 +75,33 @@ def _refuse(status: int, code: str, message: str):
     return current_app.response_class(message, status=status, mimetype="text/plain")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine's loopback."""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def local_only_refusal():
+    """Without a token, Voice Lab serves this machine only: a request from elsewhere, or for a
+    host name that is not loopback (a DNS-rebinding page), is refused whatever it asks for."""
+    if current_app.config.get("VOICE_LAB_TOKEN"):
+        return None
+    hostname = urlsplit(f"//{request.host}").hostname or ""
+    if is_loopback(hostname) and is_loopback(request.remote_addr or ""):
+        return None
+    return _refuse(
+        403,
+        "not_local",
+        "without VOICE_LAB_TOKEN this Voice Lab answers only "
+        "http://127.0.0.1 or http://localhost from this machine: set a token to serve "
+        "others",
+    )
+
+
 def guard():
-    """Before every request: the token, then same-origin and CSRF for writes."""
+    """Before every request: loopback or the token, then same-origin and CSRF for writes."""
+    refused = local_only_refusal()
+    if refused is not None:
+        return refused
     if request.endpoint in OPEN_ENDPOINTS or request.path.startswith(OPEN_PREFIXES):
         return None
     if not token_ok():

@@ -209,6 +209,12 @@ class Store:
             (*params, after_seq, limit),
         ).fetchall()
 
+    def get_event(self, session_id: str, seq: int) -> sqlite3.Row | None:
+        """One stored event, or None."""
+        return self.db.execute(
+            "SELECT * FROM events WHERE session_id = ? AND seq = ?", (session_id, seq)
+        ).fetchone()
+
     def category_counts(self, session_id: str) -> dict[str, int]:
         """How many events of the session fall in each category."""
         rows = self.db.execute(

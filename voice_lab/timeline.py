@@ -77,7 +77,7 @@ def _row(kind: str, run: Sequence[Event], t0: float, label: str, text: str | Non
     )
 
 
-def _delta_key(event: Event) -> tuple:
+def delta_key(event: Event) -> tuple:
     """What makes deltas one stream: GA type, direction, ids, content part or call."""
     data = event.data or {}
     ids = (event.response_id, event.item_id, data.get("content_index"), data.get("call_id"))
@@ -109,7 +109,7 @@ def rows(events: Iterable[Event], t0: float, collapse: bool = True) -> list[Row]
         if not (collapse and event.category == "delta"):
             order.append(event)
             continue
-        key = _delta_key(event)
+        key = delta_key(event)
         if key not in runs:
             runs[key] = []
             order.append(key)

@@ -37,8 +37,10 @@ export function websocketUrl(url) {
 }
 
 function byteLength(text) {
-  // UTF-16 code units take at most 3 bytes in UTF-8: skip encoding when it cannot matter.
-  return text.length * 3 < MAX_FRAME_BYTES ? text.length : encoder.encode(text).length;
+  // At most 3 UTF-8 bytes per UTF-16 unit: that bound is enough (batches add these up, so it
+  // must never be below the real size) until it comes near a frame, then count exactly.
+  const bound = text.length * 3;
+  return bound < MAX_FRAME_BYTES ? bound : encoder.encode(text).length;
 }
 
 function asText(data) {
@@ -357,8 +359,8 @@ export async function statsSample(pc) {
     rtt_ms: rounded(pair?.currentRoundTripTime, 1000, 1),
     jitter_ms: rounded(inbound?.jitter, 1000, 1),
     packets_lost: inbound?.packetsLost ?? null,
-    audio_level_in: rounded(inbound?.audioLevel),
-    audio_level_out: rounded(source?.audioLevel),
+    audio_level_in: rounded(source?.audioLevel), // the microphone, going in to the service
+    audio_level_out: rounded(inbound?.audioLevel), // the service's voice, coming out
     bytes_in: transport?.bytesReceived ?? pair?.bytesReceived ?? null,
     bytes_out: transport?.bytesSent ?? pair?.bytesSent ?? null,
   };
