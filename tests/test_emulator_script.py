@@ -237,3 +237,12 @@ def test_keys_expire():
     assert registry.lookup(key.value, now=key.expires_at + 1) is None
     assert registry.lookup(key.value) is None
     assert registry.lookup("ek_unknown") is None
+
+
+def test_unused_keys_are_forgotten_at_the_next_mint():
+    from voice_lab.emulator.keys import KeyRegistry
+
+    registry = KeyRegistry()
+    old = registry.mint("ga", {}, "none", ttl=-1)
+    registry.mint("ga", {}, "none")
+    assert old.value not in registry._keys and len(registry._keys) == 1

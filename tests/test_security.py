@@ -131,3 +131,12 @@ def test_without_a_token_only_loopback_is_served(loopback_client):
     assert client.get("/", headers={"Host": "127.0.0.1:5000"}).status_code == 200
     emulator = client.post("/emulator/v1/realtime/client_secrets", headers={"Host": "evil.example"})
     assert emulator.status_code == 403
+
+
+def test_emulator_mints_share_the_per_client_limit(client):
+    url, headers = "/emulator/v1/realtime/client_secrets", {"Authorization": "Bearer anything"}
+    body = {"session": {"type": "realtime", "model": "gpt-realtime"}}
+    assert client.post(url, json=body, headers=headers).status_code == 200
+    assert client.post(url, json=body, headers=headers).status_code == 200
+    third = client.post(url, json=body, headers=headers)
+    assert third.status_code == 429 and third.headers["Retry-After"]

@@ -11,6 +11,7 @@ import json
 from flask import Blueprint, Response, current_app, request
 
 from ..providers import Reply
+from ..security import mint_allowed
 from . import replies
 
 bp = Blueprint("emulator", __name__, url_prefix="/emulator")
@@ -101,6 +102,9 @@ def hangup(call_id: str):
 def _mint(protocol: str, flavour: str):
     if not _api_key():
         return _send(replies.bad_api_key(flavour))
+    limited = mint_allowed()  # each key can start a call: the same per-client limit as ours
+    if limited is not None:
+        return limited
     kind = request.mimetype
     if kind and kind != "application/json":
         return _send(

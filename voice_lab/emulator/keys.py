@@ -24,7 +24,7 @@ class Key:
 
 
 class KeyRegistry:
-    """Thread-safe store of minted keys; expired keys are forgotten when seen."""
+    """Thread-safe store of minted keys; expired ones go when seen or at the next mint."""
 
     def __init__(self) -> None:
         self._keys: dict[str, Key] = {}
@@ -39,6 +39,10 @@ class KeyRegistry:
             "ek_" + secrets.token_hex(16), int(time.time()) + ttl, protocol, session, scenario
         )
         with self._lock:
+            # Keys nobody used are forgotten once expired, so minting never piles them up.
+            now = time.time()
+            for stale in [k for k, v in self._keys.items() if v.expires_at <= now]:
+                del self._keys[stale]
             self._keys[key.value] = key
         return key
 
