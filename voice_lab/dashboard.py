@@ -219,7 +219,8 @@ def window(session_id: str):
         # Short waits: another process (a second worker) may store events without telling us.
         broker.wait(min(left, 0.5))
         session = _session_or_404(session_id)
-        found = _window(session, filters, after)
+        if session["max_seq"] > found["seen_seq"] or session["ended_at"]:  # news for this one
+            found = _window(session, filters, after)
     return render_template("_window.html", session=session, filters=filters, window=found)
 
 
@@ -238,6 +239,7 @@ def _window(session: dict, filters: Filters, after: int) -> dict:
         "after": after,
         "events": len(events),
         "last_seq": events[-1].seq if events else after,
+        "seen_seq": session["max_seq"],  # the newest stored when this window was read
         "full": full,
         "live": not full and session["ended_at"] is None and session["origin"] != "imported",
         "groups": timeline.group_events(events, t0) if filters.view == "grouped" else None,
