@@ -34,6 +34,33 @@ TURN_DETECTION = {
 }
 
 
+# A voice turn over WebRTC in GA names, as realtime-api.md section 4 orders it: before the
+# transcript deltas (output_audio_buffer.started comes after the first) and after them.
+GA_TURN_HEAD = (
+    "input_audio_buffer.speech_started",
+    "input_audio_buffer.speech_stopped",
+    "input_audio_buffer.committed",
+    "conversation.item.added",
+    "conversation.item.done",
+    "response.created",
+    "rate_limits.updated",
+    "response.output_item.added",
+    "conversation.item.added",
+    "response.content_part.added",
+    "response.output_audio_transcript.delta",
+    "output_audio_buffer.started",
+)
+GA_TURN_TAIL = (
+    "response.output_audio.done",
+    "response.output_audio_transcript.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "conversation.item.done",
+    "response.done",
+    "output_audio_buffer.stopped",
+)
+
+
 def beta_name(ga_name: str) -> str:
     """The beta (preview) name of a GA event type."""
     if ga_name == "conversation.item.added":

@@ -8,6 +8,7 @@ from openai.types.beta.realtime import RealtimeServerEvent as BetaEvent
 from openai.types.realtime import RealtimeServerEvent as GaEvent
 from pydantic import TypeAdapter
 
+from tests.eventlogs import GA_TURN_HEAD, GA_TURN_TAIL
 from voice_lab import scenarios
 from voice_lab.emulator import settings, vad, voice
 from voice_lab.emulator.keys import KeyRegistry
@@ -51,28 +52,7 @@ def test_ga_turn_order_matches_the_protocol():
     events, _ = turn("ga")
     types = [e["type"] for e in events if "input_audio_transcription" not in e["type"]]
     deltas = ["response.output_audio_transcript.delta"] * 7
-    assert types == [
-        "input_audio_buffer.speech_started",
-        "input_audio_buffer.speech_stopped",
-        "input_audio_buffer.committed",
-        "conversation.item.added",
-        "conversation.item.done",
-        "response.created",
-        "rate_limits.updated",
-        "response.output_item.added",
-        "conversation.item.added",
-        "response.content_part.added",
-        deltas[0],
-        "output_audio_buffer.started",
-        *deltas[1:],
-        "response.output_audio.done",
-        "response.output_audio_transcript.done",
-        "response.content_part.done",
-        "response.output_item.done",
-        "conversation.item.done",
-        "response.done",
-        "output_audio_buffer.stopped",
-    ]
+    assert types == [*GA_TURN_HEAD, *deltas[1:], *GA_TURN_TAIL]
 
 
 def test_beta_turn_uses_beta_names():
