@@ -297,7 +297,15 @@ def dumps(obj: Any) -> str:
 
 # Text without any of these cannot hold a secret redact() would change (a \\u escape could
 # spell one, so it sends the event through the full walk too).
-_MAY_HOLD_SECRET = re.compile(r"ek_|sk-|api[-_]?key|authorization|client_secret|\\u", re.IGNORECASE)
+_SECRET_MARKS = ("ek_", "sk-", "apikey", "api-key", "api_key", "authorization", "client_secret")
+
+
+def _may_hold_secret(raw: str) -> bool:
+    """Whether text has anything a secret could be (plain substring tests: this runs per event)."""
+    if "\\u" in raw:
+        return True
+    low = raw.lower()
+    return any(mark in low for mark in _SECRET_MARKS)
 
 
 # The last moment a date can show (9999-12-31), in ms: times past it are refused on the way in.
@@ -331,11 +339,11 @@ def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
             parsed = loads(raw)
         except ValueError:
             parsed = None
-        if parsed is not None and _SURROGATE_ESCAPE.search(raw):
+        if parsed is not None and "\\u" in raw and _SURROGATE_ESCAPE.search(raw):
             parsed = _storable_strings(parsed)  # pages and exports must be able to encode it
         if not isinstance(parsed, dict):
             data = None
-        elif _MAY_HOLD_SECRET.search(raw):
+        elif _may_hold_secret(raw):
             data = redact(parsed)
         else:
             data = parsed  # nothing a secret could be: skip the walk (most events, every delta)
@@ -356,7 +364,7 @@ def from_row(row: Mapping[str, Any]) -> Event:
         parsed = loads(row["payload"])
     except ValueError:
         parsed = None
-    if parsed is not None and _SURROGATE_ESCAPE.search(row["payload"]):
+    if parsed is not None and "\\u" in row["payload"] and _SURROGATE_ESCAPE.search(row["payload"]):
         parsed = _storable_strings(parsed)
     # No browser time (a bare log, a client that sent none): when it reached us stands in.
     t = row["t"] if row["t"] is not None else row["received_at"] * 1000
