@@ -36,3 +36,12 @@ document.addEventListener("click", async (event) => {
   }
   setTimeout(() => { button.textContent = "Copy"; }, 1500);
 });
+
+// Filters leave empty fields out of the request, so the URL a view is shared by stays short.
+document.addEventListener("htmx:configRequest", (event) => {
+  if (event.detail.verb !== "get" || !event.detail.elt.closest("#filters")) return;
+  const params = event.detail.parameters; // htmx 2: an object view of the form's data
+  for (const name of Object.keys(params)) {
+    if (params[name] === "") delete params[name];
+  }
+});
