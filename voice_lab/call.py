@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template
 
 from . import scenarios
 from .config import configured_providers
-from .providers import BETA_VOICE, DEFAULT_MODEL, GA_VOICE
+from .providers import default_model, default_voice
 
 bp = Blueprint("call", __name__)
 
@@ -36,12 +36,9 @@ def provider_choice(name: str, cfg: Mapping[str, Any]) -> dict[str, str]:
     protocol = "beta" if name == "azure-preview" else "ga"
     if name == "emulator":
         protocol = cfg["VOICE_LAB_EMULATOR_PROTOCOL"]
-    model = cfg.get("VOICE_LAB_MODEL")
-    if name.startswith("azure"):
-        model = model or cfg.get("AZURE_OPENAI_REALTIME_DEPLOYMENT")
     return {
         "name": name,
         "protocol": protocol,
-        "model": model or DEFAULT_MODEL,
-        "voice": cfg.get("VOICE_LAB_VOICE") or (BETA_VOICE if protocol == "beta" else GA_VOICE),
+        "model": default_model(cfg, name),
+        "voice": default_voice(cfg, protocol),
     }

@@ -94,6 +94,14 @@ def ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f} ms"
 
 
+@bp.app_template_filter("status")
+def session_status(session: dict) -> str:
+    """live, ended or imported."""
+    if session["origin"] == "imported":
+        return "imported"
+    return "ended" if session["ended_at"] else "live"
+
+
 @bp.app_template_filter("duration")
 def duration(session: dict) -> str:
     """How long a session ran (or has been running)."""
@@ -241,7 +249,7 @@ def _window(session: dict, filters: Filters, after: int) -> dict:
         "last_seq": events[-1].seq if events else after,
         "seen_seq": session["max_seq"],  # the newest stored when this window was read
         "full": full,
-        "live": not full and session["ended_at"] is None and session["origin"] != "imported",
+        "live": not full and session_status(session) == "live",
         "groups": timeline.group_events(events, t0) if filters.view == "grouped" else None,
         "rows": timeline.rows(events, t0) if filters.view == "flat" else None,
     }

@@ -140,8 +140,8 @@ def mint(
 def mint_azure(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
     """Azure OpenAI GA (v1): client_secrets with the api-key header, no api-version."""
     endpoint = cfg["AZURE_OPENAI_ENDPOINT"]
-    model = _model(cfg, options, azure=True)
-    voice = options.voice or cfg.get("VOICE_LAB_VOICE") or GA_VOICE
+    model = default_model(cfg, "azure", options.model)
+    voice = default_voice(cfg, "ga", options.voice)
     reply = _post(
         f"{endpoint}/openai/v1/realtime/client_secrets",
         {"api-key": cfg["AZURE_OPENAI_API_KEY"]},
@@ -157,8 +157,8 @@ def mint_azure_preview(cfg: Mapping[str, Any], options: MintOptions) -> MintedKe
     """Azure OpenAI 2025-04-01-preview: realtimeapi/sessions, WebRTC on the regional host."""
     endpoint = cfg["AZURE_OPENAI_ENDPOINT"]
     version = cfg.get("AZURE_OPENAI_API_VERSION") or PREVIEW_API_VERSION
-    model = _model(cfg, options, azure=True)
-    voice = options.voice or cfg.get("VOICE_LAB_VOICE") or BETA_VOICE
+    model = default_model(cfg, "azure", options.model)
+    voice = default_voice(cfg, "beta", options.voice)
     reply = _post(
         f"{endpoint}/openai/realtimeapi/sessions?api-version={quote(version)}",
         {"api-key": cfg["AZURE_OPENAI_API_KEY"]},
@@ -176,8 +176,8 @@ def mint_azure_preview(cfg: Mapping[str, Any], options: MintOptions) -> MintedKe
 def mint_openai(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
     """OpenAI GA: client_secrets with a bearer key; the call URL takes no model."""
     base = cfg["OPENAI_BASE_URL"]
-    model = _model(cfg, options, azure=False)
-    voice = options.voice or cfg.get("VOICE_LAB_VOICE") or GA_VOICE
+    model = default_model(cfg, "openai", options.model)
+    voice = default_voice(cfg, "ga", options.voice)
     body = {
         "expires_after": {"anchor": "created_at", "seconds": 600},
         "session": _ga_session(cfg, options, model, voice),
@@ -206,23 +206,29 @@ def mint_emulator(
             code="invalid_protocol",
         )
     scenario = options.scenario or cfg.get("VOICE_LAB_EMULATOR_SCENARIO") or "none"
-    model = _model(cfg, options, azure=False)
+    model = default_model(cfg, "openai", options.model)
     base = base.rstrip("/")
     if protocol == "beta":
-        voice = options.voice or cfg.get("VOICE_LAB_VOICE") or BETA_VOICE
+        voice = default_voice(cfg, "beta", options.voice)
         reply = emulator("beta", _beta_session(cfg, options, model, voice), scenario)
         url = f"{base}/emulator/v1/realtimertc?model={quote(model)}"
         return _from_beta(reply, "emulator", url, model, voice)
-    voice = options.voice or cfg.get("VOICE_LAB_VOICE") or GA_VOICE
+    voice = default_voice(cfg, "ga", options.voice)
     reply = emulator("ga", {"session": _ga_session(cfg, options, model, voice)}, scenario)
     return _from_ga(reply, "emulator", f"{base}/emulator/openai/v1/realtime/calls", model, voice)
 
 
-def _model(cfg: Mapping[str, Any], options: MintOptions, *, azure: bool) -> str:
+def default_model(cfg: Mapping[str, Any], provider: str, chosen: str | None = None) -> str:
+    """The model a session gets: the caller's, VOICE_LAB_MODEL, Azure's deployment, else ours."""
     configured = cfg.get("VOICE_LAB_MODEL")
-    if azure:
+    if provider.startswith("azure"):
         configured = configured or cfg.get("AZURE_OPENAI_REALTIME_DEPLOYMENT")
-    return options.model or configured or DEFAULT_MODEL
+    return chosen or configured or DEFAULT_MODEL
+
+
+def default_voice(cfg: Mapping[str, Any], protocol: str, chosen: str | None = None) -> str:
+    """The voice a session gets: the caller's, VOICE_LAB_VOICE, else the protocol's usual one."""
+    return chosen or cfg.get("VOICE_LAB_VOICE") or (BETA_VOICE if protocol == "beta" else GA_VOICE)
 
 
 def _ga_session(cfg, options: MintOptions, model: str, voice: str) -> dict[str, Any]:
