@@ -48,6 +48,17 @@ def hold_lock(app) -> sqlite3.Connection:
     return db
 
 
+def mirroring(app, live_server) -> tuple[str, websocket.WebSocket]:
+    """A new session and a websocket already welcomed to mirror it."""
+    store = open_store(app)
+    session_id = store.create_session(provider="openai")
+    store.close()
+    ws = websocket.create_connection(live_server.url.replace("http", "ws") + "/ws/mirror")
+    ws.send(json.dumps({"op": "hello", "session": session_id}))
+    json.loads(ws.recv())
+    return session_id, ws
+
+
 def stored_seqs(app, session_id) -> list[int]:
     store = open_store(app)
     try:
@@ -78,12 +89,7 @@ def test_locked_past_the_busy_timeout_is_not_acked_and_the_resend_is(app):
 
 
 def test_locked_for_a_moment_the_batch_waits_and_is_acked(app, live_server):
-    store = open_store(app)
-    session_id = store.create_session(provider="openai")
-    store.close()
-    ws = websocket.create_connection(live_server.url.replace("http", "ws") + "/ws/mirror")
-    ws.send(json.dumps({"op": "hello", "session": session_id}))
-    json.loads(ws.recv())
+    session_id, ws = mirroring(app, live_server)
     locker = hold_lock(app)
     ws.send(batch([1, 2, 3]))
     time.sleep(0.3)
@@ -97,12 +103,7 @@ def test_locked_for_a_moment_the_batch_waits_and_is_acked(app, live_server):
 
 
 def test_a_failing_write_is_not_acked_and_nothing_half_stored(app, live_server):
-    store = open_store(app)
-    session_id = store.create_session(provider="openai")
-    store.close()
-    ws = websocket.create_connection(live_server.url.replace("http", "ws") + "/ws/mirror")
-    ws.send(json.dumps({"op": "hello", "session": session_id}))
-    json.loads(ws.recv())
+    session_id, ws = mirroring(app, live_server)
     ws.send(batch([1, 2]))
     assert json.loads(ws.recv()) == {"op": "ack", "upto": 2}
     db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"], isolation_level=None)
