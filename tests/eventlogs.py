@@ -61,6 +61,12 @@ GA_TURN_TAIL = (
 )
 
 
+def wire_text(event: dict) -> str:
+    """An event as the data channel carries it: compact JSON, as the service and JSON.stringify
+    write it."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
 def beta_name(ga_name: str) -> str:
     """The beta (preview) name of a GA event type."""
     if ga_name == "conversation.item.added":
@@ -147,7 +153,7 @@ class LogBuilder:
         """The Log, events in time order (emission order breaks ties), seq from 1."""
         entries = sorted(self._entries, key=lambda entry: entry[0])
         self.log.events = [
-            parse_event(seq, dir_, T0 + at, data if dir_ == "local" else json.dumps(data))
+            parse_event(seq, dir_, T0 + at, data if dir_ == "local" else wire_text(data))
             for seq, (at, dir_, data) in enumerate(entries, start=1)
         ]
         return self.log

@@ -105,9 +105,7 @@ def export_command(session_id: str, output) -> None:
         session = store.get_session(session_id)
         if session is None:
             raise click.ClickException(f"no session {session_id!r} (see the list at /)")
-        for chunk in exchange.export_chunks(
-            session, store.iter_events(session_id, columns=exchange.EXPORT_COLUMNS)
-        ):
+        for chunk in exchange.export_chunks(session, store.export_rows(session_id)):
             output.write(chunk)
     finally:
         store.close()

@@ -337,8 +337,7 @@ def export(session_id: str):
     def chunks():
         store = Store(path)  # the stream outlives the request and its connection
         try:
-            rows = store.iter_events(session_id, query, columns=exchange.EXPORT_COLUMNS)
-            yield from exchange.export_chunks(session, rows)
+            yield from exchange.export_chunks(session, store.export_rows(session_id, query))
         finally:
             store.close()
 

@@ -21,7 +21,7 @@ from .events import (
     row_problem,
     storable,
 )
-from .store import SESSION_FIELDS, EventRow
+from .store import SESSION_FIELDS, EventRow, ExportRow
 
 FORMAT = "voice-lab.session"
 VERSION = 1
@@ -61,13 +61,12 @@ class ImportRefused(ValueError):
     """A file we will not import, with what is wrong and where."""
 
 
-EXPORT_COLUMNS = "seq, direction, t, type, payload, compact"  # what event_line reads
 EXPORT_CHUNK = 64 * 1024  # characters per piece: one write each, few enough to stream fast
 
 
-def export_chunks(session: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+def export_chunks(session: Mapping[str, Any], rows: Iterable[ExportRow]) -> Iterator[str]:
     """The export document in pieces of about EXPORT_CHUNK, one event per line, so memory stays
-    flat and the server writes in large blocks."""
+    flat and the server writes in large blocks. `rows` come from Store.export_rows."""
     head = {
         "format": FORMAT,
         "version": VERSION,
@@ -75,10 +74,11 @@ def export_chunks(session: Mapping[str, Any], rows: Iterable[Mapping[str, Any]])
         "session": {k: session.get(k) for k in SESSION_EXPORT_FIELDS},
     }
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": [\n'
+    line = _EventLines()
     batch: list[str] = []
     size, separator = 0, ""
     for row in rows:
-        batch.append(event_line(row))
+        batch.append(line(row))
         size += len(batch[-1])
         if size >= EXPORT_CHUNK:
             yield separator + ",\n".join(batch)
@@ -88,20 +88,32 @@ def export_chunks(session: Mapping[str, Any], rows: Iterable[Mapping[str, Any]])
     yield "\n]}\n"
 
 
-def event_line(row: Mapping[str, Any]) -> str:
+class _EventLines:
+    """Writes exported events; a session has few distinct types, so each is quoted once."""
+
+    def __init__(self) -> None:
+        self.types: dict[str | None, str] = {None: "null"}
+
+    def __call__(self, row: ExportRow) -> str:
+        seq, direction, t, type_, payload, compact = row
+        type_text = self.types.get(type_)
+        if type_text is None:
+            type_text = self.types[type_] = json.dumps(type_, ensure_ascii=False)
+        t_text = "null" if t is None else repr(float(t))
+        event = payload if compact else _canonical(payload)
+        return (
+            f'{{"seq": {seq}, "dir": "{direction}", "t": {t_text}, "type": {type_text}, '
+            f'"event": {event}}}'
+        )
+
+
+def event_line(row: ExportRow) -> str:
     """One exported event: a JSON object in its compact form (so re-exports match), or text.
 
     Written by hand rather than through json.dumps of a dict: this runs once per event of an
     export, and the fields are an int, a fixed word, a float, and a string or null.
     """
-    embedded = row["payload"] if row["compact"] else _canonical(row["payload"])
-    t, type_ = row["t"], row["type"]
-    t_text = "null" if t is None else repr(float(t))
-    type_text = "null" if type_ is None else json.dumps(type_, ensure_ascii=False)
-    return (
-        f'{{"seq": {row["seq"]}, "dir": "{row["direction"]}", "t": {t_text}, '
-        f'"type": {type_text}, "event": {embedded}}}'
-    )
+    return _EventLines()(row)
 
 
 def _canonical(payload: str) -> str:

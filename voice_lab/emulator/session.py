@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..events import dumps
 from ..scenarios import Scenario
 from . import client_events, settings, voice
 from .client_events import ClientError
@@ -107,7 +108,7 @@ class Session:
     def send(self, event: dict[str, Any] | None) -> None:
         """Send one server event on the data channel."""
         if event is not None and self.send_text is not None:
-            self.send_text(json.dumps(event))
+            self.send_text(dumps(event))  # compact, as the service writes it
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run `coro` as a task the session owns (cancelled on close)."""
