@@ -70,7 +70,7 @@ def stored_seqs(app, session_id) -> list[int]:
 def test_locked_past_the_busy_timeout_is_not_acked_and_the_resend_is(app):
     store = open_store(app)
     # The store waits 10 s for a lock; a short wait here reaches the timeout quickly.
-    store.db.execute("PRAGMA busy_timeout = 50")
+    store.writer.db.execute("PRAGMA busy_timeout = 50")
     session_id = store.create_session(provider="openai")
     mirror = Mirror(store)
     mirror.handle(json.dumps({"op": "hello", "session": session_id}))

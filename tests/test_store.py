@@ -27,8 +27,8 @@ def test_migrate_sets_wal_and_version_once(store):
 
 def test_batches_are_stored_once(store):
     sid = store.create_session(provider="emulator", label="x")
-    assert store.insert_events(sid, [row(1), row(2), row(3, "error")]) == 3
-    assert store.insert_events(sid, [row(2), row(3, "error"), row(4)]) == 1
+    assert store.insert_events(sid, [row(1), row(2), row(3, "error")]) == (3, 3)
+    assert store.insert_events(sid, [row(2), row(3, "error"), row(4)]) == (1, 4)
     session = store.get_session(sid)
     assert (session["event_count"], session["error_count"], session["max_seq"]) == (4, 1, 4)
     assert session["first_t"] == 1001.0
@@ -38,11 +38,11 @@ def test_batches_are_stored_once(store):
 def test_contiguous_seq_stops_at_the_first_gap(store):
     sid = store.create_session(provider="emulator")
     assert store.contiguous_seq(sid) == 0
-    store.insert_events(sid, [row(2), row(3)])
+    assert store.insert_events(sid, [row(2), row(3)]).contiguous == 0
     assert store.contiguous_seq(sid) == 0
-    store.insert_events(sid, [row(1), row(5)])
+    assert store.insert_events(sid, [row(1), row(5)]).contiguous == 3
     assert store.contiguous_seq(sid) == 3
-    store.insert_events(sid, [row(4)])
+    assert store.insert_events(sid, [row(4)]).contiguous == 5
     assert store.contiguous_seq(sid) == 5
     assert store.contiguous_seq("vl_missing") == 0
 

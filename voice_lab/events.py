@@ -236,16 +236,24 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# Made once: json.loads and json.dumps with options build a new decoder or encoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     """Strict json.loads: NaN and Infinity are refused (no export could carry them), and so are
     values nested past max_depth (TooDeep, a ValueError)."""
+    if not isinstance(text, str):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    elif text.startswith("\ufeff"):
+        raise ValueError("JSON text must not start with a byte order mark")
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise TooDeep(f"nested deeper than {max_depth} levels") from None
     # A value cannot nest deeper than it has brackets: most events skip the walk.
-    open_list, open_object = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
-    brackets = text.count(open_list) + text.count(open_object)
+    brackets = text.count("[") + text.count("{")
     if brackets > max_depth and nested_deeper(value, max_depth):
         raise TooDeep(f"nested deeper than {max_depth} levels")
     return value
@@ -292,7 +300,7 @@ def _storable_strings(value: Any) -> Any:
 
 def dumps(obj: Any) -> str:
     """Compact JSON as the services send it (non-ASCII kept)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(obj)
 
 
 # Text without any of these cannot hold a secret redact() would change (a \\u escape could

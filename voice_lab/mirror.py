@@ -88,7 +88,7 @@ class Mirror:
             raise MirrorError("no_session", "send hello before events")
         rows = to_rows(frame.get("events"))
         try:
-            self.store.insert_events(self.session_id, rows)
+            stored = self.store.insert_events(self.session_id, rows)
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.IntegrityError) and not self.store.get_session(
                 self.session_id
@@ -101,7 +101,7 @@ class Mirror:
                 "storage_unavailable", f"could not store the batch ({exc}); send it again"
             ) from None
         self.on_stored()
-        return {"op": "ack", "upto": self.store.contiguous_seq(self.session_id)}
+        return {"op": "ack", "upto": stored.contiguous}
 
 
 def parse_frame(text: str | bytes) -> dict[str, Any]:
@@ -235,7 +235,8 @@ def _dropped(result):
 def init_app(app) -> None:
     """Register the websocket route with a message limit above our own frame limit."""
     app.config.setdefault(
-        "SOCK_SERVER_OPTIONS", {"max_message_size": SOCKET_MESSAGE_LIMIT, "ping_interval": 25}
+        "SOCK_SERVER_OPTIONS",
+        {"max_message_size": SOCKET_MESSAGE_LIMIT, "ping_interval": 25, "receive_bytes": 1 << 16},
     )
     app.register_blueprint(bp)
     sock.init_app(app)

@@ -10,9 +10,10 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, current_app, g
 
@@ -24,11 +25,123 @@ MIGRATIONS: tuple[str, ...] = tuple(
     for name in ("schema.sql", "event_counts.sql", "compact_payloads.sql")
 )
 
-# One lock per database file: this process's writers take turns on it, so a thread waiting to
-# write wakes the moment the previous transaction commits. SQLite's own busy handler (left for
-# other processes) sleeps and polls instead, which put hundreds of ms on the mirror's acks.
-_WRITERS: dict[str, threading.Lock] = {}
-_WRITERS_LOCK = threading.Lock()
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection as the store uses them: autocommit (transactions are explicit), rows by
+    name, foreign keys enforced, waiting up to 10 s for another process's lock."""
+    db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 10000")
+    # synchronous stays FULL: an ack promises the events are on disk, power cut or not.
+    return db
+
+
+class Writer:
+    """The one connection this process writes a database file with, and the lock its writers
+    take turns on.
+
+    One connection keeps its page cache warm: with one per mirror socket, each commit made the
+    others' caches stale, so every batch re-read the pages it wrote into. The lock wakes a
+    waiting writer the moment the previous transaction commits; SQLite's own busy handler (left
+    for other processes) sleeps and polls instead, which put hundreds of ms on the mirror's acks.
+    It lives while some Store on the file is open.
+
+    Batches of events commit in groups: the commit (its fsync) is most of a batch's time under
+    the lock, so whoever takes the lock writes every batch that queued meanwhile, each in its
+    own savepoint, and commits them all at once.
+    """
+
+    _open: dict[str, Writer] = {}
+    _open_lock = threading.Lock()
+
+    def __init__(self, path: str):
+        self.path = path
+        self.lock = threading.Lock()
+        self.db = connect(path)
+        self.users = 0
+        self._queue: list[_Batch] = []
+        self._queue_lock = threading.Lock()
+
+    def insert(self, session_id: str, rows: Sequence[EventRow]) -> Stored:
+        """Store a batch, committed by the time this returns."""
+        batch = _Batch(session_id, rows)
+        with self._queue_lock:
+            self._queue.append(batch)
+        with self.lock:
+            if not batch.done:  # else the writer before us took it along
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._write(group)
+        if batch.error is not None:
+            raise batch.error
+        return batch.stored
+
+    def _write(self, group: list[_Batch]) -> None:
+        """One transaction for the group; a batch that fails leaves the others stored."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            if len(group) == 1:  # alone, a failure is the transaction's
+                group[0].stored = _insert_events(db, group[0].session_id, group[0].rows)
+            else:
+                for batch in group:
+                    db.execute("SAVEPOINT batch")
+                    try:
+                        batch.stored = _insert_events(db, batch.session_id, batch.rows)
+                    except Exception as exc:
+                        db.execute("ROLLBACK TO batch")
+                        batch.error = exc
+                    db.execute("RELEASE batch")
+            db.execute("COMMIT")
+        except Exception as exc:  # nothing of the group is stored
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for batch in group:
+                batch.error = batch.error or exc
+        finally:
+            for batch in group:
+                batch.done = True
+
+    @classmethod
+    def acquire(cls, path: str) -> Writer:
+        """The file's writer, opened if no Store has it open."""
+        key = str(Path(path).resolve())
+        with cls._open_lock:
+            writer = cls._open.get(key)
+            if writer is None:
+                writer = cls._open[key] = Writer(path)
+            writer.users += 1
+            return writer
+
+    def release(self) -> None:
+        """One Store less; the last one closes the connection."""
+        with Writer._open_lock:
+            self.users -= 1
+            if self.users == 0:
+                del Writer._open[str(Path(self.path).resolve())]
+                with self.lock:
+                    self.db.close()
+
+
+class Stored(NamedTuple):
+    """What storing a batch did: how many of its rows were new, and the session's
+    contiguous_seq after it."""
+
+    new: int
+    contiguous: int
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Events waiting for the writer, and what became of them."""
+
+    session_id: str
+    rows: Sequence[EventRow]
+    done: bool = False
+    stored: Stored = Stored(0, 0)
+    error: Exception | None = None
+
 
 SESSION_FIELDS = (
     "id",
@@ -51,9 +164,9 @@ SESSION_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One stored event, as the mirror and the importer write it."""
+class EventRow(NamedTuple):
+    """One stored event, as the mirror and the importer write it (a tuple: the mirror makes one
+    per event, and its fields are the INSERT's parameters in order)."""
 
     seq: int
     direction: str
@@ -68,7 +181,6 @@ class EventRow:
     @classmethod
     def of(cls, event: Event) -> EventRow:
         """The row of a parsed event."""
-        compact = event.data is not None and event.raw == dumps(event.data)
         return cls(
             event.seq,
             event.dir,
@@ -78,7 +190,7 @@ class EventRow:
             event.response_id,
             event.item_id,
             event.raw,
-            compact,
+            event.data is not None and event.raw == dumps(event.data),
         )
 
 
@@ -87,19 +199,16 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
-        with _WRITERS_LOCK:
-            self._writer = _WRITERS.setdefault(str(Path(path).resolve()), threading.Lock())
-        self.db = sqlite3.connect(
-            self.path, timeout=10, isolation_level=None, check_same_thread=False
-        )
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA busy_timeout = 10000")
-        # synchronous stays FULL: an ack promises the events are on disk, power cut or not.
+        self.db = connect(self.path)  # reads
+        self.writer = Writer.acquire(self.path)  # writes, shared with the process's other Stores
+        self._closed = False
 
     def close(self) -> None:
-        """Close the connection."""
-        self.db.close()
+        """Close the connection (and the writer's, if no other Store uses it)."""
+        if not self._closed:
+            self._closed = True
+            self.db.close()
+            self.writer.release()
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns the version it is at."""
@@ -112,14 +221,16 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once so concurrent writers queue instead of failing."""
-        with self._writer:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self.writer.lock:
+            db = self.writer.db
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
+                yield db
+                db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if db.in_transaction:  # a failed COMMIT may have ended it already
+                    db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
 
     # Sessions
 
@@ -169,10 +280,9 @@ class Store:
 
     # Events
 
-    def insert_events(self, session_id: str, rows: Sequence[EventRow]) -> int:
-        """Store a batch in one transaction, each (session, seq) once; returns how many were new."""
-        with self.transaction() as db:
-            return _insert_events(db, session_id, rows)
+    def insert_events(self, session_id: str, rows: Sequence[EventRow]) -> Stored:
+        """Store a batch in one transaction, each (session, seq) once."""
+        return self.writer.insert(session_id, rows)
 
     def import_session(self, fields: dict[str, Any], rows: Sequence[EventRow]) -> str:
         """Create a session with all its events in one transaction: all or nothing."""
@@ -246,15 +356,7 @@ class Store:
         row = self.db.execute(
             "SELECT event_count, max_seq FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
-        if row is None or row["event_count"] == row["max_seq"]:
-            return row["max_seq"] if row else 0
-        gap = self.db.execute(
-            "SELECT min(seq) FROM (SELECT 0 AS seq UNION ALL SELECT seq FROM events "
-            "WHERE session_id = ?1) AS e WHERE NOT EXISTS (SELECT 1 FROM events "
-            "WHERE session_id = ?1 AND seq = e.seq + 1)",
-            (session_id,),
-        ).fetchone()[0]
-        return gap or 0
+        return _contiguous(self.db, session_id, *row) if row else 0
 
     def iter_events(
         self,
@@ -330,10 +432,27 @@ def _insert_session(db: sqlite3.Connection, fields: dict[str, Any]) -> str:
     return fields["id"]
 
 
-def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[EventRow]) -> int:
+# A batch goes in with one statement of many rows rather than one execution per row: each
+# execution lets go of the GIL and must win it back, and the writer's lock is held meanwhile.
+_ROWS_PER_STATEMENT = 200  # 2,200 parameters: far below SQLite's limit
+_INSERT_EVENTS = (
+    "INSERT INTO events (session_id, received_at, seq, direction, t, type, category, "
+    "response_id, item_id, payload, compact) VALUES "
+)
+_COUNT_EVENTS = "INSERT INTO event_counts (session_id, category, type, n) VALUES "
+
+
+@cache
+def _values_sql(insert: str, columns: int, rows: int) -> str:
+    """An INSERT with `rows` rows of `columns` parameters each."""
+    row = "(" + ", ".join("?" * columns) + ")"
+    return insert + ", ".join([row] * rows)
+
+
+def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[EventRow]) -> Stored:
     """Insert the rows not stored yet and keep the session's counters; inside a transaction."""
     if not rows:
-        return 0
+        return Stored(0, 0)  # not stored anywhere: mirror.to_rows refuses empty batches
     seqs = [row.seq for row in rows]
     have = {
         r[0]
@@ -344,36 +463,28 @@ def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[Event
     }
     fresh = list({row.seq: row for row in rows if row.seq not in have}.values())
     now = time.time()
-    db.executemany(
-        "INSERT INTO events (session_id, seq, direction, t, received_at, type, category, "
-        "response_id, item_id, payload, compact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                session_id,
-                r.seq,
-                r.direction,
-                r.t,
-                now,
-                r.type,
-                r.category,
-                r.response_id,
-                r.item_id,
-                r.payload,
-                r.compact,
-            )
-            for r in fresh
-        ],
-    )
+    for start in range(0, len(fresh), _ROWS_PER_STATEMENT):
+        part = fresh[start : start + _ROWS_PER_STATEMENT]
+        db.execute(
+            _values_sql(_INSERT_EVENTS, 11, len(part)),
+            [value for row in part for value in (session_id, now, *row)],
+        )
     counts = Counter((r.category, r.type or "") for r in fresh)
-    db.executemany(
-        "INSERT INTO event_counts (session_id, category, type, n) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT DO UPDATE SET n = n + excluded.n",
-        [(session_id, category, type_, n) for (category, type_), n in counts.items()],
-    )
+    if counts:
+        db.execute(
+            _values_sql(_COUNT_EVENTS, 4, len(counts))
+            + " ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            [
+                value
+                for (category, type_), n in counts.items()
+                for value in (session_id, category, type_, n)
+            ],
+        )
     first_t = min((r.t for r in fresh if r.t is not None), default=None)
-    db.execute(
+    counters = db.execute(
         "UPDATE sessions SET event_count = event_count + ?, error_count = error_count + ?, "
-        "max_seq = max(max_seq, ?), first_t = coalesce(min(first_t, ?), first_t, ?) WHERE id = ?",
+        "max_seq = max(max_seq, ?), first_t = coalesce(min(first_t, ?), first_t, ?) WHERE id = ? "
+        "RETURNING event_count, max_seq",
         (
             len(fresh),
             sum(r.category == "error" for r in fresh),
@@ -382,8 +493,21 @@ def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[Event
             first_t,
             session_id,
         ),
-    )
-    return len(fresh)
+    ).fetchone()
+    return Stored(len(fresh), _contiguous(db, session_id, *counters) if counters else 0)
+
+
+def _contiguous(db: sqlite3.Connection, session_id: str, event_count: int, max_seq: int) -> int:
+    """contiguous_seq from a session's counters: they say when there is no gap (nearly always)."""
+    if event_count == max_seq:
+        return max_seq
+    gap = db.execute(
+        "SELECT min(seq) FROM (SELECT 0 AS seq UNION ALL SELECT seq FROM events "
+        "WHERE session_id = ?1) AS e WHERE NOT EXISTS (SELECT 1 FROM events "
+        "WHERE session_id = ?1 AND seq = e.seq + 1)",
+        (session_id,),
+    ).fetchone()[0]
+    return gap or 0
 
 
 def _check_fields(fields: dict[str, Any]) -> None:
