@@ -10,6 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from voice_lab import create_app
+from voice_lab.store import Store
 
 
 @pytest.fixture
@@ -26,6 +27,15 @@ def app(settings):
     emulator = app.extensions.get("voice_lab_emulator")
     if emulator is not None:
         emulator.shutdown()
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[Store]:
+    """A migrated Store on a database of its own."""
+    store = Store(tmp_path / "store.sqlite3")
+    store.migrate()
+    yield store
+    store.close()
 
 
 @pytest.fixture

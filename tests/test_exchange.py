@@ -7,16 +7,7 @@ import pytest
 
 from voice_lab import exchange
 from voice_lab.events import parse_event
-from voice_lab.store import EventRow, Store
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = Store(tmp_path / "x.sqlite3")
-    store.migrate()
-    yield store
-    store.close()
-
+from voice_lab.store import EventRow
 
 TURN = [
     (

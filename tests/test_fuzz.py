@@ -22,7 +22,7 @@ from tests.eventlogs import barge_in_log, function_call_log, voice_turn_log
 from tests.figures import count, inconsistencies
 from voice_lab import create_app, exchange
 from voice_lab.events import DIRECTIONS
-from voice_lab.mirror import Mirror, to_rows
+from voice_lab.mirror import Mirror, to_events
 from voice_lab.store import open_store
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
@@ -144,7 +144,7 @@ class Model:
         if reply["op"] != "ack" or reply.get("upto") is None:
             return
         # Within a batch the last of a duplicate seq counts; across batches the first stored.
-        batch = {row.seq: row.payload for row in to_rows(json.loads(frame_text)["events"])}
+        batch = {e.seq: e.raw for e in to_events(json.loads(frame_text)["events"])}
         for seq, payload in batch.items():
             self.first.setdefault(seq, payload)
         assert reply["upto"] == self.store.contiguous_seq(self.session_id)

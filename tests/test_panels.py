@@ -1,11 +1,11 @@
 """The panels' data: figures over the whole session, lists and charts kept to a readable size."""
 
 from tests.eventlogs import barge_in_log
-from voice_lab import metrics, panels
+from voice_lab import aggregates, metrics, panels
 
 
 def test_latest_rows_shown_and_totals_kept(monkeypatch):
-    monkeypatch.setattr(panels, "LATEST_RESPONSES", 1)
+    monkeypatch.setattr(aggregates, "LATEST_RESPONSES", 1)
     built = panels.build(barge_in_log().events)
     assert len(built["usages"]) == 1 and built["hidden"]["responses"] == 1
     assert built["usage_total"].total_tokens == 575  # both responses count
@@ -13,11 +13,12 @@ def test_latest_rows_shown_and_totals_kept(monkeypatch):
     assert built["latency_stats"][0].count == 2
 
 
-def test_thin_keeps_first_and_last_and_bounds_the_count(monkeypatch):
-    monkeypatch.setattr(panels, "CHART_POINTS", 10)
-    thinned = panels._thin(list(range(95)))
-    assert len(thinned) <= 11 and thinned[0] == 0 and thinned[-1] == 94
-    assert panels._thin([1, 2, 3]) == [1, 2, 3]
+def test_gaps_are_found_in_the_events_unless_given():
+    events = [e for e in barge_in_log().events if e.seq != 3]
+    (*_, gaps) = panels.build(events)["checks"]
+    assert not gaps.ok and gaps.seqs == (3,)
+    (*_, given) = panels.build(events, missing=[])["checks"]
+    assert given.ok
 
 
 def test_a_lone_point_is_drawn_in_the_middle():
@@ -26,3 +27,9 @@ def test_a_lone_point_is_drawn_in_the_middle():
     ((x, y),) = series.points
     assert x == panels.CHART_W / 2 and 0 < y < panels.CHART_H
     assert series.markers == series.points and series.last == 40
+
+
+def test_stats_ranges_cover_every_sample_not_only_those_drawn():
+    points = [metrics.StatsPoint(1, 0.0, 0.0, 50.0, None, None, None, None, None, None)]
+    (rtt,) = panels.stats_chart(points, {"rtt_ms": [10.0, 90.0, 50.0]})
+    assert (rtt.low, rtt.high, rtt.last) == (10.0, 90.0, 50.0)

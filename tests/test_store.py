@@ -7,14 +7,6 @@ import pytest
 from voice_lab.store import MIGRATIONS, EventRow, Store
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = Store(tmp_path / "db.sqlite3")
-    store.migrate()
-    yield store
-    store.close()
-
-
 def row(seq: int, category: str = "response") -> EventRow:
     return EventRow(seq, "server", 1000.0 + seq, "response.created", category, "resp_1", None, "{}")
 
@@ -27,8 +19,8 @@ def test_migrate_sets_wal_and_version_once(store):
 
 def test_batches_are_stored_once(store):
     sid = store.create_session(provider="emulator", label="x")
-    assert store.insert_events(sid, [row(1), row(2), row(3, "error")]) == (3, 3)
-    assert store.insert_events(sid, [row(2), row(3, "error"), row(4)]) == (1, 4)
+    assert store.insert_events(sid, [row(1), row(2), row(3, "error")]) == (3, 3, 3, 3)
+    assert store.insert_events(sid, [row(2), row(3, "error"), row(4)]) == (1, 4, 4, 4)
     session = store.get_session(sid)
     assert (session["event_count"], session["error_count"], session["max_seq"]) == (4, 1, 4)
     assert session["first_t"] == 1001.0

@@ -22,7 +22,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from . import exchange, panels, timeline
+from . import aggregates, exchange, panels, timeline
 from .config import configured_providers
 from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
 from .store import EventQuery, Store, database_path, get_store
@@ -276,8 +276,8 @@ def panels_partial(session_id: str):
     html = _rendered_panels.get(key)
     if html is None:
         store = get_store()
-        events = [from_row(row) for row in store.panel_events(session_id)]
-        built = panels.build(events, store.missing_seqs(session_id))
+        fold = aggregates.current(store, session_id)
+        built = panels.view(fold, store.missing_seqs(session_id))
         html = render_template("_panels.html", session=session, panels=built)
         _rendered_panels.put(key, html)
     return html

@@ -170,7 +170,7 @@ class Usage:
     output_audio: int = 0
 
 
-def _usage_of(response_id: str | None, usage: dict) -> Usage:
+def usage_of(response_id: str | None, usage: dict) -> Usage:
     """A Usage from the protocol's usage object (missing figures count 0)."""
 
     def n(*path: str) -> int:
@@ -193,7 +193,7 @@ def _usage_of(response_id: str | None, usage: dict) -> Usage:
 def usage_by_response(events: Sequence[Event]) -> list[Usage]:
     """Tokens of every response.done that reports usage, in seq order."""
     return [
-        _usage_of(event.response_id, usage)
+        usage_of(event.response_id, usage)
         for event in sorted_events(events)
         if ga_name(event) == "response.done"
         and isinstance(usage := dig(event.data, "response", "usage"), dict)
@@ -234,7 +234,7 @@ def rate_limit_series(events: Sequence[Event]) -> list[RateLimit]:
             event.t,
             event.t - t0,
             name if isinstance(name := dig(limit, "name"), str) else None,
-            *(_number(limit, field) for field in _LIMIT_FIELDS[1:]),
+            *(number(limit, field) for field in _LIMIT_FIELDS[1:]),
         )
         for event in sorted_events(events)
         if ga_name(event) == "rate_limits.updated"
@@ -278,15 +278,13 @@ def stats_series(events: Sequence[Event]) -> list[StatsPoint]:
     """The voicelab.stats samples in seq order (non-numeric values read as None)."""
     t0 = start_time(events)
     return [
-        StatsPoint(
-            event.seq, event.t, event.t - t0, *(_number(event.data, f) for f in STATS_FIELDS)
-        )
+        StatsPoint(event.seq, event.t, event.t - t0, *(number(event.data, f) for f in STATS_FIELDS))
         for event in sorted_events(events)
         if event.type == "voicelab.stats"
     ]
 
 
-def _number(data: dict | None, key: str) -> float | int | None:
+def number(data: dict | None, key: str) -> float | int | None:
     """data[key] if it is a finite number a chart can draw (booleans are not numbers here)."""
     value = dig(data, key)
     if not isinstance(value, int | float) or isinstance(value, bool):

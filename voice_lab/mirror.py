@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from .events import MAX_DEPTH, TooDeep, loads, parse_event, row_problem, storable
+from . import aggregates
+from .aggregates import Aggregates
+from .events import MAX_DEPTH, Event, TooDeep, loads, parse_event, row_problem, storable
 from .security import origin_allowed
-from .store import EventRow, Store, open_store
+from .store import EventRow, Store, Stored, open_store
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
@@ -27,6 +31,7 @@ MAX_FRAME_DEPTH = MAX_DEPTH + 3
 # Past this a socket frame is cut off by the websocket layer itself, closing the connection; below
 # it, frames over MAX_FRAME_BYTES get their own error and the connection stays up.
 SOCKET_MESSAGE_LIMIT = 16 * MAX_FRAME_BYTES
+SAVE_EVERY = 2.0  # seconds between saves of a mirrored session's panel figures
 CREATE_FIELDS = ("label", "provider", "model", "protocol", "voice")
 
 sock = Sock()
@@ -52,6 +57,10 @@ class Mirror:
         self.store = store
         self.on_stored = on_stored  # tells the dashboard's live tails to look
         self.session_id: str | None = None
+        # The session's panel figures, folded as events are stored and saved now and then, so
+        # that the panels read only what came since (see aggregates.py).
+        self.fold: Aggregates | None = None
+        self.saved = (0, 0.0)  # (folded, monotonic time) at the last save
 
     def handle(self, text: str | bytes) -> dict[str, Any]:
         """Answer one frame: welcome, ack, or an error frame; never raises for bad input."""
@@ -80,15 +89,18 @@ class Mirror:
                 )
             self.session_id = session_id
         acked = self.store.contiguous_seq(self.session_id)
+        self.close()
+        self.fold = aggregates.current(self.store, self.session_id)
+        self.saved = (self.fold.folded, time.monotonic())
         return {"op": "welcome", "session": self.session_id, "acked": acked}
 
     def events(self, frame: Mapping[str, Any]) -> dict[str, Any]:
         """Store a batch in one transaction, then ack the highest contiguous seq."""
         if self.session_id is None:
             raise MirrorError("no_session", "send hello before events")
-        rows = to_rows(frame.get("events"))
+        events = to_events(frame.get("events"))
         try:
-            stored = self.store.insert_events(self.session_id, rows)
+            stored = self.store.insert_events(self.session_id, [EventRow.of(e) for e in events])
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.IntegrityError) and not self.store.get_session(
                 self.session_id
@@ -101,7 +113,32 @@ class Mirror:
                 "storage_unavailable", f"could not store the batch ({exc}); send it again"
             ) from None
         self.on_stored()
+        self._fold(events, stored)
         return {"op": "ack", "upto": stored.contiguous}
+
+    def _fold(self, events: list[Event], stored: Stored) -> None:
+        """Fold the batch into the panels' figures; save them every SAVE_EVERY seconds."""
+        if self.fold is None:
+            return
+        for event in sorted(events, key=lambda e: e.seq):
+            if event.t is None:  # the store dates it on arrival, and so do the panels
+                event = replace(event, t=time.time() * 1000)
+            self.fold.feed(event)
+        if stored.max_seq == self.fold.upto and stored.count != self.fold.folded:
+            self.fold = None  # a gap below what was folded got filled: the panels rebuild
+        elif time.monotonic() - self.saved[1] >= SAVE_EVERY:
+            self.close()
+
+    def close(self) -> None:
+        """Save the panels' figures if they changed since the last save."""
+        fold = self.fold
+        if fold is None or self.session_id is None or fold.folded == self.saved[0]:
+            return
+        try:
+            self.store.save_aggregates(self.session_id, fold.upto, fold.folded, fold.dumps())
+        except sqlite3.Error:
+            return  # the panels fold what is missing themselves
+        self.saved = (fold.folded, time.monotonic())
 
 
 def parse_frame(text: str | bytes) -> dict[str, Any]:
@@ -129,20 +166,15 @@ def parse_frame(text: str | bytes) -> dict[str, Any]:
     return frame
 
 
-def to_rows(events: Any) -> list[EventRow]:
-    """Validate a batch and turn it into rows: parsed, redacted and categorised."""
+def to_events(events: Any) -> list[Event]:
+    """Validate a batch and parse its events: redacted and categorised."""
     if not isinstance(events, list) or not events:
         raise MirrorError("bad_events", '"events" must be a non-empty list')
     if len(events) > MAX_BATCH_EVENTS:
         raise MirrorError(
             "batch_too_large", f"a batch may hold {MAX_BATCH_EVENTS} events (got {len(events)})"
         )
-    rows = []
-    for index, item in enumerate(events):
-        seq, direction, t, data = _checked(index, item)
-        event = parse_event(seq, direction, t, data)
-        rows.append(EventRow.of(event))
-    return rows
+    return [parse_event(*_checked(index, item)) for index, item in enumerate(events)]
 
 
 def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]:
@@ -199,6 +231,7 @@ def mirror_socket(ws) -> None:
                 return
             ws.send(json.dumps(mirror.handle(text)))
     finally:
+        mirror.close()
         store.close()
         request.environ[SOCKET_DONE] = True
 

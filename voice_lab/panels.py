@@ -1,18 +1,22 @@
-"""The session page's panels: the timeline's figures, plus the geometry of their small charts.
+"""The session page's panels: the figures Aggregates keeps, plus the geometry of their charts.
 
-Pure: takes Events (the store leaves most deltas out: see Store.panel_events) and returns plain
-data for `_panels.html`. Charts are server-rendered SVG, so there is no charting library.
+Pure: reads an Aggregates (the fold of a session's events) and returns plain data for
+`_panels.html`. Charts are server-rendered SVG, so there is no charting library. A long session
+keeps its panels readable and quick to send: the latest rows of each list (figures and totals
+still cover the whole session) and charts thinned to a drawable size (see aggregates.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import metrics, review, timeline
+from . import aggregates, metrics
+from .aggregates import Aggregates
 from .events import Event
+from .timeline import sorted_events
 
 CHART_W, CHART_H = 320, 72
 
@@ -38,47 +42,32 @@ class Series:
         return self.points if len(self.points) <= 60 else ()
 
 
-# A long session keeps its panels readable and quick to send: the latest rows of each list
-# (figures and totals still cover the whole session) and charts thinned to a drawable size.
-LATEST_RESPONSES, LATEST_LINES, LATEST_CHANGES, FIRST_ERRORS = 30, 200, 30, 200
-CHART_POINTS = 400
+def build(events: Sequence[Event], missing: Sequence[int] | None = None) -> dict[str, Any]:
+    """The panels of a list of events (gaps in their seqs found from them unless given)."""
+    ordered = sorted_events(events)
+    if missing is None:
+        present = {e.seq for e in ordered}
+        missing = [s for s in range(1, max(present, default=0) + 1) if s not in present]
+    return view(Aggregates().feed_all(ordered), missing)
 
 
-def build(events: Sequence[Event], missing: Sequence[int] = ()) -> dict[str, Any]:
-    """Everything the panels show, computed once per render."""
-    latencies = metrics.latencies(events)
-    usages = metrics.usage_by_response(events)
-    config = review.session_config(events)
-    errors = review.errors(events)
-    lines = timeline.transcript(events)
+def view(fold: Aggregates, missing: Sequence[int] = ()) -> dict[str, Any]:
+    """Everything the panels show, from a session's fold and the seqs the store misses."""
+    latencies = fold.latencies()
     return {
-        "latencies": latencies,
         "latency_stats": metrics.latency_stats(latencies),
-        "waterfall": waterfall(latencies[-LATEST_RESPONSES:]),
-        "usages": usages[-LATEST_RESPONSES:],
-        "usage_total": metrics.usage_total(usages),
-        "rate_limits": rate_limit_chart(_thin(metrics.rate_limit_series(events))),
-        "errors": errors[:FIRST_ERRORS],
-        "config": json.dumps(config.effective, indent=2, ensure_ascii=False),
-        "config_changes": config.changes[-LATEST_CHANGES:],
-        "transcript": lines[-LATEST_LINES:],
-        "checks": review.protocol_checks(events, missing),
-        "webrtc": stats_chart(_thin(metrics.stats_series(events))),
-        "hidden": {
-            "responses": max(0, len(usages) - LATEST_RESPONSES),
-            "lines": max(0, len(lines) - LATEST_LINES),
-            "changes": max(0, len(config.changes) - LATEST_CHANGES),
-            "errors": max(0, len(errors) - FIRST_ERRORS),
-        },
+        "waterfall": waterfall(latencies[-aggregates.LATEST_RESPONSES :]),
+        "usages": fold.usages(),
+        "usage_total": fold.usage_total(),
+        "rate_limits": rate_limit_chart(fold.rate_limit_points()),
+        "errors": fold.error_infos(),
+        "config": json.dumps(fold.config, indent=2, ensure_ascii=False),
+        "config_changes": fold.config_changes(),
+        "transcript": fold.transcript(),
+        "checks": fold.checks(missing),
+        "webrtc": stats_chart(fold.stats_points(), fold.stats_range),
+        "hidden": fold.hidden(),
     }
-
-
-def _thin(points: Sequence[Any]) -> Sequence[Any]:
-    """Every k-th point (and the last), so a chart never draws more than CHART_POINTS."""
-    step = -(-len(points) // CHART_POINTS)
-    if step <= 1:
-        return points
-    return [*points[::step], *([points[-1]] if (len(points) - 1) % step else [])]
 
 
 def waterfall(latencies: Sequence[metrics.Latency]) -> dict[str, Any]:
@@ -130,20 +119,24 @@ def _padded(values: Sequence[tuple[float, float]]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def stats_chart(points: Sequence[metrics.StatsPoint]) -> list[Series]:
-    """RTT, jitter, packet loss and audio levels over time, each on its own scale."""
+def stats_chart(
+    points: Sequence[metrics.StatsPoint], ranges: Mapping[str, Sequence[float]] | None = None
+) -> list[Series]:
+    """RTT, jitter, packet loss and audio levels over time, each on its own scale: `ranges`
+    gives each figure's low, high and last over every sample (the points may be thinned)."""
     span = _span([p.rel_ms for p in points])
     charts = []
     for name in ("rtt_ms", "jitter_ms", "packets_lost", "audio_level_in", "audio_level_out"):
         values = [(p.rel_ms, float(v)) for p in points if (v := getattr(p, name)) is not None]
         if not values:
             continue
-        low, high = min(v for _, v in values), max(v for _, v in values)
-        charts.append(
-            Series(
-                name, _points(values, span, (min(low, 0.0), high or 1.0)), low, high, values[-1][1]
-            )
+        low, high, last = (ranges or {}).get(name) or (
+            min(v for _, v in values),
+            max(v for _, v in values),
+            values[-1][1],
         )
+        yspan = (min(low, 0.0), high or 1.0)
+        charts.append(Series(name, _points(values, span, yspan), low, high, last))
     return charts
 
 

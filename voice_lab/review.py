@@ -33,7 +33,7 @@ def _text_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _error_fields(event: Event) -> tuple[str, str | None]:
+def error_fields(event: Event) -> tuple[str, str | None]:
     """(message, code) of an error event, a *.failed event or a failed/incomplete response."""
     error = dig(event.data, "error") or dig(event.data, "response", "status_details", "error")
     if isinstance(error, dict):
@@ -46,7 +46,7 @@ def _error_fields(event: Event) -> tuple[str, str | None]:
     return ga_name(event) or "error", None
 
 
-def _pinned(event: Event) -> bool:
+def pinned(event: Event) -> bool:
     """Whether an event belongs on the errors panel: an error, or a response cut short."""
     return event.category == "error" or (
         ga_name(event) == "response.done" and dig(event.data, "response", "status") == "cancelled"
@@ -64,9 +64,9 @@ def errors(events: Sequence[Event]) -> list[ErrorInfo]:
     }
     result = []
     for event in ordered:
-        if not _pinned(event):
+        if not pinned(event):
             continue
-        message, code = _error_fields(event)
+        message, code = error_fields(event)
         echoed = dig(event.data, "error", "event_id")
         result.append(
             ErrorInfo(
@@ -197,14 +197,28 @@ def _missing_seqs(ordered: Sequence[Event]) -> list[int]:
 def protocol_checks(events: Sequence[Event], missing: Sequence[int] | None = None) -> list[Check]:
     """Checks a healthy session passes: responses finish, no errors, speech stops, no seq gap.
 
-    `missing` is given by a caller that passes only some of the events (the dashboard leaves most
-    deltas out) and knows the gaps from the store; otherwise gaps are found in `events`.
+    `missing` is given by a caller that passes only some of the events and knows the gaps from
+    the store; otherwise gaps are found in `events`.
     """
     ordered = sorted_events(events)
-    unfinished = _unfinished_responses(ordered)
     error_seqs = [e.seq for e in ordered if e.category == "error"]
-    unstopped = _unstopped_speech(ordered)
-    missing = _missing_seqs(ordered) if missing is None else list(missing)
+    return check_list(
+        _unfinished_responses(ordered),
+        error_seqs,
+        len(error_seqs),
+        _unstopped_speech(ordered),
+        _missing_seqs(ordered) if missing is None else missing,
+    )
+
+
+def check_list(
+    unfinished: Sequence[int],
+    error_seqs: Sequence[int],
+    error_count: int,
+    unstopped: Sequence[int],
+    missing: Sequence[int],
+) -> list[Check]:
+    """The checks from the seqs that break them (error_seqs may be the first of error_count)."""
     return [
         _check(
             "responses finish",
@@ -212,7 +226,7 @@ def protocol_checks(events: Sequence[Event], missing: Sequence[int] | None = Non
             "every response.created has its response.done",
             f"{len(unfinished)} response(s) without response.done",
         ),
-        _check("no errors", error_seqs, "no error events", f"{len(error_seqs)} error event(s)"),
+        _check("no errors", error_seqs, "no error events", f"{error_count} error event(s)"),
         _check(
             "speech stops",
             unstopped,

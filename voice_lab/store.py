@@ -22,7 +22,7 @@ from .events import Event, dumps
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
 MIGRATIONS: tuple[str, ...] = tuple(
     resources.files(__package__).joinpath(name).read_text()
-    for name in ("schema.sql", "event_counts.sql", "compact_payloads.sql")
+    for name in ("schema.sql", "event_counts.sql", "compact_payloads.sql", "panel_states.sql")
 )
 
 
@@ -126,10 +126,12 @@ class Writer:
 
 class Stored(NamedTuple):
     """What storing a batch did: how many of its rows were new, and the session's
-    contiguous_seq after it."""
+    contiguous_seq, event count and highest seq after it."""
 
     new: int
     contiguous: int
+    count: int = 0
+    max_seq: int = 0
 
 
 @dataclass(slots=True)
@@ -341,15 +343,37 @@ class Store:
         )
         return [row[0] for row in rows]
 
-    def panel_events(self, session_id: str) -> list[sqlite3.Row]:
-        """What the panels need: every event but deltas, and the first delta of each stream."""
-        return self.db.execute(
-            "SELECT * FROM events WHERE session_id = ?1 AND category != 'delta' UNION ALL "
-            "SELECT * FROM events WHERE session_id = ?1 AND seq IN (SELECT min(seq) FROM events "
-            "WHERE session_id = ?1 AND category = 'delta' GROUP BY type, response_id, item_id) "
-            "ORDER BY seq",
-            (session_id,),
-        ).fetchall()
+    def load_aggregates(self, session_id: str) -> tuple[int, int, str] | None:
+        """A session's saved panel fold: (upto_seq, folded, state JSON), or None."""
+        row = self.db.execute(
+            "SELECT upto_seq, folded, state FROM panel_states WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return tuple(row) if row else None
+
+    def save_aggregates(self, session_id: str, upto_seq: int, folded: int, state: str) -> None:
+        """Save a session's panel fold, unless a later one is saved already."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO panel_states (session_id, upto_seq, folded, state) "
+                "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1) "
+                "ON CONFLICT DO UPDATE SET upto_seq = excluded.upto_seq, "
+                "folded = excluded.folded, state = excluded.state "
+                "WHERE excluded.upto_seq > panel_states.upto_seq "
+                "OR excluded.folded > panel_states.folded",
+                (session_id, upto_seq, folded, state),
+            )
+
+    def count_upto(self, session_id: str, seq: int) -> int:
+        """How many events of a session have seqs up to `seq` (from the counters, reading only
+        the events after it)."""
+        return (
+            self.db.execute(
+                "SELECT (SELECT event_count FROM sessions WHERE id = ?1) - "
+                "(SELECT count(*) FROM events WHERE session_id = ?1 AND seq > ?2)",
+                (session_id, seq),
+            ).fetchone()[0]
+            or 0
+        )
 
     def contiguous_seq(self, session_id: str) -> int:
         """The highest n such that seqs 1..n are all stored: the mirror resends after it."""
@@ -363,9 +387,10 @@ class Store:
         session_id: str,
         query: EventQuery | None = None,
         batch: int = 2000,
+        after: int = 0,
     ) -> Iterator[sqlite3.Row]:
-        """Every (matching) event of a session in seq order, in pages so memory stays flat."""
-        after = 0
+        """Every (matching) event of a session after seq `after`, in seq order, in pages so
+        memory stays flat."""
         query = query or EventQuery()
         while rows := self.query_events(session_id, query, after, batch):
             yield from rows
@@ -494,7 +519,9 @@ def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[Event
             session_id,
         ),
     ).fetchone()
-    return Stored(len(fresh), _contiguous(db, session_id, *counters) if counters else 0)
+    if counters is None:
+        return Stored(len(fresh), 0)
+    return Stored(len(fresh), _contiguous(db, session_id, *counters), *counters)
 
 
 def _contiguous(db: sqlite3.Connection, session_id: str, event_count: int, max_seq: int) -> int:

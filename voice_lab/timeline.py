@@ -150,7 +150,7 @@ class Group:
 _USER_ITEM_PREFIXES = ("input_audio_buffer.", "conversation.item.input_audio_transcription.")
 
 
-def _is_user_item(event: Event) -> bool:
+def is_user_item(event: Event) -> bool:
     """Whether an event names a user item: VAD, input transcription, or a role=user item."""
     return (
         ga_name(event).startswith(_USER_ITEM_PREFIXES) or dig(event.data, "item", "role") == "user"
@@ -164,7 +164,7 @@ def _owners(events: Sequence[Event]) -> tuple[dict[str, str], set[str]]:
     for event in events:
         if event.item_id and event.response_id:
             item_response.setdefault(event.item_id, event.response_id)
-        elif event.item_id and _is_user_item(event):
+        elif event.item_id and is_user_item(event):
             user_items.add(event.item_id)
     return item_response, user_items
 
@@ -278,7 +278,7 @@ def _item_role(event: Event, user_items: set[str]) -> str | None:
 _TYPED_PARTS = ("input_text", "text", "output_text")
 
 
-def _typed_text(item: Any) -> str | None:
+def typed_text(item: Any) -> str | None:
     """The text of a message item's input_text/text/output_text parts (None when it has none)."""
     content = dig(item, "content")
     parts = [
@@ -316,7 +316,7 @@ def _texts(ordered: Sequence[Event]) -> tuple[dict, dict, set]:
             partial[iid] = partial.get(iid, "") + data["delta"]
         elif name == "conversation.item.input_audio_transcription.failed":
             failed.add(iid)
-        elif (typed := _typed_text(data.get("item"))) is not None:
+        elif (typed := typed_text(data.get("item"))) is not None:
             final.setdefault(iid, typed)
     return final, partial, failed
 

@@ -1,0 +1,150 @@
+"""The panels' fold against the batch functions it replaces on the session page, and its saving."""
+
+import json
+
+import pytest
+
+from tests.eventlogs import (
+    barge_in_log,
+    client_error_log,
+    failed_response_log,
+    function_call_log,
+    out_of_order_transcription_log,
+    text_response_log,
+    transcription_failure_log,
+    voice_turn_log,
+)
+from voice_lab import aggregates, metrics, review, timeline
+from voice_lab.aggregates import Aggregates
+from voice_lab.events import parse_event
+from voice_lab.mirror import Mirror
+from voice_lab.store import EventRow
+
+LOGS = [
+    voice_turn_log,
+    out_of_order_transcription_log,
+    transcription_failure_log,
+    barge_in_log,
+    function_call_log,
+    text_response_log,
+    client_error_log,
+    failed_response_log,
+]
+CASES = [(log, ga) for log in LOGS for ga in (True, False)]
+
+
+def events_of(log, ga):
+    return sorted(log(ga=ga).events, key=lambda e: e.seq)
+
+
+def saved_and_loaded(fold: Aggregates) -> Aggregates:
+    return Aggregates.loads(fold.dumps())
+
+
+@pytest.mark.parametrize(("log", "ga"), CASES)
+def test_the_fold_gives_what_the_batch_functions_give(log, ga):
+    events = events_of(log, ga)
+    fold = Aggregates().feed_all(events)
+    assert fold.latencies() == metrics.latencies(events)
+    usages = metrics.usage_by_response(events)
+    assert fold.usages() == usages and fold.usage_total() == metrics.usage_total(usages)
+    assert fold.error_infos() == review.errors(events)
+    config = review.session_config(events)
+    assert fold.config == config.effective and tuple(fold.config_changes()) == config.changes
+    assert fold.transcript() == timeline.transcript(events)
+    assert fold.checks() == review.protocol_checks(events, missing=[])
+    assert fold.rate_limit_points() == metrics.rate_limit_series(events) or _same_by_name(
+        fold.rate_limit_points(), metrics.rate_limit_series(events)
+    )
+    assert fold.stats_points() == metrics.stats_series(events)
+
+
+def _same_by_name(a, b):
+    key = lambda p: (p.name, p.seq)  # noqa: E731 (the fold lists a name's points together)
+    return sorted(a, key=key) == sorted(b, key=key)
+
+
+@pytest.mark.parametrize(("log", "ga"), CASES)
+def test_saved_anywhere_and_picked_up_it_gives_the_same(log, ga):
+    events = events_of(log, ga)
+    whole = Aggregates().feed_all(events)
+    for cut in range(len(events) + 1):
+        fold = saved_and_loaded(Aggregates().feed_all(events[:cut])).feed_all(events[cut:])
+        assert fold.dumps() == whole.dumps()
+
+
+def test_an_event_not_after_the_last_is_refused():
+    events = events_of(voice_turn_log, True)
+    fold = Aggregates().feed_all(events[:5])
+    assert fold.feed(events[2]) is False and fold.folded == 5
+    with pytest.raises(ValueError, match="not after seq 5"):
+        fold.feed_all([events[4]])
+
+
+def test_state_from_another_version_or_garbage_is_not_used():
+    state = json.loads(Aggregates().feed_all(events_of(voice_turn_log, True)).dumps())
+    assert Aggregates.loads(json.dumps({**state, "version": aggregates.VERSION + 1})) is None
+    assert Aggregates.loads("{not json") is None and Aggregates.loads(None) is None
+
+
+def test_lists_are_bounded_and_counts_kept(monkeypatch):
+    monkeypatch.setattr(aggregates, "LATEST_RESPONSES", 1)
+    monkeypatch.setattr(aggregates, "LATEST_LINES", 2)
+    events = events_of(barge_in_log, True)
+    fold = Aggregates().feed_all(events)
+    assert len(fold.usages()) == 1 and fold.hidden()["responses"] == 1
+    assert fold.usage_total().total_tokens == 575  # both responses count
+    lines = timeline.transcript(events)
+    assert fold.transcript() == lines[-2:] and fold.hidden()["lines"] == len(lines) - 2
+
+
+def test_charts_are_thinned_as_points_arrive(monkeypatch):
+    monkeypatch.setattr(aggregates, "CHART_POINTS", 10)
+    series = aggregates._series()
+    for n in range(95):
+        aggregates._sample(series, [n])
+    points = aggregates._points(series)
+    assert 5 <= len(points) <= 11 and points[0] == [0] and points[-1] == [94]
+    assert [p[0] % series["step"] for p in points[:-1]] == [0] * (len(points) - 1)
+
+
+def stored(store, events, session_id):
+    store.insert_events(session_id, [EventRow.of(e) for e in events])
+
+
+def test_current_saves_and_then_reads_only_what_is_new(store):
+    events = events_of(barge_in_log, True)
+    sid = store.create_session(provider="emulator")
+    stored(store, events[:10], sid)
+    first = aggregates.current(store, sid)
+    assert store.load_aggregates(sid)[:2] == (events[9].seq, 10)
+    stored(store, events[10:], sid)
+    second = aggregates.current(store, sid)
+    assert second.dumps() == Aggregates().feed_all(events).dumps() != first.dumps()
+
+
+def test_a_gap_filled_later_rebuilds_the_fold(store):
+    events = events_of(barge_in_log, True)
+    sid = store.create_session(provider="emulator")
+    stored(store, events[:5] + events[6:], sid)  # seq 6 missing
+    with_gap = aggregates.current(store, sid)
+    assert with_gap.folded == len(events) - 1
+    stored(store, [events[5]], sid)
+    assert aggregates.current(store, sid).dumps() == Aggregates().feed_all(events).dumps()
+
+
+def test_the_mirror_folds_what_it_stores_and_saves_it(store):
+    events = events_of(voice_turn_log, True)
+    sid = store.create_session(provider="emulator")
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    wire = [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
+    for start in range(0, len(wire), 7):
+        mirror.handle(json.dumps({"op": "events", "events": wire[start : start + 7]}))
+    mirror.close()
+    upto, folded, state = store.load_aggregates(sid)
+    assert (upto, folded) == (events[-1].seq, len(events))
+    assert (
+        state
+        == Aggregates().feed_all(parse_event(e.seq, e.dir, e.t, e.raw) for e in events).dumps()
+    )

@@ -1,0 +1,476 @@
+"""A session's panel figures, kept up to date one event at a time.
+
+The panels summarise a whole session (latency percentiles, token totals, the effective config,
+the transcript, protocol checks), so computing them from the events means reading every one:
+seconds for a long call. `Aggregates` folds events in seq order into a small state instead. The
+mirror folds what it stores and saves the state with the session now and then; the panels load it
+and fold only the events stored since. The state is plain JSON, so it survives restarts, and an
+unknown VERSION or a seq folded out of order means it is rebuilt from the events.
+
+The batch functions of metrics.py, review.py and timeline.py stay the reference: for a session in
+seq order the fold gives what they give (tests/test_aggregates.py), over bounded state: the latest
+lists the panels show, every response's few times, charts thinned as points arrive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .events import Event, deep_merge, dig, from_row
+from .metrics import STATS_FIELDS, Bar, Latency, RateLimit, StatsPoint, Usage, number, usage_of
+from .review import (
+    Check,
+    ConfigChange,
+    ErrorInfo,
+    FieldChange,
+    check_list,
+    config_diff,
+    error_fields,
+    pinned,
+)
+from .timeline import TEXT_DELTAS, Line, ga_name, is_user_item, typed_text
+
+if TYPE_CHECKING:
+    from .store import Store
+
+VERSION = 1
+# What the panels list: the latest responses, lines and config changes, the first errors.
+LATEST_RESPONSES, LATEST_LINES, LATEST_CHANGES, FIRST_ERRORS = 30, 200, 30, 200
+CHART_POINTS = 400  # a chart keeps between half this and this many points, and the last
+MAX_SEQS = 100  # seqs a failed check keeps (it links the first and counts them all)
+
+_ANCHORS = (("input_audio_buffer.speech_stopped", "server"), ("response.create", "client"))
+# response id -> the first time of each of these (metrics.latencies reads no others).
+_FIRSTS = {
+    "response.created": "created",
+    "response.done": "done",
+    "output_audio_buffer.started": "audio",
+    "output_audio_buffer.stopped": "stopped",
+    "output_audio_buffer.cleared": "cleared",
+}
+_FINAL_TEXT = {
+    "conversation.item.input_audio_transcription.completed": "transcript",
+    "response.output_audio_transcript.done": "transcript",
+    "response.output_text.done": "text",
+}
+_PARTIAL_TEXT = frozenset(
+    {
+        "conversation.item.input_audio_transcription.delta",
+        "response.output_audio_transcript.delta",
+        "response.output_text.delta",
+    }
+)
+
+
+class Aggregates:
+    """The fold. Feed events in seq order with `feed`, read the panels with `panels`."""
+
+    def __init__(self) -> None:
+        self.upto = 0  # the highest seq folded
+        self.folded = 0  # how many events were folded
+        self.t0: float | None = None  # browser time of the first event
+        # latency: response id -> first times, anchor and turn; the responses in created order
+        self.responses: dict[str, dict[str, Any]] = {}
+        self.created: list[str] = []
+        self.anchor: list | None = None  # [GA name, seq, t] of the wait's start
+        self.last_user: str | None = None
+        # usage
+        self.usage_sums = [0] * 8
+        self.usages_kept: list[list] = []  # the latest, as [response id, 8 figures]
+        self.usage_count = 0
+        # charts: rate limit name -> thinned points; voicelab.stats samples thinned, and each
+        # figure's low, high and last over all of them
+        self.rate_limits: dict[str, dict[str, Any]] = {}
+        self.stats = _series()
+        self.stats_range: dict[str, list[float]] = {}
+        # errors, and the client events they may echo
+        self.errors: list[list] = []  # the first pinned ones (errors and cancelled responses)
+        self.pinned_count = 0
+        self.error_count = 0  # error-category events
+        self.error_seqs: list[int] = []
+        self.client_seqs: dict[str, int] = {}
+        # session config
+        self.config: dict = {}
+        self.changes: list[list] = []
+        self.change_count = 0
+        # transcript: the latest lines as [role, item id, seq]; what is known of items whose
+        # line is shown or not made yet (older lines' items are only remembered as seen)
+        self.lines: list[list] = []
+        self.line_count = 0
+        self.line_items: set[str] = set()
+        self.item_response: dict[str, str] = {}
+        self.user_items: set[str] = set()
+        self.final: dict[str, str] = {}
+        self.partial: dict[str, list[str]] = {}
+        self.failed: set[str] = set()
+        self._shown: set[str] = set()  # the items of self.lines (not saved: rebuilt on load)
+        # checks: responses not done, speech not stopped
+        self.open_responses: dict[str, list[int]] = {}
+        self.open_speech: dict[str, list[int]] = {}
+        self.stopped_items: list[str] = []
+
+    # ------------------------------------------------------------ folding
+
+    def feed(self, event: Event) -> bool:
+        """Fold one event; False (and nothing changed) when its seq is not after the last."""
+        if event.seq <= self.upto:
+            return False
+        self.upto = event.seq
+        self.folded += 1
+        if self.t0 is None:
+            self.t0 = event.t
+        name = ga_name(event)
+        self._owners(event)
+        self._texts(event, name)
+        if event.response_id:
+            key = "text" if name in TEXT_DELTAS else _FIRSTS.get(name)
+            if key is not None:
+                self._first(event, key)
+        if event.category == "delta":
+            return True
+        self._latency(event, name)
+        self._usage(event, name)
+        self._charts(event, name)
+        self._errors(event, name)
+        self._config(event, name)
+        self._line(event)
+        self._checks(event, name)
+        return True
+
+    def feed_all(self, events: Iterable[Event]) -> Aggregates:
+        """Fold events in seq order (an event at or before the last seq is refused)."""
+        for event in events:
+            if not self.feed(event):
+                raise ValueError(f"event {event.seq} is not after seq {self.upto}")
+        return self
+
+    def _first(self, event: Event, key: str) -> None:
+        record = self.responses.setdefault(event.response_id, {})
+        if key not in record:
+            record[key] = event.t
+            if key == "done":
+                record["status"] = dig(event.data, "response", "status")
+
+    def _latency(self, event: Event, name: str) -> None:
+        if (name, event.dir) in _ANCHORS:
+            self.anchor = [name, event.seq, event.t]
+        elif name == "response.created" and event.response_id:
+            record = self.responses.setdefault(event.response_id, {})
+            if "anchor" not in record:
+                self.created.append(event.response_id)
+            record["anchor"] = self.anchor
+            self.anchor = None
+        if event.dir != "server":
+            return
+        if name == "input_audio_buffer.committed" or (
+            name.startswith("conversation.item.") and dig(event.data, "item", "role") == "user"
+        ):
+            self.last_user = event.item_id or self.last_user
+        elif name == "response.created" and event.response_id:
+            self.responses[event.response_id]["turn"] = self.last_user
+
+    def _usage(self, event: Event, name: str) -> None:
+        usage = dig(event.data, "response", "usage")
+        if name != "response.done" or not isinstance(usage, dict):
+            return
+        figures = _usage_figures(usage_of(event.response_id, usage))
+        self.usage_sums = [a + b for a, b in zip(self.usage_sums, figures, strict=True)]
+        self.usages_kept = [*self.usages_kept, [event.response_id, *figures]][-LATEST_RESPONSES:]
+        self.usage_count += 1
+
+    def _charts(self, event: Event, name: str) -> None:
+        rel_ms = event.t - self.t0
+        if name == "rate_limits.updated":
+            for limit in dig(event.data, "rate_limits") or []:
+                if isinstance(limit, dict):
+                    point = [event.seq, event.t, rel_ms, *_rate_limit_fields(limit)]
+                    _sample(self.rate_limits.setdefault(str(point[3] or "?"), _series()), point)
+        elif event.type == "voicelab.stats":
+            values = [number(event.data, field) for field in STATS_FIELDS]
+            _sample(self.stats, [event.seq, event.t, rel_ms, *values])
+            for field, value in zip(STATS_FIELDS, values, strict=True):
+                if value is not None:
+                    low, high, _ = self.stats_range.get(field, (value, value, value))
+                    self.stats_range[field] = [min(low, value), max(high, value), value]
+
+    def _errors(self, event: Event, name: str) -> None:
+        if event.dir == "client" and (event_id := dig(event.data, "event_id")):
+            self.client_seqs[event_id] = event.seq
+        if event.category == "error":
+            self.error_count += 1
+            if len(self.error_seqs) < MAX_SEQS:
+                self.error_seqs.append(event.seq)
+        if not pinned(event):
+            return
+        if len(self.errors) < FIRST_ERRORS:
+            message, code = error_fields(event)
+            echoed = dig(event.data, "error", "event_id")
+            client_seq = self.client_seqs.get(echoed) if isinstance(echoed, str) else None
+            self.errors.append([event.seq, event.t, event.type, message, code, echoed, client_seq])
+        self.pinned_count += 1
+
+    def _config(self, event: Event, name: str) -> None:
+        session = dig(event.data, "session")
+        if not isinstance(session, dict):
+            return
+        if name == "session.created" and event.dir == "server":
+            self.config = session
+        elif name in ("session.update", "session.updated"):
+            merged = deep_merge(self.config, session)
+            diff = [[c.path, c.old, c.new, c.change] for c in config_diff(self.config, merged)]
+            change = [event.seq, event.dir, event.type, diff]
+            self.changes = [*self.changes, change][-LATEST_CHANGES:]
+            self.change_count += 1
+            if name == "session.updated":
+                self.config = merged
+
+    def _owners(self, event: Event) -> None:
+        iid = event.item_id
+        if not iid or self._forgotten(iid):
+            return
+        if event.response_id:
+            self.item_response.setdefault(iid, event.response_id)
+        elif is_user_item(event):
+            self.user_items.add(iid)
+
+    def _forgotten(self, iid: str) -> bool:
+        """Whether an item's line is older than the lines shown (so nothing about it matters)."""
+        return iid in self.line_items and iid not in self._shown
+
+    def _texts(self, event: Event, name: str) -> None:
+        iid, data = event.item_id, event.data or {}
+        if not iid or self._forgotten(iid):
+            return
+        if name in _FINAL_TEXT and isinstance(data.get(_FINAL_TEXT[name]), str):
+            self.final[iid] = self.final.get(iid, "") + data[_FINAL_TEXT[name]]
+        elif name in _PARTIAL_TEXT and isinstance(data.get("delta"), str):
+            self.partial.setdefault(iid, []).append(data["delta"])
+        elif name == "conversation.item.input_audio_transcription.failed":
+            self.failed.add(iid)
+        elif (typed := typed_text(data.get("item"))) is not None:
+            self.final.setdefault(iid, typed)
+
+    def _line(self, event: Event) -> None:
+        iid = event.item_id
+        if not iid or iid in self.line_items:
+            return
+        item = dig(event.data, "item")
+        if iid in self.user_items:
+            role = "user"
+        elif dig(item, "role") == "assistant" or (
+            dig(item, "type") == "message" and event.response_id
+        ):
+            role = "assistant"
+        else:
+            return
+        self.line_items.add(iid)
+        self._shown.add(iid)
+        self.lines.append([role, iid, event.seq])
+        self.line_count += 1
+        if len(self.lines) > LATEST_LINES:
+            _, old, _ = self.lines.pop(0)
+            self._forget_item(old)
+
+    def _forget_item(self, iid: str) -> None:
+        """A line no longer shown: drop what was kept to write it."""
+        self._shown.discard(iid)
+        for known in (self.item_response, self.final, self.partial):
+            known.pop(iid, None)
+        self.user_items.discard(iid)
+        self.failed.discard(iid)
+
+    def _checks(self, event: Event, name: str) -> None:
+        if name == "response.created" and event.response_id:
+            if "done" not in self.responses.get(event.response_id, {}):
+                self.open_responses.setdefault(event.response_id, []).append(event.seq)
+        elif name == "response.done":
+            self.open_responses.pop(event.response_id, None)
+        elif name == "input_audio_buffer.speech_started":
+            if event.item_id not in self.stopped_items:
+                self.open_speech.setdefault(event.item_id, []).append(event.seq)
+        elif name == "input_audio_buffer.speech_stopped":
+            self.open_speech.pop(event.item_id, None)
+            self.stopped_items = [*self.stopped_items, event.item_id][-MAX_SEQS:]
+
+    # ------------------------------------------------------------ reading
+
+    def latencies(self) -> list[Latency]:
+        """metrics.latencies of the responses in created order."""
+        return [self._latency_of(rid) for rid in self.created]
+
+    def _latency_of(self, rid: str) -> Latency:
+        record = self.responses[rid]
+        anchor = record.get("anchor")
+        anchor_t = anchor[2] if anchor else None
+        created, done, text, audio = (record.get(k) for k in ("created", "done", "text", "audio"))
+        audio_end = record.get("stopped", record.get("cleared"))
+        origin = anchor_t if anchor else created
+        bars = [
+            Bar(label, start - origin, _span(start, end) or 0.0)
+            for label, start, end in (
+                ("wait", anchor_t, created),
+                ("response", created, done),
+                ("first text", text, text),
+                ("audio", audio, audio_end),
+            )
+            if start is not None and end is not None
+        ]
+        return Latency(
+            response_id=rid,
+            turn=record.get("turn"),
+            status=record.get("status"),
+            anchor=anchor[0] if anchor else None,
+            anchor_seq=anchor[1] if anchor else None,
+            to_created_ms=_span(anchor_t, created),
+            to_first_text_ms=_span(anchor_t, text),
+            to_first_audio_ms=_span(anchor_t, audio),
+            duration_ms=_span(created, done),
+            playback_ms=_span(audio, audio_end),
+            bars=tuple(bars),
+        )
+
+    def transcript(self) -> list[Line]:
+        """The latest lines of timeline.transcript."""
+        lines = []
+        for role, iid, seq in self.lines:
+            if iid in self.final:
+                text, status = self.final[iid], "final"
+            elif iid in self.partial:
+                text, status = "".join(self.partial[iid]), "partial"
+            else:
+                text, status = "", "failed" if iid in self.failed else "none"
+            lines.append(Line(role, iid, self.item_response.get(iid), seq, text, status))
+        return lines
+
+    def usages(self) -> list[Usage]:
+        """The latest responses' tokens."""
+        return [Usage(rid, *figures) for rid, *figures in self.usages_kept]
+
+    def usage_total(self) -> Usage:
+        """Tokens of every response."""
+        return Usage(None, *self.usage_sums)
+
+    def rate_limit_points(self) -> list[RateLimit]:
+        """Each rate limit's thinned points, one name after the other."""
+        return [RateLimit(*p) for series in self.rate_limits.values() for p in _points(series)]
+
+    def stats_points(self) -> list[StatsPoint]:
+        """The thinned voicelab.stats samples."""
+        return [StatsPoint(*point) for point in _points(self.stats)]
+
+    def error_infos(self) -> list[ErrorInfo]:
+        """The first pinned errors."""
+        return [ErrorInfo(*error) for error in self.errors]
+
+    def config_changes(self) -> list[ConfigChange]:
+        """The latest config changes."""
+        return [
+            ConfigChange(seq, dir_, type_, tuple(FieldChange(*c) for c in diff))
+            for seq, dir_, type_, diff in self.changes
+        ]
+
+    def checks(self, missing: Sequence[int] = ()) -> list[Check]:
+        """review.protocol_checks, with the seq gaps the store found."""
+        unfinished = sorted(s for seqs in self.open_responses.values() for s in seqs)
+        unstopped = sorted(s for seqs in self.open_speech.values() for s in seqs)
+        return check_list(unfinished, self.error_seqs, self.error_count, unstopped, missing)
+
+    def hidden(self) -> dict[str, int]:
+        """How many of each list the panels leave out."""
+        return {
+            "responses": max(0, self.usage_count - LATEST_RESPONSES),
+            "lines": self.line_count - len(self.lines),
+            "changes": self.change_count - len(self.changes),
+            "errors": self.pinned_count - len(self.errors),
+        }
+
+    # ------------------------------------------------------------ saving
+
+    def dumps(self) -> str:
+        """The state as JSON, for Store.save_aggregates."""
+        state = {
+            name: sorted(value) if isinstance(value, set) else value
+            for name, value in vars(self).items()
+            if not name.startswith("_")
+        }
+        return json.dumps({"version": VERSION, **state}, ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, text: str | None) -> Aggregates | None:
+        """A saved state, or None when there is none or it is from another VERSION."""
+        try:
+            state = json.loads(text) if text else None
+        except ValueError:
+            return None
+        if not isinstance(state, dict) or state.pop("version", None) != VERSION:
+            return None
+        fold = cls()
+        for name, value in state.items():
+            if hasattr(fold, name):
+                default = getattr(fold, name)
+                setattr(fold, name, set(value) if isinstance(default, set) else value)
+        fold._shown = {iid for _, iid, _ in fold.lines}
+        return fold
+
+
+def current(store: Store, session_id: str) -> Aggregates:
+    """A session's fold with every stored event in it: the saved one, advanced by the events
+    stored since (and saved again), or rebuilt when events arrived below what it folded."""
+    saved = store.load_aggregates(session_id)
+    fold = Aggregates.loads(saved[2]) if saved else None
+    if fold is None or store.count_upto(session_id, fold.upto) != fold.folded:
+        fold = Aggregates()
+    before = fold.folded
+    for row in store.iter_events(session_id, after=fold.upto):
+        fold.feed(from_row(row))
+    if fold.folded != before:
+        store.save_aggregates(session_id, fold.upto, fold.folded, fold.dumps())
+    return fold
+
+
+def _series() -> dict[str, Any]:
+    """A chart's points as they arrive, thinned: every `step`-th one is kept, and the last."""
+    return {"step": 1, "count": 0, "kept": [], "last": None}
+
+
+def _sample(series: dict[str, Any], point: list) -> None:
+    if series["count"] % series["step"] == 0:
+        series["kept"].append(point)
+    series["count"] += 1
+    series["last"] = point
+    if len(series["kept"]) > CHART_POINTS:
+        series["step"] *= 2
+        series["kept"] = series["kept"][::2]
+
+
+def _points(series: dict[str, Any]) -> list[list]:
+    """A thinned series' points, its last one included."""
+    kept, last = series["kept"], series["last"]
+    return kept if not kept or kept[-1] is last or kept[-1] == last else [*kept, last]
+
+
+def _span(start: float | None, end: float | None) -> float | None:
+    return end - start if start is not None and end is not None else None
+
+
+def _usage_figures(usage: Usage) -> list[int]:
+    return [
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.total_tokens,
+        usage.input_text,
+        usage.input_audio,
+        usage.input_cached,
+        usage.output_text,
+        usage.output_audio,
+    ]
+
+
+def _rate_limit_fields(limit: dict) -> list:
+    name = limit.get("name")
+    return [
+        name if isinstance(name, str) else None,
+        *(number(limit, field) for field in ("limit", "remaining", "reset_seconds")),
+    ]
