@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tests.eventlogs import REPLY, USER_TEXT, LogBuilder, voice_turn
 from voice_lab.events import Event
+from voice_lab.mirror import Mirror
 from voice_lab.store import EventRow, Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,15 +134,22 @@ def filled(count: int) -> tuple[Path, str]:
     return path, fill_session(path, count)
 
 
-def fill_session(path: Path, count: int, batch: int = 5000) -> str:
-    """A database at `path` holding one ended session of `count` realistic events; its id."""
+def fill_session(path: Path, count: int, batch: int = 500) -> str:
+    """A database at `path` holding one ended session of `count` realistic events, stored as
+    the mirror stores them (panel figures included); its id."""
     store = Store(path)
     try:
         store.migrate()
         session_id = store.create_session(provider="emulator", protocol="ga", label="bench")
-        rows = event_rows(session_log(count))
-        for start in range(0, len(rows), batch):
-            store.insert_events(session_id, rows[start : start + batch])
+        mirror = Mirror(store)
+        mirror.handle(json.dumps({"op": "hello", "session": session_id}))
+        events = wire_events(session_log(count))
+        for start in range(0, len(events), batch):
+            frame = {"op": "events", "events": events[start : start + batch]}
+            reply = mirror.handle(json.dumps(frame, ensure_ascii=False))
+            if reply["op"] != "ack":
+                raise RuntimeError(f"the mirror refused the bench's events: {reply}")
+        mirror.close()
         store.end_session(session_id)
         return session_id
     finally:

@@ -46,6 +46,7 @@ def test_the_fold_gives_what_the_batch_functions_give(log, ga):
     events = events_of(log, ga)
     fold = Aggregates().feed_all(events)
     assert fold.latencies() == metrics.latencies(events)
+    assert fold.latency_stats() == metrics.latency_stats(fold.latencies())
     usages = metrics.usage_by_response(events)
     assert fold.usages() == usages and fold.usage_total() == metrics.usage_total(usages)
     assert fold.error_infos() == review.errors(events)
@@ -148,3 +149,13 @@ def test_the_mirror_folds_what_it_stores_and_saves_it(store):
         state
         == Aggregates().feed_all(parse_event(e.seq, e.dir, e.t, e.raw) for e in events).dumps()
     )
+
+
+@pytest.mark.parametrize(("log", "ga"), CASES)
+def test_settled_responses_still_count_in_the_percentiles(monkeypatch, log, ga):
+    monkeypatch.setattr(aggregates, "LIVE_RESPONSES", 1)
+    events = events_of(log, ga)
+    fold = Aggregates().feed_all(events)
+    latencies = metrics.latencies(events)
+    assert fold.latencies() == latencies[-1:]
+    assert fold.latency_stats() == metrics.latency_stats(latencies)

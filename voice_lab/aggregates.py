@@ -14,12 +14,25 @@ lists the panels show, every response's few times, charts thinned as points arri
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .events import Event, deep_merge, dig, from_row
-from .metrics import STATS_FIELDS, Bar, Latency, RateLimit, StatsPoint, Usage, number, usage_of
+from .metrics import (
+    LATENCY_FIGURES,
+    STATS_FIELDS,
+    Bar,
+    Latency,
+    RateLimit,
+    Stat,
+    StatsPoint,
+    Usage,
+    number,
+    percentile,
+    usage_of,
+)
 from .review import (
     Check,
     ConfigChange,
@@ -38,6 +51,7 @@ if TYPE_CHECKING:
 VERSION = 1
 # What the panels list: the latest responses, lines and config changes, the first errors.
 LATEST_RESPONSES, LATEST_LINES, LATEST_CHANGES, FIRST_ERRORS = 30, 200, 30, 200
+LIVE_RESPONSES = 64  # responses whose events may still come (a late one for an older is lost)
 CHART_POINTS = 400  # a chart keeps between half this and this many points, and the last
 MAX_SEQS = 100  # seqs a failed check keeps (it links the first and counts them all)
 
@@ -71,9 +85,12 @@ class Aggregates:
         self.upto = 0  # the highest seq folded
         self.folded = 0  # how many events were folded
         self.t0: float | None = None  # browser time of the first event
-        # latency: response id -> first times, anchor and turn; the responses in created order
+        # latency: response id -> first times, anchor and turn; the responses in created order.
+        # Past the latest LIVE_RESPONSES a response is settled: its figures join the sorted
+        # values the percentiles read, and its record goes.
         self.responses: dict[str, dict[str, Any]] = {}
         self.created: list[str] = []
+        self.settled: dict[str, list[float]] = {name: [] for name in LATENCY_FIGURES}
         self.anchor: list | None = None  # [GA name, seq, t] of the wait's start
         self.last_user: str | None = None
         # usage
@@ -160,6 +177,8 @@ class Aggregates:
             record = self.responses.setdefault(event.response_id, {})
             if "anchor" not in record:
                 self.created.append(event.response_id)
+                if len(self.created) > LIVE_RESPONSES:
+                    self._settle(self.created.pop(0))
             record["anchor"] = self.anchor
             self.anchor = None
         if event.dir != "server":
@@ -170,6 +189,13 @@ class Aggregates:
             self.last_user = event.item_id or self.last_user
         elif name == "response.created" and event.response_id:
             self.responses[event.response_id]["turn"] = self.last_user
+
+    def _settle(self, rid: str) -> None:
+        latency = self._latency_of(rid)
+        for name, values in self.settled.items():
+            if (value := getattr(latency, name)) is not None:
+                bisect.insort(values, value)
+        del self.responses[rid]
 
     def _usage(self, event: Event, name: str) -> None:
         usage = dig(event.data, "response", "usage")
@@ -245,8 +271,10 @@ class Aggregates:
             return
         if name in _FINAL_TEXT and isinstance(data.get(_FINAL_TEXT[name]), str):
             self.final[iid] = self.final.get(iid, "") + data[_FINAL_TEXT[name]]
+            self.partial.pop(iid, None)  # a final text wins over the deltas
         elif name in _PARTIAL_TEXT and isinstance(data.get("delta"), str):
-            self.partial.setdefault(iid, []).append(data["delta"])
+            if iid not in self.final:
+                self.partial.setdefault(iid, []).append(data["delta"])
         elif name == "conversation.item.input_audio_transcription.failed":
             self.failed.add(iid)
         elif (typed := typed_text(data.get("item"))) is not None:
@@ -297,8 +325,17 @@ class Aggregates:
     # ------------------------------------------------------------ reading
 
     def latencies(self) -> list[Latency]:
-        """metrics.latencies of the responses in created order."""
+        """metrics.latencies of the latest LIVE_RESPONSES responses, in created order."""
         return [self._latency_of(rid) for rid in self.created]
+
+    def latency_stats(self) -> list[Stat]:
+        """metrics.latency_stats of every response, settled or not."""
+        live = self.latencies()
+        stats = []
+        for name, settled in self.settled.items():
+            values = sorted([*settled, *(v for r in live if (v := getattr(r, name)) is not None)])
+            stats.append(Stat(name, len(values), percentile(values, 50), percentile(values, 95)))
+        return stats
 
     def _latency_of(self, rid: str) -> Latency:
         record = self.responses[rid]

@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import exchange, providers
+from . import aggregates, exchange, providers
 from .config import configured_providers, mask
 from .store import open_store
 
@@ -126,6 +126,7 @@ def import_command(path: str, label: str | None) -> None:
     store = open_store()
     try:
         session_id = store.import_session({**fields, **({"label": label} if label else {})}, rows)
+        aggregates.current(store, session_id)  # the panels' figures, made once
     finally:
         store.close()
     click.echo(f"imported {len(rows)} events as session {session_id}")

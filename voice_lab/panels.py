@@ -55,7 +55,7 @@ def view(fold: Aggregates, missing: Sequence[int] = ()) -> dict[str, Any]:
     """Everything the panels show, from a session's fold and the seqs the store misses."""
     latencies = fold.latencies()
     return {
-        "latency_stats": metrics.latency_stats(latencies),
+        "latency_stats": fold.latency_stats(),
         "waterfall": waterfall(latencies[-aggregates.LATEST_RESPONSES :]),
         "usages": fold.usages(),
         "usage_total": fold.usage_total(),
