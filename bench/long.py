@@ -41,11 +41,10 @@ def requests(session_id: str, count: int) -> dict[str, tuple[str, dict, str, tup
     """What each figure asks the server, and the raw SQL for the same rows."""
     rows = "SELECT * FROM events WHERE session_id = ?1 AND seq > ?2 "
     middle = count // 2
+    # The panels read their saved fold and the events stored after it (aggregates.current).
     panels = (
-        "SELECT * FROM events WHERE session_id = ?1 AND category != 'delta' UNION ALL "
-        "SELECT * FROM events WHERE session_id = ?1 AND seq IN (SELECT min(seq) FROM events "
-        "WHERE session_id = ?1 AND category = 'delta' GROUP BY type, response_id, item_id) "
-        "ORDER BY seq"
+        "SELECT state, (SELECT count(*) FROM events WHERE session_id = ?1 AND seq > upto_seq) "
+        "FROM panel_states WHERE session_id = ?1"
     )
     page = f"/sessions/{session_id}"
     return {
