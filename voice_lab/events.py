@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 CATEGORIES: tuple[str, ...] = (
@@ -92,6 +93,11 @@ def normalize_type(type_: str | None) -> str | None:
     """The GA name of an event type (beta names renamed, GA and unknown names unchanged)."""
     if not isinstance(type_, str):
         return None
+    return _ga_name(type_)
+
+
+@lru_cache(maxsize=4096)  # a session has a few dozen types, and this runs for each event
+def _ga_name(type_: str) -> str:
     if type_ in _RENAMED:
         return _RENAMED[type_]
     for beta, ga in _RENAMED_PREFIXES:
