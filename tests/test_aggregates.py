@@ -159,3 +159,16 @@ def test_settled_responses_still_count_in_the_percentiles(monkeypatch, log, ga):
     latencies = metrics.latencies(events)
     assert fold.latencies() == latencies[-1:]
     assert fold.latency_stats() == metrics.latency_stats(latencies)
+
+
+def test_odd_ids_neither_break_the_panels_nor_their_saving():
+    odd = [
+        parse_event(1, "client", 1.0, '{"type": "response.create", "event_id": {"x": 1}}'),
+        parse_event(2, "server", 2.0, '{"type": "error", "error": {"event_id": [1]}}'),
+        parse_event(3, "server", 3.0, '{"type": "input_audio_buffer.speech_started"}'),
+    ]
+    fold = saved_and_loaded(Aggregates().feed_all(odd))
+    fold.feed(parse_event(4, "server", 4.0, '{"type": "input_audio_buffer.speech_stopped"}'))
+    assert [c.ok for c in fold.checks()] == [True, False, True, True]
+    assert fold.error_infos()[0].client_seq is None
+    assert review.errors(odd)[0].client_seq is None

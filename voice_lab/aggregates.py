@@ -79,7 +79,7 @@ _PARTIAL_TEXT = frozenset(
 
 
 class Aggregates:
-    """The fold. Feed events in seq order with `feed`, read the panels with `panels`."""
+    """The fold. Feed events in seq order with `feed`; panels.view reads it."""
 
     def __init__(self) -> None:
         self.upto = 0  # the highest seq folded
@@ -222,7 +222,7 @@ class Aggregates:
                     self.stats_range[field] = [min(low, value), max(high, value), value]
 
     def _errors(self, event: Event, name: str) -> None:
-        if event.dir == "client" and (event_id := dig(event.data, "event_id")):
+        if event.dir == "client" and isinstance(event_id := dig(event.data, "event_id"), str):
             self.client_seqs[event_id] = event.seq
         if event.category == "error":
             self.error_count += 1
@@ -316,11 +316,13 @@ class Aggregates:
         elif name == "response.done":
             self.open_responses.pop(event.response_id, None)
         elif name == "input_audio_buffer.speech_started":
-            if event.item_id not in self.stopped_items:
-                self.open_speech.setdefault(event.item_id, []).append(event.seq)
+            item = event.item_id or ""  # a JSON key: no None
+            if item not in self.stopped_items:
+                self.open_speech.setdefault(item, []).append(event.seq)
         elif name == "input_audio_buffer.speech_stopped":
-            self.open_speech.pop(event.item_id, None)
-            self.stopped_items = [*self.stopped_items, event.item_id][-MAX_SEQS:]
+            item = event.item_id or ""
+            self.open_speech.pop(item, None)
+            self.stopped_items = [*self.stopped_items, item][-MAX_SEQS:]
 
     # ------------------------------------------------------------ reading
 

@@ -60,7 +60,7 @@ def errors(events: Sequence[Event]) -> list[ErrorInfo]:
     client_seqs = {
         event_id: event.seq
         for event in ordered
-        if event.dir == "client" and (event_id := dig(event.data, "event_id"))
+        if event.dir == "client" and isinstance(event_id := dig(event.data, "event_id"), str)
     }
     result = []
     for event in ordered:
@@ -68,11 +68,8 @@ def errors(events: Sequence[Event]) -> list[ErrorInfo]:
             continue
         message, code = error_fields(event)
         echoed = dig(event.data, "error", "event_id")
-        result.append(
-            ErrorInfo(
-                event.seq, event.t, event.type, message, code, echoed, client_seqs.get(echoed)
-            )
-        )
+        client_seq = client_seqs.get(echoed) if isinstance(echoed, str) else None
+        result.append(ErrorInfo(event.seq, event.t, event.type, message, code, echoed, client_seq))
     return result
 
 
