@@ -15,6 +15,7 @@ from tests.eventlogs import (
     voice_turn_log,
 )
 from voice_lab import aggregates, metrics, review, timeline
+from voice_lab import mirror as mirror_module
 from voice_lab.aggregates import Aggregates
 from voice_lab.events import parse_event
 from voice_lab.mirror import Mirror
@@ -172,3 +173,30 @@ def test_odd_ids_neither_break_the_panels_nor_their_saving():
     assert [c.ok for c in fold.checks()] == [True, False, True, True]
     assert fold.error_infos()[0].client_seq is None
     assert review.errors(odd)[0].client_seq is None
+
+
+def test_a_hello_leaves_a_long_unfolded_session_to_the_panels(store, monkeypatch):
+    monkeypatch.setattr(mirror_module, "HELLO_FOLDS", 3)
+    events = events_of(voice_turn_log, True)
+    sid = store.create_session(provider="emulator")
+    stored(store, events[:10], sid)  # stored without a fold, as before panel states existed
+    mirror = Mirror(store)
+    assert mirror.handle(json.dumps({"op": "hello", "session": sid}))["acked"] == 10
+    assert mirror.fold is None
+    wire = [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events[10:]]
+    assert mirror.handle(json.dumps({"op": "events", "events": wire}))["op"] == "ack"
+    mirror.close()
+    assert store.load_aggregates(sid) is None
+    assert aggregates.current(store, sid).dumps() == Aggregates().feed_all(events).dumps()
+
+
+def test_a_second_hello_saves_the_first_sessions_fold_under_its_own_id(store):
+    events = events_of(voice_turn_log, True)
+    first, second = (store.create_session(provider="emulator") for _ in range(2))
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": first}))
+    wire = [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
+    mirror.handle(json.dumps({"op": "events", "events": wire}))
+    mirror.handle(json.dumps({"op": "hello", "session": second}))
+    assert store.load_aggregates(first)[:2] == (events[-1].seq, len(events))
+    assert store.load_aggregates(second) is None

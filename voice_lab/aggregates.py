@@ -454,13 +454,18 @@ class Aggregates:
         return fold
 
 
-def current(store: Store, session_id: str) -> Aggregates:
+def current(store: Store, session_id: str, most: int | None = None) -> Aggregates | None:
     """A session's fold with every stored event in it: the saved one, advanced by the events
-    stored since (and saved again), or rebuilt when events arrived below what it folded."""
+    stored since (and saved again), or rebuilt when events arrived below what it folded.
+    None when that means folding more than `most` events."""
     saved = store.load_aggregates(session_id)
     fold = Aggregates.loads(saved[2]) if saved else None
     if fold is None or store.count_upto(session_id, fold.upto) != fold.folded:
         fold = Aggregates()
+    if most is not None:
+        session = store.get_session(session_id) or {"event_count": 0}
+        if session["event_count"] - fold.folded > most:
+            return None
     before = fold.folded
     for row in store.iter_events(session_id, after=fold.upto):
         fold.feed(from_row(row))

@@ -32,6 +32,7 @@ MAX_FRAME_DEPTH = MAX_DEPTH + 3
 # it, frames over MAX_FRAME_BYTES get their own error and the connection stays up.
 SOCKET_MESSAGE_LIMIT = 16 * MAX_FRAME_BYTES
 SAVE_EVERY = 2.0  # seconds between saves of a mirrored session's panel figures
+HELLO_FOLDS = 5000  # events a hello folds at most to catch the panel figures up
 CREATE_FIELDS = ("label", "provider", "model", "protocol", "voice")
 
 sock = Sock()
@@ -74,6 +75,7 @@ class Mirror:
 
     def hello(self, frame: Mapping[str, Any]) -> dict[str, Any]:
         """Attach to a session (or create an external one) and say where to resume."""
+        self.close()
         if isinstance(frame.get("create"), dict) and frame.get("session") is None:
             self.session_id = self.store.create_session(origin="external", **_creation(frame))
         else:
@@ -89,9 +91,11 @@ class Mirror:
                 )
             self.session_id = session_id
         acked = self.store.contiguous_seq(self.session_id)
-        self.close()
-        self.fold = aggregates.current(self.store, self.session_id)
-        self.saved = (self.fold.folded, time.monotonic())
+        try:  # a long session without a saved fold is left to the panels to fold
+            self.fold = aggregates.current(self.store, self.session_id, most=HELLO_FOLDS)
+        except sqlite3.Error:
+            self.fold = None
+        self.saved = (self.fold.folded if self.fold else 0, time.monotonic())
         return {"op": "welcome", "session": self.session_id, "acked": acked}
 
     def events(self, frame: Mapping[str, Any]) -> dict[str, Any]:
