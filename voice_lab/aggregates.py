@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 from .events import Event, deep_merge, dig, from_row
 from .metrics import (
     LATENCY_FIGURES,
+    RESPONSE_TIMES,
     STATS_FIELDS,
-    Bar,
     Latency,
     RateLimit,
     Stat,
     StatsPoint,
     Usage,
+    latency_of,
     number,
     percentile,
     usage_of,
@@ -56,14 +57,8 @@ CHART_POINTS = 400  # a chart keeps between half this and this many points, and 
 MAX_SEQS = 100  # seqs a failed check keeps (it links the first and counts them all)
 
 _ANCHORS = (("input_audio_buffer.speech_stopped", "server"), ("response.create", "client"))
-# response id -> the first time of each of these (metrics.latencies reads no others).
-_FIRSTS = {
-    "response.created": "created",
-    "response.done": "done",
-    "output_audio_buffer.started": "audio",
-    "output_audio_buffer.stopped": "stopped",
-    "output_audio_buffer.cleared": "cleared",
-}
+# GA type -> the key of a response's record that keeps its first time (metrics.RESPONSE_TIMES).
+_FIRSTS = {name: key for key, name in RESPONSE_TIMES.items() if name != "text"}
 _FINAL_TEXT = {
     "conversation.item.input_audio_transcription.completed": "transcript",
     "response.output_audio_transcript.done": "transcript",
@@ -341,33 +336,8 @@ class Aggregates:
 
     def _latency_of(self, rid: str) -> Latency:
         record = self.responses[rid]
-        anchor = record.get("anchor")
-        anchor_t = anchor[2] if anchor else None
-        created, done, text, audio = (record.get(k) for k in ("created", "done", "text", "audio"))
-        audio_end = record.get("stopped", record.get("cleared"))
-        origin = anchor_t if anchor else created
-        bars = [
-            Bar(label, start - origin, _span(start, end) or 0.0)
-            for label, start, end in (
-                ("wait", anchor_t, created),
-                ("response", created, done),
-                ("first text", text, text),
-                ("audio", audio, audio_end),
-            )
-            if start is not None and end is not None
-        ]
-        return Latency(
-            response_id=rid,
-            turn=record.get("turn"),
-            status=record.get("status"),
-            anchor=anchor[0] if anchor else None,
-            anchor_seq=anchor[1] if anchor else None,
-            to_created_ms=_span(anchor_t, created),
-            to_first_text_ms=_span(anchor_t, text),
-            to_first_audio_ms=_span(anchor_t, audio),
-            duration_ms=_span(created, done),
-            playback_ms=_span(audio, audio_end),
-            bars=tuple(bars),
+        return latency_of(
+            rid, record.get("turn"), record.get("status"), record.get("anchor"), record
         )
 
     def transcript(self) -> list[Line]:
@@ -493,10 +463,6 @@ def _points(series: dict[str, Any]) -> list[list]:
     """A thinned series' points, its last one included."""
     kept, last = series["kept"], series["last"]
     return kept if not kept or kept[-1] is last or kept[-1] == last else [*kept, last]
-
-
-def _span(start: float | None, end: float | None) -> float | None:
-    return end - start if start is not None and end is not None else None
 
 
 def _usage_figures(usage: Usage) -> list[int]:

@@ -6,7 +6,7 @@ Pure functions over lists of `Event`, like timeline.py, whose ordering and turns
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from .events import Event, dig
@@ -74,50 +74,82 @@ def _first_times(ordered: Sequence[Event]) -> dict[tuple[str, str], Event]:
     return firsts
 
 
-def _span(start: Event | None, end: Event | None) -> float | None:
-    """end.t - start.t, None unless both happened."""
-    return end.t - start.t if start and end else None
-
-
 def latencies(events: Sequence[Event]) -> list[Latency]:
     """Latency of every response (ordered by response.created), with its waterfall bars."""
     ordered = sorted_events(events)
     anchors, firsts, turns = _anchors(ordered), _first_times(ordered), response_turns(ordered)
     result = []
     for rid, anchor in anchors.items():
-        created = firsts[(rid, "response.created")]
+        times = {
+            key: event.t
+            for key, name in RESPONSE_TIMES.items()
+            if (event := firsts.get((rid, name))) is not None
+        }
         done = firsts.get((rid, "response.done"))
-        text, audio = firsts.get((rid, "text")), firsts.get((rid, "output_audio_buffer.started"))
-        audio_end = firsts.get((rid, "output_audio_buffer.stopped")) or firsts.get(
-            (rid, "output_audio_buffer.cleared")
-        )
-        origin = anchor or created
-        bars = [
-            Bar(label, start.t - origin.t, _span(start, end) or 0.0)
-            for label, start, end in (
-                ("wait", anchor, created),
-                ("response", created, done),
-                ("first text", text, text),
-                ("audio", audio, audio_end),
-            )
-            if start and end
-        ]
         result.append(
-            Latency(
-                response_id=rid,
-                turn=turns.get(rid),
-                status=dig(done.data, "response", "status") if done else None,
-                anchor=ga_name(anchor) if anchor else None,
-                anchor_seq=anchor.seq if anchor else None,
-                to_created_ms=_span(anchor, created),
-                to_first_text_ms=_span(anchor, text),
-                to_first_audio_ms=_span(anchor, audio),
-                duration_ms=_span(created, done),
-                playback_ms=_span(audio, audio_end),
-                bars=tuple(bars),
+            latency_of(
+                rid,
+                turns.get(rid),
+                dig(done.data, "response", "status") if done else None,
+                (ga_name(anchor), anchor.seq, anchor.t) if anchor else None,
+                times,
             )
         )
     return result
+
+
+# The times a response's latency is made of: key -> the GA type whose first event gives it.
+RESPONSE_TIMES = {
+    "created": "response.created",
+    "done": "response.done",
+    "text": "text",  # the first text delta (see _first_times)
+    "audio": "output_audio_buffer.started",
+    "stopped": "output_audio_buffer.stopped",
+    "cleared": "output_audio_buffer.cleared",
+}
+
+
+def latency_of(
+    response_id: str,
+    turn: str | None,
+    status: str | None,
+    anchor: Sequence | None,
+    times: Mapping[str, float],
+) -> Latency:
+    """A response's Latency from its first times (keys of RESPONSE_TIMES) and the anchor its
+    wait is measured from, as (GA name, seq, t)."""
+    anchor_t = anchor[2] if anchor else None
+    created, done, text, audio = (times.get(k) for k in ("created", "done", "text", "audio"))
+    audio_end = times.get("stopped", times.get("cleared"))
+    origin = anchor_t if anchor else created
+    bars = [
+        Bar(label, start - origin, _span(start, end) or 0.0)
+        for label, start, end in (
+            ("wait", anchor_t, created),
+            ("response", created, done),
+            ("first text", text, text),
+            ("audio", audio, audio_end),
+        )
+        if start is not None and end is not None
+    ]
+    return Latency(
+        response_id=response_id,
+        turn=turn,
+        status=status,
+        anchor=anchor[0] if anchor else None,
+        anchor_seq=anchor[1] if anchor else None,
+        to_created_ms=_span(anchor_t, created),
+        to_first_text_ms=_span(anchor_t, text),
+        to_first_audio_ms=_span(anchor_t, audio),
+        duration_ms=_span(created, done),
+        playback_ms=_span(audio, audio_end),
+        bars=tuple(bars),
+    )
+
+
+def _span(start: float | None, end: float | None) -> float | None:
+    """end - start, None unless both happened."""
+    return end - start if start is not None and end is not None else None
 
 
 def percentile(values: Iterable[float], p: float) -> float | None:
