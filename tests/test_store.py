@@ -102,3 +102,20 @@ def test_rows_know_when_their_payload_is_compact_json():
     assert not EventRow.of(parse_event(2, "server", 1.0, '{"type": "a", "n": 1}')).compact
     assert not EventRow.of(parse_event(3, "server", 1.0, "not json")).compact
     assert EventRow.of(parse_event(4, "local", 1.0, {"type": "voicelab.x"})).compact
+
+
+def test_batches_queued_together_fail_alone(store):
+    sid = store.create_session(provider="emulator")
+    other = store.create_session(provider="emulator")
+    bad = EventRow(3, "server", 1.0, "x", None, None, None, "{}")  # category NOT NULL
+    first = store.queue_events(sid, [row(1), row(2)])
+    refused = store.queue_events(other, [row(1), bad])
+    last = store.queue_events(sid, [row(3), row(2)])
+    assert first() == (2, 2)  # writes all three: one group, one commit
+    assert last() == (1, 3)
+    with pytest.raises(sqlite3.IntegrityError):
+        refused()
+    with pytest.raises(sqlite3.IntegrityError):  # asked again, the same answer
+        refused()
+    assert store.get_session(other)["event_count"] == 0
+    assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3]

@@ -7,10 +7,10 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -65,9 +65,18 @@ class Writer:
 
     def insert(self, session_id: str, rows: Sequence[EventRow]) -> Stored:
         """Store a batch, committed by the time this returns."""
+        return self.wait(self.submit(session_id, rows))
+
+    def submit(self, session_id: str, rows: Sequence[EventRow]) -> _Batch:
+        """Queue a batch for the next group; wait() returns once it is stored."""
         batch = _Batch(session_id, rows)
         with self._queue_lock:
             self._queue.append(batch)
+        return batch
+
+    def wait(self, batch: _Batch) -> Stored:
+        """What storing a submitted batch did, or its error, once its group committed: this
+        thread writes the group unless a writer before it took the batch along."""
         with self.lock:
             if not batch.done:  # else the writer before us took it along
                 with self._queue_lock:
@@ -283,6 +292,12 @@ class Store:
     def insert_events(self, session_id: str, rows: Sequence[EventRow]) -> Stored:
         """Store a batch in one transaction, each (session, seq) once."""
         return self.writer.insert(session_id, rows)
+
+    def queue_events(self, session_id: str, rows: Sequence[EventRow]) -> Callable[[], Stored]:
+        """insert_events in two steps: the batch queues for the writer now, and the function
+        returned waits until it is stored (calling it again gives the same outcome). Batches
+        queued meanwhile commit with it, in the order they were queued."""
+        return partial(self.writer.wait, self.writer.submit(session_id, rows))
 
     def import_session(self, fields: dict[str, Any], rows: Sequence[EventRow]) -> str:
         """Create a session with all its events in one transaction: all or nothing."""
