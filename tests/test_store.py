@@ -119,3 +119,25 @@ def test_batches_queued_together_fail_alone(store):
         refused()
     assert store.get_session(other)["event_count"] == 0
     assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"type":"response.output_text.delta","delta":"hi","response_id":"r1"}',
+        ' {"type": "response.done", "response": {"status": "failed", "id": "r2"}} ',
+        '{"type":"session.updated","session":{"client_secret":{"value":"ek_abcdefghijkl"}}}',
+        '{"type":"x","s":"\\ud800"}',
+        '{"type":"x"} trailing',
+        "not json",
+        "",
+        "[1, 2]",
+        {"type": "voicelab.stats", "rtt_ms": 41.0},
+    ],
+)
+def test_rows_parsed_directly_are_the_rows_of_parsed_events(data):
+    from voice_lab.events import parse_event
+
+    assert EventRow.parse(7, "server", 1.0, data) == EventRow.of(
+        parse_event(7, "server", 1.0, data)
+    )

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from .events import MAX_DEPTH, TooDeep, loads, parse_event, row_problem, storable
+from .events import MAX_DEPTH, TooDeep, loads, row_problem, storable
 from .security import origin_allowed
 from .store import EventRow, Store, Stored, open_store
 
@@ -186,9 +186,7 @@ def to_rows(events: Any) -> list[EventRow]:
         )
     rows = []
     for index, item in enumerate(events):
-        seq, direction, t, data = _checked(index, item)
-        event = parse_event(seq, direction, t, data)
-        rows.append(EventRow.of(event))
+        rows.append(EventRow.parse(*_checked(index, item)))
     return rows
 
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from flask import Flask, current_app, g
 
-from .events import Event, dumps
+from .events import Event, dumps, parse_data
 
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
 MIGRATIONS: tuple[str, ...] = tuple(
@@ -199,8 +199,20 @@ class EventRow(NamedTuple):
             event.response_id,
             event.item_id,
             event.raw,
-            event.data is not None and event.raw == dumps(event.data),
+            _compact(event.data, event.raw),
         )
+
+    @classmethod
+    def parse(cls, seq: int, direction: str, t: float | None, raw_or_obj: str | dict) -> EventRow:
+        """The row of parse_event(seq, direction, t, raw_or_obj), without making the Event."""
+        type_, category, response_id, item_id, data, raw = parse_data(raw_or_obj)
+        compact = _compact(data, raw)
+        return cls(seq, direction, t, type_, category, response_id, item_id, raw, compact)
+
+
+def _compact(data: dict | None, raw: str) -> bool:
+    """Whether raw is data's compact JSON."""
+    return data is not None and raw == dumps(data)
 
 
 class Store:
