@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from voice_lab.store import MIGRATIONS, EventRow, Store
+from voice_lab.store import MIGRATIONS, EventRow, Store, Writer
 
 
 @pytest.fixture
@@ -23,6 +23,8 @@ def test_migrate_sets_wal_and_version_once(store):
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert store.migrate() == len(MIGRATIONS)
+    autocheckpoint = store.writer.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    assert autocheckpoint == Writer.WAL_PAGES
 
 
 def test_batches_are_stored_once(store):
