@@ -200,3 +200,16 @@ def test_a_second_hello_saves_the_first_sessions_fold_under_its_own_id(store):
     mirror.handle(json.dumps({"op": "hello", "session": second}))
     assert store.load_aggregates(first)[:2] == (events[-1].seq, len(events))
     assert store.load_aggregates(second) is None
+
+
+def test_batches_read_ahead_of_a_hello_are_folded_into_their_own_session(store):
+    events = events_of(voice_turn_log, True)
+    first, second = (store.create_session(provider="emulator") for _ in range(2))
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": first}))
+    wire = [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
+    mirror.take(json.dumps({"op": "events", "events": wire}))  # not answered yet
+    mirror.take(json.dumps({"op": "hello", "session": second}))
+    assert mirror.reply()["op"] == "ack" and mirror.reply()["op"] == "welcome"
+    assert store.load_aggregates(first)[:2] == (events[-1].seq, len(events))
+    assert mirror.fold.folded == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import typing
 
 import pytest
@@ -468,3 +469,19 @@ def test_nan_is_not_json_so_it_is_kept_as_text():
     event = parse_event(1, "server", 1.0, '{"type": "x", "v": NaN}')
     assert event.data is None and event.category == "unknown"
     assert event.raw == '{"type": "x", "v": NaN}'
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a":[1,2.5,"é"]}', ' {"a": 1} ', "[1] x", "", " ", '"\\ud800"', "{", "1e400"]
+)
+def test_loads_and_dumps_read_and_write_as_json_does(text):
+    try:
+        expected = json.loads(text)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            events.loads(text)
+    else:
+        assert events.loads(text) == expected
+        assert events.dumps(expected) == json.dumps(
+            expected, ensure_ascii=False, separators=(",", ":")
+        )

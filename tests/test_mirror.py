@@ -306,3 +306,42 @@ def test_handle_without_a_socket(app, new_session):
     store.close()
     with pytest.raises(MirrorError):
         parse_frame(b"\xff\xfe")
+
+
+def test_frames_sent_ahead_are_answered_in_order(live_server, app, new_session):
+    sid, other = new_session(), new_session()
+    client = Client(live_server.url)
+    client.call({"op": "hello", "session": sid})
+    frames = [
+        {"op": "events", "events": [event(1), event(2)]},
+        {"op": "events", "events": "nope"},
+        {"op": "events", "events": [event(4)]},
+        {"op": "events", "events": [event(3)]},
+        {"op": "hello", "session": other},
+        {"op": "events", "events": [event(1)]},
+    ]
+    for frame in frames:  # all sent before the first reply is read
+        client.ws.send(json.dumps(frame))
+    replies = [json.loads(client.ws.recv()) for _ in frames]
+    client.close()
+    assert [r.get("upto", r.get("code")) for r in replies[:4]] == [2, "bad_events", 2, 4]
+    assert replies[4] == {"op": "welcome", "session": other, "acked": 0}
+    assert replies[5] == {"op": "ack", "upto": 1}
+    assert [row["seq"] for row in stored(app, sid)] == [1, 2, 3, 4]
+    assert [row["seq"] for row in stored(app, other)] == [1]
+
+
+def test_a_welcome_counts_the_batches_taken_before_it(app, new_session):
+    sid = new_session()
+    store = open_store(app)
+    mirror = Mirror(store)
+    mirror.take(json.dumps({"op": "hello", "session": sid}))
+    mirror.take(json.dumps({"op": "events", "events": [event(1), event(2)]}))
+    mirror.take(json.dumps({"op": "hello", "session": sid}))
+    assert [mirror.reply() for _ in range(3)] == [
+        {"op": "welcome", "session": sid, "acked": 0},
+        {"op": "ack", "upto": 2},
+        {"op": "welcome", "session": sid, "acked": 2},
+    ]
+    assert not mirror.owing
+    store.close()

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from voice_lab.store import MIGRATIONS, EventRow, Store
+from voice_lab.store import MIGRATIONS, EventRow, Store, Writer
 
 
 def row(seq: int, category: str = "response") -> EventRow:
@@ -15,6 +15,8 @@ def test_migrate_sets_wal_and_version_once(store):
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert store.migrate() == len(MIGRATIONS)
+    autocheckpoint = store.writer.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    assert autocheckpoint == Writer.WAL_PAGES
 
 
 def test_batches_are_stored_once(store):
@@ -94,3 +96,20 @@ def test_rows_know_when_their_payload_is_compact_json():
     assert not EventRow.of(parse_event(2, "server", 1.0, '{"type": "a", "n": 1}')).compact
     assert not EventRow.of(parse_event(3, "server", 1.0, "not json")).compact
     assert EventRow.of(parse_event(4, "local", 1.0, {"type": "voicelab.x"})).compact
+
+
+def test_batches_queued_together_fail_alone(store):
+    sid = store.create_session(provider="emulator")
+    other = store.create_session(provider="emulator")
+    bad = EventRow(3, "server", 1.0, "x", None, None, None, "{}")  # category NOT NULL
+    first = store.queue_events(sid, [row(1), row(2)])
+    refused = store.queue_events(other, [row(1), bad])
+    last = store.queue_events(sid, [row(3), row(2)])
+    assert first()[:2] == (2, 2)  # writes all three: one group, one commit
+    assert last()[:2] == (1, 3)
+    with pytest.raises(sqlite3.IntegrityError):
+        refused()
+    with pytest.raises(sqlite3.IntegrityError):  # asked again, the same answer
+        refused()
+    assert store.get_session(other)["event_count"] == 0
+    assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3]

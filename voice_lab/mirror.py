@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
@@ -51,13 +53,28 @@ class MirrorError(Exception):
         return {"op": "error", "code": self.code, "message": self.message}
 
 
+class Queued(NamedTuple):
+    """An events frame whose batch waits for the writer."""
+
+    session_id: str
+    events: list[Event]
+    stored: Callable[[], Stored]  # waits until the batch is stored; raises what refused it
+
+
 class Mirror:
-    """One websocket's state: the session it mirrors, and the store it writes to."""
+    """One websocket's state: the session it mirrors, the store it writes to, and the replies
+    it owes.
+
+    The socket takes every frame it has already read before it answers the first: their batches
+    queue for the writer together and commit in one group, instead of one group per round trip.
+    Each frame still gets one reply, in the order the frames came.
+    """
 
     def __init__(self, store: Store, on_stored: Callable[[], None] = lambda: None):
         self.store = store
         self.on_stored = on_stored  # tells the dashboard's live tails to look
         self.session_id: str | None = None
+        self._owed: deque[dict[str, Any] | Queued] = deque()
         # The session's panel figures, folded as events are stored and saved now and then, so
         # that the panels read only what came since (see aggregates.py).
         self.fold: Aggregates | None = None
@@ -65,13 +82,41 @@ class Mirror:
 
     def handle(self, text: str | bytes) -> dict[str, Any]:
         """Answer one frame: welcome, ack, or an error frame; never raises for bad input."""
+        self.take(text)
+        return self.reply()
+
+    def take(self, text: str | bytes) -> None:
+        """Start on a frame (an events batch joins the writer's queue); reply() answers it
+        after the frames taken before it. Never raises for bad input."""
+        owed: dict[str, Any] | Queued
         try:
             frame = parse_frame(text)
             if frame["op"] == "hello":
-                return self.hello(frame)
-            return self.events(frame)
+                self.settle()  # the welcome's resume point counts every batch before it
+                owed = self.hello(frame)
+            else:
+                owed = self.events(frame)
         except MirrorError as exc:
-            return exc.frame()
+            owed = exc.frame()
+        self._owed.append(owed)
+
+    @property
+    def owing(self) -> bool:
+        """Whether a frame taken has not been answered yet."""
+        return bool(self._owed)
+
+    def reply(self) -> dict[str, Any]:
+        """The reply to the oldest frame not answered yet, once its batch is stored."""
+        owed = self._owed.popleft()
+        return owed if isinstance(owed, dict) else self.ack(owed)
+
+    def settle(self) -> None:
+        """Wait until every batch taken is stored or refused, and fold the stored ones; their
+        replies stay owed."""
+        for owed in self._owed:
+            if isinstance(owed, Queued):
+                with suppress(sqlite3.DatabaseError):  # reply() says so
+                    self._fold(owed, owed.stored())
 
     def hello(self, frame: Mapping[str, Any]) -> dict[str, Any]:
         """Attach to a session (or create an external one) and say where to resume."""
@@ -98,33 +143,39 @@ class Mirror:
         self.saved = (self.fold.folded if self.fold else 0, time.monotonic())
         return {"op": "welcome", "session": self.session_id, "acked": acked}
 
-    def events(self, frame: Mapping[str, Any]) -> dict[str, Any]:
-        """Store a batch in one transaction, then ack the highest contiguous seq."""
+    def events(self, frame: Mapping[str, Any]) -> Queued:
+        """Queue a batch to be stored in one transaction; ack() answers it."""
         if self.session_id is None:
             raise MirrorError("no_session", "send hello before events")
         events = to_events(frame.get("events"))
+        rows = [EventRow.of(event) for event in events]
+        return Queued(self.session_id, events, self.store.queue_events(self.session_id, rows))
+
+    def ack(self, queued: Queued) -> dict[str, Any]:
+        """Once the batch is stored, ack the highest contiguous seq; else say why not."""
         try:
-            stored = self.store.insert_events(self.session_id, [EventRow.of(e) for e in events])
+            stored = queued.stored()
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.IntegrityError) and not self.store.get_session(
-                self.session_id
+                queued.session_id
             ):
-                raise MirrorError(
-                    "session_not_found", f"session {self.session_id!r} was deleted"
-                ) from None
+                return MirrorError(
+                    "session_not_found", f"session {queued.session_id!r} was deleted"
+                ).frame()
             # Locked, disk full, a write refused: not acked, so the browser sends it again.
-            raise MirrorError(
+            return MirrorError(
                 "storage_unavailable", f"could not store the batch ({exc}); send it again"
-            ) from None
+            ).frame()
         self.on_stored()
-        self._fold(events, stored)
+        self._fold(queued, stored)
         return {"op": "ack", "upto": stored.contiguous}
 
-    def _fold(self, events: list[Event], stored: Stored) -> None:
-        """Fold the batch into the panels' figures; save them every SAVE_EVERY seconds."""
-        if self.fold is None:
+    def _fold(self, queued: Queued, stored: Stored) -> None:
+        """Fold a stored batch into the panels' figures (again is harmless: a seq folded is not
+        folded twice); save them every SAVE_EVERY seconds."""
+        if self.fold is None or queued.session_id != self.session_id:
             return
-        for event in sorted(events, key=lambda e: e.seq):
+        for event in sorted(queued.events, key=lambda e: e.seq):
             if event.t is None:  # the store dates it on arrival, and so do the panels
                 event = replace(event, t=time.time() * 1000)
             self.fold.feed(event)
@@ -225,16 +276,21 @@ def check_origin():
 
 @sock.route("/ws/mirror", bp=bp)
 def mirror_socket(ws) -> None:
-    """Receive frames until the browser goes away, answering each one."""
+    """Receive frames until the browser goes away, answering each one in turn."""
     store = open_store()
     mirror = Mirror(store, current_app.extensions["voice_lab_broker"].publish)
     try:
         while True:
-            text = ws.receive()
-            if text is None:
+            # Frames already read are taken before the first of them is answered.
+            text = ws.receive(timeout=0 if mirror.owing else None)
+            if text is not None:
+                mirror.take(text)
+            elif mirror.owing:
+                ws.send(json.dumps(mirror.reply()))
+            else:
                 return
-            ws.send(json.dumps(mirror.handle(text)))
     finally:
+        mirror.settle()  # nothing queued outlives the socket's store
         mirror.close()
         store.close()
         request.environ[SOCKET_DONE] = True

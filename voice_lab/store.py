@@ -7,10 +7,10 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -50,7 +50,14 @@ class Writer:
     Batches of events commit in groups: the commit (its fsync) is most of a batch's time under
     the lock, so whoever takes the lock writes every batch that queued meanwhile, each in its
     own savepoint, and commits them all at once.
+
+    The commit that takes the WAL past the autocheckpoint limit also copies its pages into the
+    database file, under the lock. Most of them are the same few pages written again and again
+    (each session's last leaves, the counters), copied once per checkpoint: a higher limit than
+    SQLite's 1,000 pages copies them less often.
     """
+
+    WAL_PAGES = 10_000  # 40 MB of WAL at the default page size, reused once checkpointed
 
     _open: dict[str, Writer] = {}
     _open_lock = threading.Lock()
@@ -59,15 +66,25 @@ class Writer:
         self.path = path
         self.lock = threading.Lock()
         self.db = connect(path)
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {self.WAL_PAGES}")
         self.users = 0
         self._queue: list[_Batch] = []
         self._queue_lock = threading.Lock()
 
     def insert(self, session_id: str, rows: Sequence[EventRow]) -> Stored:
         """Store a batch, committed by the time this returns."""
+        return self.wait(self.submit(session_id, rows))
+
+    def submit(self, session_id: str, rows: Sequence[EventRow]) -> _Batch:
+        """Queue a batch for the next group; wait() returns once it is stored."""
         batch = _Batch(session_id, rows)
         with self._queue_lock:
             self._queue.append(batch)
+        return batch
+
+    def wait(self, batch: _Batch) -> Stored:
+        """What storing a submitted batch did, or its error, once its group committed: this
+        thread writes the group unless a writer before it took the batch along."""
         with self.lock:
             if not batch.done:  # else the writer before us took it along
                 with self._queue_lock:
@@ -286,6 +303,12 @@ class Store:
         """Store a batch in one transaction, each (session, seq) once."""
         return self.writer.insert(session_id, rows)
 
+    def queue_events(self, session_id: str, rows: Sequence[EventRow]) -> Callable[[], Stored]:
+        """insert_events in two steps: the batch queues for the writer now, and the function
+        returned waits until it is stored (calling it again gives the same outcome). Batches
+        queued meanwhile commit with it, in the order they were queued."""
+        return partial(self.writer.wait, self.writer.submit(session_id, rows))
+
     def import_session(self, fields: dict[str, Any], rows: Sequence[EventRow]) -> str:
         """Create a session with all its events in one transaction: all or nothing."""
         fields = {"provider": "import", **fields, "origin": "imported"}
@@ -477,7 +500,7 @@ def _values_sql(insert: str, columns: int, rows: int) -> str:
 def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[EventRow]) -> Stored:
     """Insert the rows not stored yet and keep the session's counters; inside a transaction."""
     if not rows:
-        return Stored(0, 0)  # not stored anywhere: mirror.to_rows refuses empty batches
+        return Stored(0, 0)  # not stored anywhere: mirror.to_events refuses empty batches
     seqs = [row.seq for row in rows]
     have = {
         r[0]
