@@ -57,6 +57,19 @@ CHART_POINTS = 400  # a chart keeps between half this and this many points, and 
 MAX_SEQS = 100  # seqs a failed check keeps (it links the first and counts them all)
 
 _ANCHORS = (("input_audio_buffer.speech_stopped", "server"), ("response.create", "client"))
+# The names each part of the fold reads (besides conversation.item.* for turns).
+_TURN_NAMES = frozenset(
+    {n for n, _ in _ANCHORS} | {"response.created", "input_audio_buffer.committed"}
+)
+_CONFIG_NAMES = frozenset({"session.created", "session.update", "session.updated"})
+_CHECK_NAMES = frozenset(
+    {
+        "response.created",
+        "response.done",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+    }
+)
 # GA type -> the key of a response's record that keeps its first time (metrics.RESPONSE_TIMES).
 _FIRSTS = {name: key for key, name in RESPONSE_TIMES.items() if name != "text"}
 _FINAL_TEXT = {
@@ -134,21 +147,30 @@ class Aggregates:
         if self.t0 is None:
             self.t0 = event.t
         name = ga_name(event)
-        self._owners(event)
-        self._texts(event, name)
+        if event.item_id and not self._forgotten(event.item_id):
+            self._owners(event)
+            self._texts(event, name)
         if event.response_id:
             key = "text" if name in TEXT_DELTAS else _FIRSTS.get(name)
             if key is not None:
                 self._first(event, key)
-        if event.category == "delta":
+        if event.category == "delta":  # most events: only their text and first times count
             return True
-        self._latency(event, name)
-        self._usage(event, name)
-        self._charts(event, name)
-        self._errors(event, name)
-        self._config(event, name)
-        self._line(event)
-        self._checks(event, name)
+        # Each part reads only the events it is about (this runs for every event stored).
+        if name in _TURN_NAMES or name.startswith("conversation.item."):
+            self._latency(event, name)
+        if name == "response.done":
+            self._usage(event)
+        if name == "rate_limits.updated" or event.type == "voicelab.stats":
+            self._charts(event, name)
+        if event.dir == "client" or event.category == "error" or name == "response.done":
+            self._errors(event)
+        if name in _CONFIG_NAMES:
+            self._config(event, name)
+        if event.item_id and event.item_id not in self.line_items:
+            self._line(event)
+        if name in _CHECK_NAMES:
+            self._checks(event, name)
         return True
 
     def feed_all(self, events: Iterable[Event]) -> Aggregates:
@@ -192,9 +214,9 @@ class Aggregates:
                 bisect.insort(values, value)
         del self.responses[rid]
 
-    def _usage(self, event: Event, name: str) -> None:
+    def _usage(self, event: Event) -> None:
         usage = dig(event.data, "response", "usage")
-        if name != "response.done" or not isinstance(usage, dict):
+        if not isinstance(usage, dict):
             return
         figures = _usage_figures(usage_of(event.response_id, usage))
         self.usage_sums = [a + b for a, b in zip(self.usage_sums, figures, strict=True)]
@@ -216,7 +238,7 @@ class Aggregates:
                     low, high, _ = self.stats_range.get(field, (value, value, value))
                     self.stats_range[field] = [min(low, value), max(high, value), value]
 
-    def _errors(self, event: Event, name: str) -> None:
+    def _errors(self, event: Event) -> None:
         if event.dir == "client" and isinstance(event_id := dig(event.data, "event_id"), str):
             self.client_seqs[event_id] = event.seq
         if event.category == "error":
@@ -248,13 +270,10 @@ class Aggregates:
                 self.config = merged
 
     def _owners(self, event: Event) -> None:
-        iid = event.item_id
-        if not iid or self._forgotten(iid):
-            return
         if event.response_id:
-            self.item_response.setdefault(iid, event.response_id)
+            self.item_response.setdefault(event.item_id, event.response_id)
         elif is_user_item(event):
-            self.user_items.add(iid)
+            self.user_items.add(event.item_id)
 
     def _forgotten(self, iid: str) -> bool:
         """Whether an item's line is older than the lines shown (so nothing about it matters)."""
@@ -262,8 +281,6 @@ class Aggregates:
 
     def _texts(self, event: Event, name: str) -> None:
         iid, data = event.item_id, event.data or {}
-        if not iid or self._forgotten(iid):
-            return
         if name in _FINAL_TEXT and isinstance(data.get(_FINAL_TEXT[name]), str):
             self.final[iid] = self.final.get(iid, "") + data[_FINAL_TEXT[name]]
             self.partial.pop(iid, None)  # a final text wins over the deltas
@@ -277,8 +294,6 @@ class Aggregates:
 
     def _line(self, event: Event) -> None:
         iid = event.item_id
-        if not iid or iid in self.line_items:
-            return
         item = dig(event.data, "item")
         if iid in self.user_items:
             role = "user"

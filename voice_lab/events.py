@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring
-from typing import Any
+from typing import Any, NamedTuple
 
 CATEGORIES: tuple[str, ...] = (
     "session",
@@ -129,14 +128,19 @@ def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, 
 def category_of(type_: str | None, data: dict | None = None) -> str:
     """The filter category of an event type; data decides for response.done (failed -> error)."""
     name = normalize_type(type_)
+    if name == "response.done" and dig(data, "response", "status") in ("failed", "incomplete"):
+        return "error"
+    return _category(name)
+
+
+@lru_cache(maxsize=4096)  # the same few dozen names, once per event
+def _category(name: str | None) -> str:
     if name is None or name in _AZURE_SAMPLE_ONLY:
         return "unknown"
     if name.startswith("voicelab."):
         # The page's own events, failures included (voicelab.error): they are WebRTC-side.
         return "webrtc"
     if name == "error" or name.endswith(".failed"):
-        return "error"
-    if name == "response.done" and dig(data, "response", "status") in ("failed", "incomplete"):
         return "error"
     if name.endswith(".delta"):
         return "delta"
@@ -220,9 +224,9 @@ def _redact_secret(value: Any) -> Any:
     return _redact_header_value(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One mirrored data-channel or local event, parsed, categorised and redacted."""
+class Event(NamedTuple):
+    """One mirrored data-channel or local event, parsed, categorised and redacted (a tuple:
+    the mirror makes one per event it receives)."""
 
     seq: int
     dir: str

@@ -12,7 +12,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, request
@@ -177,7 +176,7 @@ class Mirror:
             return
         for event in sorted(queued.events, key=lambda e: e.seq):
             if event.t is None:  # the store dates it on arrival, and so do the panels
-                event = replace(event, t=time.time() * 1000)
+                event = event._replace(t=time.time() * 1000)
             self.fold.feed(event)
         if stored.max_seq == self.fold.upto and stored.count != self.fold.folded:
             self.fold = None  # a gap below what was folded got filled: the panels rebuild
