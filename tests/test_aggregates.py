@@ -213,3 +213,48 @@ def test_batches_read_ahead_of_a_hello_are_folded_into_their_own_session(store):
     assert mirror.reply()["op"] == "ack" and mirror.reply()["op"] == "welcome"
     assert store.load_aggregates(first)[:2] == (events[-1].seq, len(events))
     assert mirror.fold.folded == 0
+
+
+def test_hostile_payloads_neither_break_the_fold_nor_its_saving():
+    huge = "9" * 4000  # parses; eleven of them would not print
+    done = '{"type":"response.done","response":{"id":"r","usage":{"total_tokens":' + huge + "}}}"
+    hostile = [
+        parse_event(1, "server", 1.0, '{"type":"rate_limits.updated","rate_limits":true}'),
+        parse_event(2, "server", 2.0, '{"type":"rate_limits.updated","rate_limits":[1,"x"]}'),
+        parse_event(3, "server", 3.0, done),
+        parse_event(4, "local", 4.0, {"type": "voicelab.stats", "note": "\ud800"}),
+        parse_event(
+            5,
+            "server",
+            5.0,
+            '{"type":"conversation.item.added","item_id":"\ud800",'
+            '"item":{"role":"assistant","content":[{"type":"text","text":"a\udc00"}]}}',
+        ),
+    ]
+    fold = saved_and_loaded(Aggregates().feed_all(hostile))
+    assert fold is not None and fold.folded == 5
+    assert fold.usage_total().total_tokens == 0
+    assert fold.rate_limit_points() == []
+
+
+def test_state_stays_bounded_whatever_the_client_sends():
+    client = (
+        parse_event(seq, "client", float(seq), json.dumps({"type": "x", "event_id": f"e{seq}"}))
+        for seq in range(1, 5001)
+    )
+    fold = Aggregates().feed_all(client)
+    assert len(fold.client_seqs) == aggregates.MAX_CLIENT_IDS
+    starts = (
+        parse_event(
+            seq,
+            "server",
+            float(seq),
+            json.dumps({"type": "input_audio_buffer.speech_started", "item_id": f"i{seq}"}),
+        )
+        for seq in range(5001, 8001)
+    )
+    fold.feed_all(starts)
+    assert len(fold.open_speech) == aggregates.MAX_OPEN
+    assert len(fold.line_items) <= aggregates.MAX_LINE_ITEMS
+    assert len(fold.user_items) <= aggregates.MAX_LINE_ITEMS
+    assert len(fold.dumps()) < 300_000

@@ -17,10 +17,12 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import astuple
 from typing import TYPE_CHECKING, Any
 
-from .events import Event, deep_merge, dig, from_row
+from .events import Event, deep_merge, dig, from_row, storable
 from .metrics import (
+    ANCHORS,
     LATENCY_FIGURES,
     RESPONSE_TIMES,
     STATS_FIELDS,
@@ -32,6 +34,7 @@ from .metrics import (
     latency_of,
     number,
     percentile,
+    rate_limit_points,
     usage_of,
 )
 from .review import (
@@ -44,7 +47,15 @@ from .review import (
     error_fields,
     pinned,
 )
-from .timeline import TEXT_DELTAS, Line, ga_name, is_user_item, typed_text
+from .timeline import (
+    FINAL_TEXT,
+    PARTIAL_TEXT,
+    TEXT_DELTAS,
+    Line,
+    ga_name,
+    is_user_item,
+    typed_text,
+)
 
 if TYPE_CHECKING:
     from .store import Store
@@ -53,13 +64,15 @@ VERSION = 1
 # What the panels list: the latest responses, lines and config changes, the first errors.
 LATEST_RESPONSES, LATEST_LINES, LATEST_CHANGES, FIRST_ERRORS = 30, 200, 30, 200
 LIVE_RESPONSES = 64  # responses whose events may still come (a late one for an older is lost)
+# Past these the state stops growing: client event ids an error may name, rate limit names,
+# unfinished responses and speech kept by a failed check, items remembered as having a line.
+MAX_CLIENT_IDS, MAX_RATE_LIMITS, MAX_OPEN, MAX_LINE_ITEMS = 1000, 8, 100, 10 * 200
 CHART_POINTS = 400  # a chart keeps between half this and this many points, and the last
-MAX_SEQS = 100  # seqs a failed check keeps (it links the first and counts them all)
+MAX_SEQS = 100  # error seqs and stopped items kept for the checks (errors are all counted)
 
-_ANCHORS = (("input_audio_buffer.speech_stopped", "server"), ("response.create", "client"))
 # The names each part of the fold reads (besides conversation.item.* for turns).
 _TURN_NAMES = frozenset(
-    {n for n, _ in _ANCHORS} | {"response.created", "input_audio_buffer.committed"}
+    {n for n, _ in ANCHORS} | {"response.created", "input_audio_buffer.committed"}
 )
 _CONFIG_NAMES = frozenset({"session.created", "session.update", "session.updated"})
 _CHECK_NAMES = frozenset(
@@ -72,18 +85,6 @@ _CHECK_NAMES = frozenset(
 )
 # GA type -> the key of a response's record that keeps its first time (metrics.RESPONSE_TIMES).
 _FIRSTS = {name: key for key, name in RESPONSE_TIMES.items() if name != "text"}
-_FINAL_TEXT = {
-    "conversation.item.input_audio_transcription.completed": "transcript",
-    "response.output_audio_transcript.done": "transcript",
-    "response.output_text.done": "text",
-}
-_PARTIAL_TEXT = frozenset(
-    {
-        "conversation.item.input_audio_transcription.delta",
-        "response.output_audio_transcript.delta",
-        "response.output_text.delta",
-    }
-)
 
 
 class Aggregates:
@@ -124,7 +125,7 @@ class Aggregates:
         # line is shown or not made yet (older lines' items are only remembered as seen)
         self.lines: list[list] = []
         self.line_count = 0
-        self.line_items: set[str] = set()
+        self.line_items: dict[str, None] = {}  # the latest MAX_LINE_ITEMS, oldest first
         self.item_response: dict[str, str] = {}
         self.user_items: set[str] = set()
         self.final: dict[str, str] = {}
@@ -181,6 +182,8 @@ class Aggregates:
         return self
 
     def _first(self, event: Event, key: str) -> None:
+        if event.response_id not in self.responses and len(self.responses) >= 4 * LIVE_RESPONSES:
+            return  # not a response of the latest (those are all here): its times count no more
         record = self.responses.setdefault(event.response_id, {})
         if key not in record:
             record[key] = event.t
@@ -188,7 +191,7 @@ class Aggregates:
                 record["status"] = dig(event.data, "response", "status")
 
     def _latency(self, event: Event, name: str) -> None:
-        if (name, event.dir) in _ANCHORS:
+        if (name, event.dir) in ANCHORS:
             self.anchor = [name, event.seq, event.t]
         elif name == "response.created" and event.response_id:
             record = self.responses.setdefault(event.response_id, {})
@@ -218,29 +221,31 @@ class Aggregates:
         usage = dig(event.data, "response", "usage")
         if not isinstance(usage, dict):
             return
-        figures = _usage_figures(usage_of(event.response_id, usage))
+        figures = list(astuple(usage_of(event.response_id, usage)))[1:]
         self.usage_sums = [a + b for a, b in zip(self.usage_sums, figures, strict=True)]
         self.usages_kept = [*self.usages_kept, [event.response_id, *figures]][-LATEST_RESPONSES:]
         self.usage_count += 1
 
     def _charts(self, event: Event, name: str) -> None:
-        rel_ms = event.t - self.t0
         if name == "rate_limits.updated":
-            for limit in dig(event.data, "rate_limits") or []:
-                if isinstance(limit, dict):
-                    point = [event.seq, event.t, rel_ms, *_rate_limit_fields(limit)]
-                    _sample(self.rate_limits.setdefault(str(point[3] or "?"), _series()), point)
+            for point in rate_limit_points(event, self.t0):
+                key = point.name or "?"
+                if key in self.rate_limits or len(self.rate_limits) < MAX_RATE_LIMITS:
+                    _sample(self.rate_limits.setdefault(key, _series()), list(astuple(point)))
         elif event.type == "voicelab.stats":
             values = [number(event.data, field) for field in STATS_FIELDS]
-            _sample(self.stats, [event.seq, event.t, rel_ms, *values])
+            _sample(self.stats, [event.seq, event.t, event.t - self.t0, *values])
             for field, value in zip(STATS_FIELDS, values, strict=True):
                 if value is not None:
                     low, high, _ = self.stats_range.get(field, (value, value, value))
                     self.stats_range[field] = [min(low, value), max(high, value), value]
 
     def _errors(self, event: Event) -> None:
-        if event.dir == "client" and isinstance(event_id := dig(event.data, "event_id"), str):
-            self.client_seqs[event_id] = event.seq
+        event_id = dig(event.data, "event_id")
+        if event.dir == "client" and isinstance(event_id, str) and len(self.errors) < FIRST_ERRORS:
+            self.client_seqs[event_id] = event.seq  # the latest, for the errors still listed
+            if len(self.client_seqs) > MAX_CLIENT_IDS:
+                del self.client_seqs[next(iter(self.client_seqs))]
         if event.category == "error":
             self.error_count += 1
             if len(self.error_seqs) < MAX_SEQS:
@@ -281,10 +286,10 @@ class Aggregates:
 
     def _texts(self, event: Event, name: str) -> None:
         iid, data = event.item_id, event.data or {}
-        if name in _FINAL_TEXT and isinstance(data.get(_FINAL_TEXT[name]), str):
-            self.final[iid] = self.final.get(iid, "") + data[_FINAL_TEXT[name]]
+        if name in FINAL_TEXT and isinstance(data.get(FINAL_TEXT[name]), str):
+            self.final[iid] = self.final.get(iid, "") + data[FINAL_TEXT[name]]
             self.partial.pop(iid, None)  # a final text wins over the deltas
-        elif name in _PARTIAL_TEXT and isinstance(data.get("delta"), str):
+        elif name in PARTIAL_TEXT and isinstance(data.get("delta"), str):
             if iid not in self.final:
                 self.partial.setdefault(iid, []).append(data["delta"])
         elif name == "conversation.item.input_audio_transcription.failed":
@@ -303,7 +308,9 @@ class Aggregates:
             role = "assistant"
         else:
             return
-        self.line_items.add(iid)
+        self.line_items[iid] = None
+        if len(self.line_items) > MAX_LINE_ITEMS:
+            del self.line_items[next(iter(self.line_items))]
         self._shown.add(iid)
         self.lines.append([role, iid, event.seq])
         self.line_count += 1
@@ -318,17 +325,25 @@ class Aggregates:
             known.pop(iid, None)
         self.user_items.discard(iid)
         self.failed.discard(iid)
+        # Items that never got a line (function calls, hostile ids) are let go here too.
+        if len(self.item_response) + len(self.final) + len(self.partial) > MAX_LINE_ITEMS:
+            for known in (self.item_response, self.final, self.partial):
+                for item in [i for i in known if i not in self._shown][: len(known) // 2]:
+                    del known[item]
+        for known in (self.user_items, self.failed):
+            if len(known) > MAX_LINE_ITEMS:
+                known &= self._shown
 
     def _checks(self, event: Event, name: str) -> None:
         if name == "response.created" and event.response_id:
             if "done" not in self.responses.get(event.response_id, {}):
-                self.open_responses.setdefault(event.response_id, []).append(event.seq)
+                _open(self.open_responses, event.response_id, event.seq)
         elif name == "response.done":
             self.open_responses.pop(event.response_id, None)
         elif name == "input_audio_buffer.speech_started":
             item = event.item_id or ""  # a JSON key: no None
             if item not in self.stopped_items:
-                self.open_speech.setdefault(item, []).append(event.seq)
+                _open(self.open_speech, item, event.seq)
         elif name == "input_audio_buffer.speech_stopped":
             item = event.item_id or ""
             self.open_speech.pop(item, None)
@@ -419,7 +434,8 @@ class Aggregates:
             for name, value in vars(self).items()
             if not name.startswith("_")
         }
-        return json.dumps({"version": VERSION, **state}, ensure_ascii=False)
+        # storable: a lone surrogate in some text is saved as its escape, which reads back the same
+        return storable(json.dumps({"version": VERSION, **state}, ensure_ascii=False))
 
     @classmethod
     def loads(cls, text: str | None) -> Aggregates | None:
@@ -459,6 +475,14 @@ def current(store: Store, session_id: str, most: int | None = None) -> Aggregate
     return fold
 
 
+def _open(opened: dict[str, list[int]], key: str, seq: int) -> None:
+    """Remember what a check waits for (at most MAX_OPEN of them, each with MAX_SEQS seqs)."""
+    if key in opened or len(opened) < MAX_OPEN:
+        seqs = opened.setdefault(key, [])
+        if len(seqs) < MAX_SEQS:
+            seqs.append(seq)
+
+
 def _series() -> dict[str, Any]:
     """A chart's points as they arrive, thinned: every `step`-th one is kept, and the last."""
     return {"step": 1, "count": 0, "kept": [], "last": None}
@@ -478,24 +502,3 @@ def _points(series: dict[str, Any]) -> list[list]:
     """A thinned series' points, its last one included."""
     kept, last = series["kept"], series["last"]
     return kept if not kept or kept[-1] is last or kept[-1] == last else [*kept, last]
-
-
-def _usage_figures(usage: Usage) -> list[int]:
-    return [
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.total_tokens,
-        usage.input_text,
-        usage.input_audio,
-        usage.input_cached,
-        usage.output_text,
-        usage.output_audio,
-    ]
-
-
-def _rate_limit_fields(limit: dict) -> list:
-    name = limit.get("name")
-    return [
-        name if isinstance(name, str) else None,
-        *(number(limit, field) for field in ("limit", "remaining", "reset_seconds")),
-    ]

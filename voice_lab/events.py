@@ -370,13 +370,17 @@ def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
     if isinstance(raw_or_obj, dict):
         data = redact(raw_or_obj)
         raw = dumps(data)
+        if storable(raw) != raw:  # a lone surrogate in some text: as from_row will read it
+            data = _storable_strings(data)
     else:
         raw = raw_or_obj
         try:
             parsed = loads(raw)
         except ValueError:
             parsed = None
-        if parsed is not None and "\\u" in raw and _SURROGATE_ESCAPE.search(raw):
+        if parsed is not None and (
+            ("\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or storable(raw) != raw
+        ):
             parsed = _storable_strings(parsed)  # pages and exports must be able to encode it
         if not isinstance(parsed, dict):
             data = None

@@ -47,16 +47,17 @@ class Latency:
     bars: tuple[Bar, ...]
 
 
+# (GA name, direction) of the events a response's wait is measured from.
+ANCHORS = (("input_audio_buffer.speech_stopped", "server"), ("response.create", "client"))
+
+
 def _anchors(ordered: Sequence[Event]) -> dict[str, Event | None]:
     """response id -> the event its latency is measured from (see Latency)."""
     anchors: dict[str, Event | None] = {}
     anchor: Event | None = None
     for event in ordered:
         name = ga_name(event)
-        if (name, event.dir) in (
-            ("input_audio_buffer.speech_stopped", "server"),
-            ("response.create", "client"),
-        ):
+        if (name, event.dir) in ANCHORS:
             anchor = event
         elif name == "response.created" and event.response_id:
             anchors[event.response_id] = anchor
@@ -206,8 +207,8 @@ def usage_of(response_id: str | None, usage: dict) -> Usage:
     """A Usage from the protocol's usage object (missing figures count 0)."""
 
     def n(*path: str) -> int:
-        value = dig(usage, *path)
-        return value if isinstance(value, int) else 0
+        value = dig(usage, *path)  # a count of tokens: a whole number a total cannot overflow
+        return value if isinstance(value, int) and 0 <= value < 2**53 else 0
 
     return Usage(
         response_id=response_id,
@@ -261,6 +262,17 @@ def rate_limit_series(events: Sequence[Event]) -> list[RateLimit]:
     """Every rate limit figure reported, in seq order (one point per name per event)."""
     t0 = start_time(events)
     return [
+        point
+        for event in sorted_events(events)
+        if ga_name(event) == "rate_limits.updated"
+        for point in rate_limit_points(event, t0)
+    ]
+
+
+def rate_limit_points(event: Event, t0: float) -> list[RateLimit]:
+    """The figures of one rate_limits.updated event (entries that are not objects skipped)."""
+    limits = dig(event.data, "rate_limits")
+    return [
         RateLimit(
             event.seq,
             event.t,
@@ -268,9 +280,7 @@ def rate_limit_series(events: Sequence[Event]) -> list[RateLimit]:
             name if isinstance(name := dig(limit, "name"), str) else None,
             *(number(limit, field) for field in _LIMIT_FIELDS[1:]),
         )
-        for event in sorted_events(events)
-        if ga_name(event) == "rate_limits.updated"
-        for limit in (dig(event.data, "rate_limits") or [])
+        for limit in (limits if isinstance(limits, list) else [])
         if isinstance(limit, dict)
     ]
 

@@ -289,15 +289,17 @@ def typed_text(item: Any) -> str | None:
     return "".join(parts) if parts else None
 
 
-_FINAL_TEXT = {
+FINAL_TEXT = {
     "conversation.item.input_audio_transcription.completed": "transcript",
     "response.output_audio_transcript.done": "transcript",
     "response.output_text.done": "text",
 }
-_PARTIAL_TEXT = (
-    "conversation.item.input_audio_transcription.delta",
-    "response.output_audio_transcript.delta",
-    "response.output_text.delta",
+PARTIAL_TEXT = frozenset(
+    {
+        "conversation.item.input_audio_transcription.delta",
+        "response.output_audio_transcript.delta",
+        "response.output_text.delta",
+    }
 )
 
 
@@ -310,9 +312,9 @@ def _texts(ordered: Sequence[Event]) -> tuple[dict, dict, set]:
         name, data, iid = ga_name(event), event.data or {}, event.item_id
         if not iid:
             continue
-        if name in _FINAL_TEXT and isinstance(data.get(_FINAL_TEXT[name]), str):
-            final[iid] = final.get(iid, "") + data[_FINAL_TEXT[name]]
-        elif name in _PARTIAL_TEXT and isinstance(data.get("delta"), str):
+        if name in FINAL_TEXT and isinstance(data.get(FINAL_TEXT[name]), str):
+            final[iid] = final.get(iid, "") + data[FINAL_TEXT[name]]
+        elif name in PARTIAL_TEXT and isinstance(data.get("delta"), str):
             partial[iid] = partial.get(iid, "") + data["delta"]
         elif name == "conversation.item.input_audio_transcription.failed":
             failed.add(iid)
