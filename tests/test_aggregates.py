@@ -258,3 +258,56 @@ def test_state_stays_bounded_whatever_the_client_sends():
     assert len(fold.line_items) <= aggregates.MAX_LINE_ITEMS
     assert len(fold.user_items) <= aggregates.MAX_LINE_ITEMS
     assert len(fold.dumps()) < 300_000
+
+
+def wire_of(events):
+    return [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
+
+
+def test_a_fold_that_fails_never_costs_the_mirror_its_ack(store, monkeypatch):
+    sid = store.create_session(provider="emulator")
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+
+    def broken(self, event):
+        raise RuntimeError("a bug in the fold")
+
+    monkeypatch.setattr(Aggregates, "feed", broken)
+    events = events_of(voice_turn_log, True)
+    reply = mirror.handle(json.dumps({"op": "events", "events": wire_of(events)}))
+    assert reply == {"op": "ack", "upto": events[-1].seq} and mirror.fold is None
+    mirror.close()
+    assert store.load_aggregates(sid) is None
+
+
+def test_after_a_gap_is_filled_the_mirror_folds_again(store, monkeypatch):
+    monkeypatch.setattr(mirror_module, "SAVE_EVERY", 0)
+    events = events_of(voice_turn_log, True)
+    sid = store.create_session(provider="emulator")
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    mirror.handle(json.dumps({"op": "events", "events": wire_of(events[:3] + events[4:-1])}))
+    mirror.handle(json.dumps({"op": "events", "events": wire_of(events[3:4])}))  # the gap
+    assert mirror.fold is None
+    mirror.handle(json.dumps({"op": "events", "events": wire_of(events[-1:])}))
+    assert mirror.fold.dumps() == Aggregates().feed_all(events).dumps()
+
+
+def test_a_seq_sent_twice_in_a_batch_is_folded_as_stored(store):
+    sid = store.create_session(provider="emulator")
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    done = '{"type":"response.done","response":{"id":"r","usage":{"total_tokens":%d}}}'
+    twice = [{"seq": 1, "dir": "server", "t": 1.0, "data": done % n} for n in (100, 5)]
+    mirror.handle(json.dumps({"op": "events", "events": twice}))
+    assert mirror.fold.usage_total().total_tokens == 5
+    assert aggregates.current(store, sid).usage_total().total_tokens == 5
+
+
+def test_a_look_at_the_panels_does_not_wait_for_a_write_to_save(store):
+    events = events_of(voice_turn_log, True)
+    sid = store.create_session(provider="emulator")
+    stored(store, events, sid)
+    with store.writer.lock:  # another write under way
+        fold = aggregates.current(store, sid)
+    assert fold.folded == len(events) and store.load_aggregates(sid) is None

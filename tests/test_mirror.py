@@ -324,7 +324,9 @@ def test_frames_sent_ahead_are_answered_in_order(live_server, app, new_session):
         client.ws.send(json.dumps(frame))
     replies = [json.loads(client.ws.recv()) for _ in frames]
     client.close()
-    assert [r.get("upto", r.get("code")) for r in replies[:4]] == [2, "bad_events", 2, 4]
+    assert [r.get("upto", r.get("code")) for r in replies[:2]] == [2, "bad_events"]
+    # Seq 4 is stored with 3 missing: its ack says 2, or 4 when 3 committed in the same group.
+    assert replies[2]["upto"] in (2, 4) and replies[3]["upto"] == 4
     assert replies[4] == {"op": "welcome", "session": other, "acked": 0}
     assert replies[5] == {"op": "ack", "upto": 1}
     assert [row["seq"] for row in stored(app, sid)] == [1, 2, 3, 4]

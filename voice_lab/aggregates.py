@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,7 @@ from .timeline import (
 if TYPE_CHECKING:
     from .store import Store
 
+logger = logging.getLogger(__name__)
 VERSION = 1
 # What the panels list: the latest responses, lines and config changes, the first errors.
 LATEST_RESPONSES, LATEST_LINES, LATEST_CHANGES, FIRST_ERRORS = 30, 200, 30, 200
@@ -471,8 +474,20 @@ def current(store: Store, session_id: str, most: int | None = None) -> Aggregate
     for row in store.iter_events(session_id, after=fold.upto):
         fold.feed(from_row(row))
     if fold.folded != before:
-        store.save_aggregates(session_id, fold.upto, fold.folded, fold.dumps())
+        try:  # a cache: a read that finds the database busy does not wait to write it
+            store.save_aggregates(session_id, fold.upto, fold.folded, fold.dumps(), wait=False)
+        except sqlite3.Error:
+            pass  # saved by the next look, or by the mirror
     return fold
+
+
+def prepare(store: Store, session_id: str) -> None:
+    """Fold an imported session now, so that its panels open at once; a failure (logged) only
+    leaves that to the panels."""
+    try:
+        current(store, session_id)
+    except Exception:
+        logger.exception("panel figures of %s not folded", session_id)
 
 
 def _open(opened: dict[str, list[int]], key: str, seq: int) -> None:

@@ -126,7 +126,7 @@ def import_command(path: str, label: str | None) -> None:
     store = open_store()
     try:
         session_id = store.import_session({**fields, **({"label": label} if label else {})}, rows)
-        aggregates.current(store, session_id)  # the panels' figures, made once
+        aggregates.prepare(store, session_id)
     finally:
         store.close()
     click.echo(f"imported {len(rows)} events as session {session_id}")

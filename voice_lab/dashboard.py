@@ -180,7 +180,7 @@ def import_file():
     if request.form.get("label"):
         fields["label"] = request.form["label"][:200]
     session_id = get_store().import_session(fields, rows)
-    aggregates.current(get_store(), session_id)  # the panels' figures, made once
+    aggregates.prepare(get_store(), session_id)
     return redirect(url_for("dashboard.session_page", session_id=session_id), 303)
 
 

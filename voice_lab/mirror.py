@@ -7,6 +7,7 @@ so tests reach the protocol without a socket. See DESIGN.md, "Mirror protocol".
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections import deque
@@ -34,8 +35,10 @@ MAX_FRAME_DEPTH = MAX_DEPTH + 3
 SOCKET_MESSAGE_LIMIT = 16 * MAX_FRAME_BYTES
 SAVE_EVERY = 2.0  # seconds between saves of a mirrored session's panel figures
 HELLO_FOLDS = 5000  # events a hello folds at most to catch the panel figures up
+READ_AHEAD = 32  # frames a socket takes before it answers the first
 CREATE_FIELDS = ("label", "provider", "model", "protocol", "voice")
 
+logger = logging.getLogger(__name__)
 sock = Sock()
 bp = Blueprint("mirror", __name__)
 
@@ -104,6 +107,11 @@ class Mirror:
         """Whether a frame taken has not been answered yet."""
         return bool(self._owed)
 
+    @property
+    def owed(self) -> int:
+        """How many frames taken have not been answered yet."""
+        return len(self._owed)
+
     def reply(self) -> dict[str, Any]:
         """The reply to the oldest frame not answered yet, once its batch is stored."""
         owed = self._owed.popleft()
@@ -120,6 +128,7 @@ class Mirror:
     def hello(self, frame: Mapping[str, Any]) -> dict[str, Any]:
         """Attach to a session (or create an external one) and say where to resume."""
         self.close()
+        self.fold = None
         if isinstance(frame.get("create"), dict) and frame.get("session") is None:
             self.session_id = self.store.create_session(origin="external", **_creation(frame))
         else:
@@ -135,11 +144,7 @@ class Mirror:
                 )
             self.session_id = session_id
         acked = self.store.contiguous_seq(self.session_id)
-        try:  # a long session without a saved fold is left to the panels to fold
-            self.fold = aggregates.current(self.store, self.session_id, most=HELLO_FOLDS)
-        except sqlite3.Error:
-            self.fold = None
-        self.saved = (self.fold.folded if self.fold else 0, time.monotonic())
+        self._catch_up()
         return {"op": "welcome", "session": self.session_id, "acked": acked}
 
     def events(self, frame: Mapping[str, Any]) -> Queued:
@@ -169,17 +174,40 @@ class Mirror:
         self._fold(queued, stored)
         return {"op": "ack", "upto": stored.contiguous}
 
+    def _catch_up(self) -> None:
+        """Pick up the session's saved fold and what was stored since; none (the panels fold
+        themselves) when that is more than HELLO_FOLDS events or fails."""
+        try:
+            self.fold = aggregates.current(self.store, self.session_id, most=HELLO_FOLDS)
+        except Exception:  # the figures are a convenience: never worth the mirror
+            logger.exception("panel figures of %s not folded", self.session_id)
+            self.fold = None
+        self.saved = (self.fold.folded if self.fold else 0, time.monotonic())
+
     def _fold(self, queued: Queued, stored: Stored) -> None:
         """Fold a stored batch into the panels' figures (again is harmless: a seq folded is not
         folded twice); save them every SAVE_EVERY seconds."""
-        if self.fold is None or queued.session_id != self.session_id:
+        if queued.session_id != self.session_id:
             return
-        for event in sorted(queued.events, key=lambda e: e.seq):
-            if event.t is None:  # the store dates it on arrival, and so do the panels
-                event = event._replace(t=time.time() * 1000)
-            self.fold.feed(event)
+        if self.fold is None:  # a rebuild by the panels may have made one to go on from
+            if time.monotonic() - self.saved[1] >= SAVE_EVERY:
+                self._catch_up()
+            return
+        # The store keeps the last of a seq sent twice in one batch, and so does the fold.
+        batch = {event.seq: event for event in queued.events}
+        try:
+            for seq in sorted(batch):
+                event = batch[seq]
+                if event.t is None:  # the store dates it on arrival, and so do the panels
+                    event = event._replace(t=time.time() * 1000)
+                self.fold.feed(event)
+        except Exception:
+            logger.exception("panel figures of %s not folded", self.session_id)
+            self.fold = None
+            return
         if stored.max_seq == self.fold.upto and stored.count != self.fold.folded:
-            self.fold = None  # a gap below what was folded got filled: the panels rebuild
+            # A gap below what was folded got filled: fold again from the stored events.
+            self.fold, self.saved = None, (0, 0.0)
         elif time.monotonic() - self.saved[1] >= SAVE_EVERY:
             self.close()
 
@@ -190,8 +218,10 @@ class Mirror:
             return
         try:
             self.store.save_aggregates(self.session_id, fold.upto, fold.folded, fold.dumps())
-        except sqlite3.Error:
-            return  # the panels fold what is missing themselves
+        except Exception:  # the panels fold what is missing themselves
+            logger.exception("panel figures of %s not saved", self.session_id)
+            self.fold = None
+            return
         self.saved = (fold.folded, time.monotonic())
 
 
@@ -280,19 +310,22 @@ def mirror_socket(ws) -> None:
     mirror = Mirror(store, current_app.extensions["voice_lab_broker"].publish)
     try:
         while True:
-            # Frames already read are taken before the first of them is answered.
-            text = ws.receive(timeout=0 if mirror.owing else None)
-            if text is not None:
+            if not mirror.owing:
+                text = ws.receive()  # wait for the next frame
+                if text is None:
+                    return  # the browser went away
                 mirror.take(text)
-            elif mirror.owing:
-                ws.send(json.dumps(mirror.reply()))
+            elif mirror.owed < READ_AHEAD and (text := ws.receive(timeout=0)) is not None:
+                mirror.take(text)  # read already: its batch joins those in flight
             else:
-                return
+                ws.send(json.dumps(mirror.reply()))
     finally:
-        mirror.settle()  # nothing queued outlives the socket's store
-        mirror.close()
-        store.close()
-        request.environ[SOCKET_DONE] = True
+        try:
+            mirror.settle()  # nothing queued outlives the socket's store
+            mirror.close()
+        finally:
+            store.close()
+            request.environ[SOCKET_DONE] = True
 
 
 SOCKET_DONE = "voice_lab.websocket_done"

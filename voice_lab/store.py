@@ -37,6 +37,10 @@ def connect(path: str) -> sqlite3.Connection:
     return db
 
 
+class WriterBusy(sqlite3.OperationalError):
+    """A write that would have had to wait for another, and was asked not to."""
+
+
 class Writer:
     """The one connection this process writes a database file with, and the lock its writers
     take turns on.
@@ -146,7 +150,7 @@ class Stored(NamedTuple):
     contiguous_seq, event count and highest seq after it."""
 
     new: int
-    contiguous: int
+    contiguous: int | None  # None until Store._acked finds it
     count: int = 0
     max_seq: int = 0
 
@@ -238,9 +242,12 @@ class Store:
         return len(MIGRATIONS)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once so concurrent writers queue instead of failing."""
-        with self.writer.lock:
+    def transaction(self, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once so concurrent writers queue instead of failing
+        (or, without `wait`, WriterBusy while another write of this process is under way)."""
+        if not self.writer.lock.acquire(blocking=wait):
+            raise WriterBusy("another write is under way")
+        try:
             db = self.writer.db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -250,6 +257,8 @@ class Store:
                 if db.in_transaction:  # a failed COMMIT may have ended it already
                     db.execute("ROLLBACK")
                 raise
+        finally:
+            self.writer.lock.release()
 
     # Sessions
 
@@ -301,13 +310,20 @@ class Store:
 
     def insert_events(self, session_id: str, rows: Sequence[EventRow]) -> Stored:
         """Store a batch in one transaction, each (session, seq) once."""
-        return self.writer.insert(session_id, rows)
+        return self._acked(session_id, self.writer.insert(session_id, rows))
 
     def queue_events(self, session_id: str, rows: Sequence[EventRow]) -> Callable[[], Stored]:
         """insert_events in two steps: the batch queues for the writer now, and the function
         returned waits until it is stored (calling it again gives the same outcome). Batches
         queued meanwhile commit with it, in the order they were queued."""
-        return partial(self.writer.wait, self.writer.submit(session_id, rows))
+        wait = partial(self.writer.wait, self.writer.submit(session_id, rows))
+        return lambda: self._acked(session_id, wait())
+
+    def _acked(self, session_id: str, stored: Stored) -> Stored:
+        """stored with its contiguous seq, looked for on this Store's connection if needed."""
+        if stored.contiguous is not None:
+            return stored
+        return stored._replace(contiguous=self.contiguous_seq(session_id))
 
     def import_session(self, fields: dict[str, Any], rows: Sequence[EventRow]) -> str:
         """Create a session with all its events in one transaction: all or nothing."""
@@ -373,9 +389,12 @@ class Store:
         ).fetchone()
         return tuple(row) if row else None
 
-    def save_aggregates(self, session_id: str, upto_seq: int, folded: int, state: str) -> None:
-        """Save a session's panel fold, unless a later one is saved already."""
-        with self.transaction() as db:
+    def save_aggregates(
+        self, session_id: str, upto_seq: int, folded: int, state: str, wait: bool = True
+    ) -> None:
+        """Save a session's panel fold, unless a later one is saved already (without `wait`,
+        WriterBusy instead of waiting for another write)."""
+        with self.transaction(wait) as db:
             db.execute(
                 "INSERT INTO panel_states (session_id, upto_seq, folded, state) "
                 "SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1) "
@@ -539,7 +558,10 @@ def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[Event
     ).fetchone()
     if counters is None:
         return Stored(len(fresh), 0)
-    return Stored(len(fresh), _contiguous(db, session_id, *counters), *counters)
+    count, max_seq = counters
+    # With a gap, finding where it starts reads the session: left to the caller's connection,
+    # out of the writer's lock (see Store._acked).
+    return Stored(len(fresh), max_seq if count == max_seq else None, count, max_seq)
 
 
 def _contiguous(db: sqlite3.Connection, session_id: str, event_count: int, max_seq: int) -> int:
