@@ -207,7 +207,7 @@ def test_event_line_is_the_json_of_its_fields(t, type_):
         )[:-1]
         + ', "event": {"a":1}}'
     )
-    assert exchange.event_line(row) == expected
+    assert exchange.EventLines()(row) == expected
 
 
 @pytest.mark.parametrize(

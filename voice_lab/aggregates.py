@@ -4,12 +4,15 @@ The panels summarise a whole session (latency percentiles, token totals, the eff
 the transcript, protocol checks), so computing them from the events means reading every one:
 seconds for a long call. `Aggregates` folds events in seq order into a small state instead. The
 mirror folds what it stores and saves the state with the session now and then; the panels load it
-and fold only the events stored since. The state is plain JSON, so it survives restarts, and an
-unknown VERSION or a seq folded out of order means it is rebuilt from the events.
+and fold only the events stored since. The state is plain JSON, so it survives restarts. A state
+of another VERSION, or one that no longer counts every event up to its last seq (a gap was filled
+after it), is folded again from the stored events.
 
 The batch functions of metrics.py, review.py and timeline.py stay the reference: for a session in
-seq order the fold gives what they give (tests/test_aggregates.py), over bounded state: the latest
-lists the panels show, every response's few times, charts thinned as points arrive.
+seq order the fold gives what they give (tests/test_aggregates.py). Its state stays bounded
+whatever a client sends: the latest lists the panels show, the last 64 responses' times, sorted
+latency figures, charts thinned as points arrive, and capped maps (MAX_* below) past which only
+what no panel shows any more is let go.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def export_chunks(session: Mapping[str, Any], rows: Iterable[ExportRow]) -> Iter
         "session": {k: session.get(k) for k in SESSION_EXPORT_FIELDS},
     }
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": [\n'
-    line = _EventLines()
+    line = EventLines()
     batch: list[str] = []
     size, separator = 0, ""
     for row in rows:
@@ -88,8 +88,11 @@ def export_chunks(session: Mapping[str, Any], rows: Iterable[ExportRow]) -> Iter
     yield "\n]}\n"
 
 
-class _EventLines:
-    """Writes exported events; a session has few distinct types, so each is quoted once."""
+class EventLines:
+    """Writes exported events: a JSON object in its compact form (so re-exports match), or
+    text. Written by hand rather than through json.dumps of a dict: this runs once per event of
+    an export, and the fields are an int, a fixed word, a float, and a string or null. A session
+    has few distinct types, so each is quoted once."""
 
     def __init__(self) -> None:
         self.types: dict[str | None, str] = {None: "null"}
@@ -105,15 +108,6 @@ class _EventLines:
             f'{{"seq": {seq}, "dir": "{direction}", "t": {t_text}, "type": {type_text}, '
             f'"event": {event}}}'
         )
-
-
-def event_line(row: ExportRow) -> str:
-    """One exported event: a JSON object in its compact form (so re-exports match), or text.
-
-    Written by hand rather than through json.dumps of a dict: this runs once per event of an
-    export, and the fields are an int, a fixed word, a float, and a string or null.
-    """
-    return _EventLines()(row)
 
 
 def _canonical(payload: str) -> str:
