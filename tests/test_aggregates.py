@@ -38,6 +38,11 @@ def events_of(log, ga):
     return sorted(log(ga=ga).events, key=lambda e: e.seq)
 
 
+def wire_of(events):
+    """Events as mirror.js sends them."""
+    return [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
+
+
 def saved_and_loaded(fold: Aggregates) -> Aggregates:
     return Aggregates.loads(fold.dumps())
 
@@ -140,7 +145,7 @@ def test_the_mirror_folds_what_it_stores_and_saves_it(store):
     sid = store.create_session(provider="emulator")
     mirror = Mirror(store)
     mirror.handle(json.dumps({"op": "hello", "session": sid}))
-    wire = [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
+    wire = wire_of(events)
     for start in range(0, len(wire), 7):
         mirror.handle(json.dumps({"op": "events", "events": wire[start : start + 7]}))
     mirror.close()
@@ -183,36 +188,29 @@ def test_a_hello_leaves_a_long_unfolded_session_to_the_panels(store, monkeypatch
     mirror = Mirror(store)
     assert mirror.handle(json.dumps({"op": "hello", "session": sid}))["acked"] == 10
     assert mirror.fold is None
-    wire = [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events[10:]]
+    wire = wire_of(events[10:])
     assert mirror.handle(json.dumps({"op": "events", "events": wire}))["op"] == "ack"
     mirror.close()
     assert store.load_aggregates(sid) is None
     assert aggregates.current(store, sid).dumps() == Aggregates().feed_all(events).dumps()
 
 
-def test_a_second_hello_saves_the_first_sessions_fold_under_its_own_id(store):
+@pytest.mark.parametrize("read_ahead", [False, True])
+def test_a_second_hello_saves_the_first_sessions_fold_under_its_own_id(store, read_ahead):
     events = events_of(voice_turn_log, True)
     first, second = (store.create_session(provider="emulator") for _ in range(2))
     mirror = Mirror(store)
     mirror.handle(json.dumps({"op": "hello", "session": first}))
-    wire = [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
-    mirror.handle(json.dumps({"op": "events", "events": wire}))
-    mirror.handle(json.dumps({"op": "hello", "session": second}))
+    frames = [{"op": "events", "events": wire_of(events)}, {"op": "hello", "session": second}]
+    if read_ahead:  # both taken before the first is answered
+        for frame in frames:
+            mirror.take(json.dumps(frame))
+        replies = [mirror.reply(), mirror.reply()]
+    else:
+        replies = [mirror.handle(json.dumps(frame)) for frame in frames]
+    assert [reply["op"] for reply in replies] == ["ack", "welcome"]
     assert store.load_aggregates(first)[:2] == (events[-1].seq, len(events))
-    assert store.load_aggregates(second) is None
-
-
-def test_batches_read_ahead_of_a_hello_are_folded_into_their_own_session(store):
-    events = events_of(voice_turn_log, True)
-    first, second = (store.create_session(provider="emulator") for _ in range(2))
-    mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": first}))
-    wire = [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
-    mirror.take(json.dumps({"op": "events", "events": wire}))  # not answered yet
-    mirror.take(json.dumps({"op": "hello", "session": second}))
-    assert mirror.reply()["op"] == "ack" and mirror.reply()["op"] == "welcome"
-    assert store.load_aggregates(first)[:2] == (events[-1].seq, len(events))
-    assert mirror.fold.folded == 0
+    assert store.load_aggregates(second) is None and mirror.fold.folded == 0
 
 
 def test_hostile_payloads_neither_break_the_fold_nor_its_saving():
@@ -258,10 +256,6 @@ def test_state_stays_bounded_whatever_the_client_sends():
     assert len(fold.line_items) <= aggregates.MAX_LINE_ITEMS
     assert len(fold.user_items) <= aggregates.MAX_LINE_ITEMS
     assert len(fold.dumps()) < 300_000
-
-
-def wire_of(events):
-    return [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
 
 
 def test_a_fold_that_fails_never_costs_the_mirror_its_ack(store, monkeypatch):
