@@ -33,7 +33,7 @@ MAX_FRAME_DEPTH = MAX_DEPTH + 3
 # Past this a socket frame is cut off by the websocket layer itself, closing the connection; below
 # it, frames over MAX_FRAME_BYTES get their own error and the connection stays up.
 SOCKET_MESSAGE_LIMIT = 16 * MAX_FRAME_BYTES
-SAVE_EVERY = 2.0  # seconds between saves of a mirrored session's panel figures
+SAVE_EVERY = 10.0  # seconds between saves of a mirrored session's panel figures
 HELLO_FOLDS = 5000  # events a hello folds at most to catch the panel figures up
 READ_AHEAD = 32  # frames a socket takes before it answers the first
 CREATE_FIELDS = ("label", "provider", "model", "protocol", "voice")
