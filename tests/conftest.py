@@ -30,6 +30,27 @@ def app(settings):
 
 
 @pytest.fixture
+def azure_stub(settings, httpserver):
+    """Point the app at a local stand-in of Azure GA: call it with the API key, and optionally
+    the deployment and the JSON every mint gets back; it returns the stand-in."""
+
+    def configure(api_key: str, deployment: str = "rt", mint_reply: dict | None = None):
+        settings.update(
+            {
+                "AZURE_OPENAI_ENDPOINT": httpserver.url_for("/"),
+                "AZURE_OPENAI_API_KEY": api_key,
+                "AZURE_OPENAI_REALTIME_DEPLOYMENT": deployment,
+            }
+        )
+        if mint_reply is not None:
+            mint = httpserver.expect_request("/openai/v1/realtime/client_secrets")
+            mint.respond_with_json(mint_reply)
+        return httpserver
+
+    return configure
+
+
+@pytest.fixture
 def store(tmp_path) -> Iterator[Store]:
     """A migrated Store on a database of its own."""
     store = Store(tmp_path / "store.sqlite3")

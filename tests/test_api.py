@@ -15,16 +15,9 @@ GA_REPLY = {
 
 
 @pytest.fixture
-def azure(settings, httpserver):
+def azure(azure_stub):
     """The app configured for Azure GA, with a local stand-in of the service."""
-    settings.update(
-        {
-            "AZURE_OPENAI_ENDPOINT": httpserver.url_for("/"),
-            "AZURE_OPENAI_API_KEY": API_KEY,
-            "AZURE_OPENAI_REALTIME_DEPLOYMENT": "my-rt",
-        }
-    )
-    return httpserver
+    return azure_stub(API_KEY, deployment="my-rt")
 
 
 def test_create_session_mints_and_records(azure, client, app):

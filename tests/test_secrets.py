@@ -11,19 +11,10 @@ EPHEMERAL = "ek_canaryEphemeral0123456789"
 
 
 @pytest.fixture
-def azure(settings, httpserver):
+def azure(azure_stub):
     """Azure GA pointed at a local stand-in that answers every mint."""
-    settings.update(
-        {
-            "AZURE_OPENAI_ENDPOINT": httpserver.url_for("/"),
-            "AZURE_OPENAI_API_KEY": API_KEY,
-            "AZURE_OPENAI_REALTIME_DEPLOYMENT": "rt",
-        }
-    )
-    httpserver.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(
-        {"value": EPHEMERAL, "expires_at": 1900000000, "session": {"id": "sess_1"}}
-    )
-    return httpserver
+    reply = {"value": EPHEMERAL, "expires_at": 1900000000, "session": {"id": "sess_1"}}
+    return azure_stub(API_KEY, mint_reply=reply)
 
 
 def _concrete(rule: str, session_id: str) -> str:

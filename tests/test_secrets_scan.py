@@ -20,23 +20,11 @@ CLIENT_SECRET = "ek_secondCanary" + "W8" * 12
 
 
 @pytest.fixture
-def azure(settings, httpserver):
+def azure(azure_stub):
     """Azure GA pointed at a local stand-in whose mint reply carries the canary keys."""
-    settings.update(
-        {
-            "AZURE_OPENAI_ENDPOINT": httpserver.url_for("/"),
-            "AZURE_OPENAI_API_KEY": API_KEY,
-            "AZURE_OPENAI_REALTIME_DEPLOYMENT": "rt",
-        }
-    )
-    httpserver.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(
-        {
-            "value": EPHEMERAL,
-            "expires_at": 1900000000,
-            "session": {"id": "sess_1", "client_secret": {"value": CLIENT_SECRET}},
-        }
-    )
-    return httpserver
+    session = {"id": "sess_1", "client_secret": {"value": CLIENT_SECRET}}
+    reply = {"value": EPHEMERAL, "expires_at": 1900000000, "session": session}
+    return azure_stub(API_KEY, mint_reply=reply)
 
 
 def mirrored_events() -> list[dict]:

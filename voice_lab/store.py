@@ -353,11 +353,8 @@ class Store:
         limit: int = 500,
     ) -> list[sqlite3.Row]:
         """Up to `limit` matching events after `after_seq`, in seq order."""
-        where, params = query.where(session_id)
-        return self.db.execute(
-            f"SELECT * FROM events WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
-            (*params, after_seq, limit),
-        ).fetchall()
+        sql, params = query.page(session_id)
+        return self.db.execute(sql, (*params, after_seq, limit)).fetchall()
 
     def get_event(self, session_id: str, seq: int) -> sqlite3.Row | None:
         """One stored event, or None."""
@@ -443,11 +440,7 @@ class Store:
     ) -> Iterator[ExportRow]:
         """Every (matching) event of a session in seq order as plain tuples, the columns of
         ExportRow: an export reads each once, and sqlite3.Row costs more than the rest of it."""
-        where, params = (query or EventQuery()).where(session_id)
-        sql = (
-            "SELECT seq, direction, t, type, payload, compact FROM events "
-            f"WHERE {where} AND seq > ? ORDER BY seq LIMIT ?"
-        )
+        sql, params = (query or EventQuery()).page(session_id, EXPORT_COLUMNS)
         cursor = self.db.cursor()
         cursor.row_factory = None
         after = 0
@@ -458,6 +451,7 @@ class Store:
 
 # An event as exported: seq, direction, t, type, payload, compact (see exchange.export_chunks).
 ExportRow = tuple[int, str, float | None, str | None, str, int]
+EXPORT_COLUMNS = "seq, direction, t, type, payload, compact"
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,6 +462,13 @@ class EventQuery:
     directions: tuple[str, ...] = ()
     type: str = ""  # exact, or a prefix ending in *
     text: str = ""  # anywhere in the payload
+
+    def page(self, session_id: str, columns: str = "*") -> tuple[str, list[Any]]:
+        """A page of the matching events after a seq: the SELECT (its last two parameters, the
+        seq and how many, are the caller's) and its parameters."""
+        where, params = self.where(session_id)
+        sql = f"SELECT {columns} FROM events WHERE {where} AND seq > ? ORDER BY seq LIMIT ?"
+        return sql, params
 
     def where(self, session_id: str) -> tuple[str, list[Any]]:
         """The WHERE clause and its parameters."""
