@@ -250,6 +250,30 @@ def test_secrets_redacted_before_storage(live_server, app, new_session):
     assert secret not in payloads and "ek_68" in payloads
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        # A secret spelled with a JSON escape inside the event's text, and in the frame's own.
+        '{"op":"events","events":[{"seq":1,"dir":"server","t":1,'
+        '"data":"{\\"type\\":\\"x\\",\\"note\\":\\"\\\\u0065k_abcdefgh12345678\\"}"}]}',
+        '{"op":"events","events":[{"seq":1,"dir":"server","t":1,'
+        '"data":"{\\"type\\":\\"x\\",\\"note\\":\\"\\u0065k_abcdefgh12345678\\"}"}]}',
+        # A secret in a local event, and a header in upper case.
+        '{"op":"events","events":[{"seq":1,"dir":"local","t":1,'
+        '"data":{"type":"voicelab.x","key":"ek_abcdefgh12345678"}}]}',
+        '{"op":"events","events":[{"seq":1,"dir":"server","t":1,'
+        '"data":"{\\"type\\":\\"x\\",\\"API-KEY\\":\\"abcdefgh12345678\\"}"}]}',
+    ],
+)
+def test_a_frame_with_a_secret_is_not_spared_the_look(store, frame):
+    sid = store.create_session(provider="emulator")
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    assert mirror.handle(frame) == {"op": "ack", "upto": 1}
+    payload = store.get_event(sid, 1)["payload"]
+    assert "abcdefgh12345678" not in payload and "ab…78" in payload
+
+
 def test_two_sessions_at_once_stay_apart(live_server, app, new_session):
     a, b = new_session(), new_session()
     ca, cb = Client(live_server.url), Client(live_server.url)

@@ -98,6 +98,28 @@ def test_rows_know_when_their_payload_is_compact_json():
     assert EventRow.of(parse_event(4, "local", 1.0, {"type": "voicelab.x"})).compact
 
 
+def test_compact_is_exact_for_odd_text():
+    from voice_lab.events import dumps, parse_event
+
+    for data in (
+        '{"type":"a","s":"\\ud800"}',
+        '{"type":"a","s":"\ud800"}',
+        '{"type":"a","x":1.50}',
+    ):
+        event = parse_event(1, "server", 1.0, data)
+        assert event.compact == (event.raw == dumps(event.data))
+    local = parse_event(2, "local", 1.0, {"type": "voicelab.x", "s": "\ud800"})
+    assert local.compact == (local.raw == dumps(local.data))
+
+
+def test_a_batch_larger_than_a_statement_takes_goes_in_whole(store):
+    sid = store.create_session(provider="emulator")
+    # 50 parameters: four rows of eleven columns per statement, so 10 rows take three.
+    store.writer.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 50)
+    assert store.insert_events(sid, [row(n) for n in range(1, 11)]) == (10, 10, 10, 10)
+    assert [r["seq"] for r in store.iter_events(sid)] == list(range(1, 11))
+
+
 def test_batches_queued_together_fail_alone(store):
     sid = store.create_session(provider="emulator")
     other = store.create_session(provider="emulator")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from json.encoder import c_make_encoder, encode_basestring
 from typing import Any, NamedTuple
 
@@ -226,7 +226,8 @@ def _redact_secret(value: Any) -> Any:
 
 class Event(NamedTuple):
     """One mirrored data-channel or local event, parsed, categorised and redacted (a tuple:
-    the mirror makes one per event it receives)."""
+    the mirror makes one per event it receives). Its first nine fields are the store's row of
+    it, in the order of store.EventRow."""
 
     seq: int
     dir: str
@@ -235,8 +236,13 @@ class Event(NamedTuple):
     category: str
     response_id: str | None
     item_id: str | None
+    raw: str  # the text stored: as received unless redacted
+    compact: bool  # raw is data's compact JSON (dumps), so exports can embed it as is
     data: dict | None
-    raw: str
+
+
+# Event(...) runs a Python __new__; the mirror makes one per event, so parse_event skips it.
+_new_event = partial(tuple.__new__, Event)
 
 
 class TooDeep(ValueError):
@@ -334,8 +340,12 @@ def dumps(obj: Any) -> str:
 _SECRET_MARKS = ("ek_", "sk-", "apikey", "api-key", "api_key", "authorization", "client_secret")
 
 
-def _may_hold_secret(raw: str) -> bool:
-    """Whether text has anything a secret could be (plain substring tests: this runs per event)."""
+def may_hold_secret(raw: str) -> bool:
+    """Whether text has anything a secret could be (plain substring tests: this runs per event).
+
+    Text that holds JSON text holds every mark its JSON text has (escaping a string touches no
+    letter of a mark, and a \\u escape is itself a mark), so a frame without one needs no look
+    at its events."""
     if "\\u" in raw:
         return True
     low = raw.lower()
@@ -362,40 +372,46 @@ def row_problem(seq: Any, direction: Any, t: Any) -> str | None:
     return None
 
 
-def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
-    """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object.
+def parse_event(
+    seq: int, dir: str, t: float, raw_or_obj: str | dict, screened: bool = False
+) -> Event:
+    """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object;
+    screened when the caller found nothing a secret could be in the text that carried it.
 
     Text that does not parse, or nests deeper than MAX_DEPTH, is kept as text: never dropped.
     """
     if isinstance(raw_or_obj, dict):
-        data = redact(raw_or_obj)
-        raw = dumps(data)
-        if storable(raw) != raw:  # a lone surrogate in some text: as from_row will read it
+        data, raw = raw_or_obj, dumps(raw_or_obj)
+        if not screened and may_hold_secret(raw):
+            data = redact(data)
+            raw = dumps(data)
+        compact = True
+        if not raw.isascii() and storable(raw) != raw:  # a lone surrogate in some text
             data = _storable_strings(data)
+            raw = storable(raw)  # as from_row will read it
+            compact = raw == dumps(data)
     else:
         raw = raw_or_obj
         try:
-            parsed = loads(raw)
+            data = loads(raw)
         except ValueError:
-            parsed = None
-        if parsed is not None and (
-            ("\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or storable(raw) != raw
-        ):
-            parsed = _storable_strings(parsed)  # pages and exports must be able to encode it
-        if not isinstance(parsed, dict):
             data = None
-        elif _may_hold_secret(raw):
-            data = redact(parsed)
-        else:
-            data = parsed  # nothing a secret could be: skip the walk (most events, every delta)
-        if data is None:
-            raw = redact_text(raw)
-        elif data != parsed:
-            raw = dumps(data)
-    type_ = _str_or_none(data.get("type")) if data is not None else None
+        if not isinstance(data, dict):
+            raw = storable(redact_text(raw))
+            return _new_event((seq, dir, t, None, "unknown", None, None, raw, False, None))
+        if ("\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or storable(raw) != raw:
+            data = _storable_strings(data)  # pages and exports must be able to encode it
+            raw = storable(raw)
+        if not screened and may_hold_secret(raw):  # else no walk (most events, every delta)
+            redacted = redact(data)
+            if redacted != data:
+                data, raw = redacted, storable(dumps(redacted))
+        compact = raw == dumps(data)
+    type_ = data.get("type")
+    type_ = storable(type_) if type_ and isinstance(type_, str) else None
     response_id, item_id = ids_of(data)
     category = category_of(type_, data)
-    return Event(seq, dir, t, type_, category, response_id, item_id, data, storable(raw))
+    return _new_event((seq, dir, t, type_, category, response_id, item_id, raw, compact, data))
 
 
 def from_row(row: Mapping[str, Any]) -> Event:
@@ -417,8 +433,9 @@ def from_row(row: Mapping[str, Any]) -> Event:
         row["category"],
         row["response_id"],
         row["item_id"],
-        parsed if isinstance(parsed, dict) else None,
         row["payload"],
+        bool(row["compact"]),
+        parsed if isinstance(parsed, dict) else None,
     )
 
 

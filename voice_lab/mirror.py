@@ -20,7 +20,16 @@ from flask_sock import Sock
 
 from . import aggregates
 from .aggregates import Aggregates
-from .events import MAX_DEPTH, Event, TooDeep, loads, parse_event, row_problem, storable
+from .events import (
+    MAX_DEPTH,
+    Event,
+    TooDeep,
+    loads,
+    may_hold_secret,
+    parse_event,
+    row_problem,
+    storable,
+)
 from .security import origin_allowed
 from .store import EventRow, Store, Stored, open_store
 
@@ -69,7 +78,8 @@ class Mirror:
 
     The socket takes every frame it has already read before it answers the first: their batches
     queue for the writer together and commit in one group, instead of one group per round trip.
-    Each frame still gets one reply, in the order the frames came.
+    Each frame still gets one reply, in the order the frames came. A batch's events are folded
+    into the panels' figures once its ack is out, while the browser sends more.
     """
 
     def __init__(self, store: Store, on_stored: Callable[[], None] = lambda: None):
@@ -81,11 +91,14 @@ class Mirror:
         # that the panels read only what came since (see aggregates.py).
         self.fold: Aggregates | None = None
         self.saved = (0, 0.0)  # (folded, monotonic time) at the last save
+        self._unfolded: list[tuple[Queued, Stored]] = []  # acked, not folded yet
 
     def handle(self, text: str | bytes) -> dict[str, Any]:
         """Answer one frame: welcome, ack, or an error frame; never raises for bad input."""
         self.take(text)
-        return self.reply()
+        reply = self.reply()
+        self.fold_stored()
+        return reply
 
     def take(self, text: str | bytes) -> None:
         """Start on a frame (an events batch joins the writer's queue); reply() answers it
@@ -97,7 +110,9 @@ class Mirror:
                 self.settle()  # the welcome's resume point counts every batch before it
                 owed = self.hello(frame)
             else:
-                owed = self.events(frame)
+                # A frame with no mark of a secret spares its events the look for one.
+                screened = isinstance(text, str) and not may_hold_secret(text)
+                owed = self.events(frame, screened)
         except MirrorError as exc:
             owed = exc.frame()
         self._owed.append(owed)
@@ -120,6 +135,7 @@ class Mirror:
     def settle(self) -> None:
         """Wait until every batch taken is stored or refused, and fold the stored ones; their
         replies stay owed."""
+        self.fold_stored()
         for owed in self._owed:
             if isinstance(owed, Queued):
                 with suppress(sqlite3.DatabaseError):  # reply() says so
@@ -147,11 +163,12 @@ class Mirror:
         self._catch_up()
         return {"op": "welcome", "session": self.session_id, "acked": acked}
 
-    def events(self, frame: Mapping[str, Any]) -> Queued:
-        """Queue a batch to be stored in one transaction; ack() answers it."""
+    def events(self, frame: Mapping[str, Any], screened: bool = False) -> Queued:
+        """Queue a batch to be stored in one transaction; ack() answers it. Screened: the
+        frame's text has nothing a secret could be (events.may_hold_secret)."""
         if self.session_id is None:
             raise MirrorError("no_session", "send hello before events")
-        events = to_events(frame.get("events"))
+        events = to_events(frame.get("events"), screened)
         rows = [EventRow.of(event) for event in events]
         return Queued(self.session_id, events, self.store.queue_events(self.session_id, rows))
 
@@ -171,8 +188,14 @@ class Mirror:
                 "storage_unavailable", f"could not store the batch ({exc}); send it again"
             ).frame()
         self.on_stored()
-        self._fold(queued, stored)
+        self._unfolded.append((queued, stored))
         return {"op": "ack", "upto": stored.contiguous}
+
+    def fold_stored(self) -> None:
+        """Fold the batches acked since the last call into the panels' figures."""
+        unfolded, self._unfolded = self._unfolded, []
+        for queued, stored in unfolded:
+            self._fold(queued, stored)
 
     def _catch_up(self) -> None:
         """Pick up the session's saved fold and what was stored since; none (the panels fold
@@ -209,10 +232,15 @@ class Mirror:
             # A gap below what was folded got filled: fold again from the stored events.
             self.fold, self.saved = None, (0, 0.0)
         elif time.monotonic() - self.saved[1] >= SAVE_EVERY:
-            self.close()
+            self._save()
 
     def close(self) -> None:
-        """Save the panels' figures if they changed since the last save."""
+        """Fold what is acked, and save the panels' figures if they changed since the last
+        save."""
+        self.fold_stored()
+        self._save()
+
+    def _save(self) -> None:
         fold = self.fold
         if fold is None or self.session_id is None or fold.folded == self.saved[0]:
             return
@@ -227,7 +255,9 @@ class Mirror:
 
 def parse_frame(text: str | bytes) -> dict[str, Any]:
     """A frame's JSON object with a known op, or a MirrorError saying what is wrong."""
-    size = len(text.encode() if isinstance(text, str) else text)
+    size = len(text)
+    if isinstance(text, str) and size * 4 > MAX_FRAME_BYTES:  # else it fits however it encodes
+        size = len(text.encode())
     if size > MAX_FRAME_BYTES:
         raise MirrorError(
             "frame_too_large",
@@ -250,15 +280,15 @@ def parse_frame(text: str | bytes) -> dict[str, Any]:
     return frame
 
 
-def to_events(events: Any) -> list[Event]:
-    """Validate a batch and parse its events: redacted and categorised."""
+def to_events(events: Any, screened: bool = False) -> list[Event]:
+    """Validate a batch and parse its events: redacted (unless screened) and categorised."""
     if not isinstance(events, list) or not events:
         raise MirrorError("bad_events", '"events" must be a non-empty list')
     if len(events) > MAX_BATCH_EVENTS:
         raise MirrorError(
             "batch_too_large", f"a batch may hold {MAX_BATCH_EVENTS} events (got {len(events)})"
         )
-    return [parse_event(*_checked(index, item)) for index, item in enumerate(events)]
+    return [parse_event(*_checked(index, item), screened) for index, item in enumerate(events)]
 
 
 def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]:
@@ -319,6 +349,7 @@ def mirror_socket(ws) -> None:
                 mirror.take(text)  # read already: its batch joins those in flight
             else:
                 ws.send(json.dumps(mirror.reply()))
+                mirror.fold_stored()  # the ack is out: fold while the browser sends more
     finally:
         try:
             mirror.settle()  # nothing queued outlives the socket's store

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from flask import Flask, current_app, g
 
-from .events import Event, dumps
+from .events import Event
 
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
 MIGRATIONS: tuple[str, ...] = tuple(
@@ -52,8 +52,9 @@ class Writer:
     It lives while some Store on the file is open.
 
     Batches of events commit in groups: the commit (its fsync) is most of a batch's time under
-    the lock, so whoever takes the lock writes every batch that queued meanwhile, each in its
-    own savepoint, and commits them all at once.
+    the lock, so the first waiter to find no group being written writes every batch queued, each
+    in its own savepoint, and commits them all at once. The others sleep until that commit, and
+    wake together: theirs is stored, or one of them writes the next group.
 
     The commit that takes the WAL past the autocheckpoint limit also copies its pages into the
     database file, under the lock. Most of them are the same few pages written again and again
@@ -73,7 +74,8 @@ class Writer:
         self.db.execute(f"PRAGMA wal_autocheckpoint = {self.WAL_PAGES}")
         self.users = 0
         self._queue: list[_Batch] = []
-        self._queue_lock = threading.Lock()
+        self._writing = False  # a group is being written
+        self._turn = threading.Condition()  # guards both, and wakes the waiters of a group
 
     def insert(self, session_id: str, rows: Sequence[EventRow]) -> Stored:
         """Store a batch, committed by the time this returns."""
@@ -82,18 +84,28 @@ class Writer:
     def submit(self, session_id: str, rows: Sequence[EventRow]) -> _Batch:
         """Queue a batch for the next group; wait() returns once it is stored."""
         batch = _Batch(session_id, rows)
-        with self._queue_lock:
+        with self._turn:
             self._queue.append(batch)
         return batch
 
     def wait(self, batch: _Batch) -> Stored:
         """What storing a submitted batch did, or its error, once its group committed: this
         thread writes the group unless a writer before it took the batch along."""
-        with self.lock:
-            if not batch.done:  # else the writer before us took it along
-                with self._queue_lock:
-                    group, self._queue = self._queue, []
-                self._write(group)
+        with self._turn:
+            while not batch.done:
+                if self._writing:
+                    self._turn.wait()
+                    continue
+                self._writing = True
+                group, self._queue = self._queue, []
+                self._turn.release()
+                try:
+                    with self.lock:
+                        self._write(group)
+                finally:
+                    self._turn.acquire()
+                    self._writing = False
+                    self._turn.notify_all()
         if batch.error is not None:
             raise batch.error
         return batch.stored
@@ -203,18 +215,8 @@ class EventRow(NamedTuple):
 
     @classmethod
     def of(cls, event: Event) -> EventRow:
-        """The row of a parsed event."""
-        return cls(
-            event.seq,
-            event.dir,
-            event.t,
-            event.type,
-            event.category,
-            event.response_id,
-            event.item_id,
-            event.raw,
-            event.data is not None and event.raw == dumps(event.data),
-        )
+        """The row of a parsed event: its first nine fields."""
+        return tuple.__new__(cls, event[:9])
 
 
 class Store:
@@ -500,12 +502,14 @@ def _insert_session(db: sqlite3.Connection, fields: dict[str, Any]) -> str:
     return fields["id"]
 
 
-# Rows go in by executemany: measured, it costs SQLite less than one statement of many rows,
-# which needs a statement journal. The counters of a batch go in with one statement.
+# A batch's rows go in with one statement (as many as SQLite takes parameters for), and its
+# counters with one more. Each statement lets go of the GIL while SQLite runs it, and getting it
+# back waits for the thread that took it: executemany, one row per step, waited once per row.
 _INSERT_EVENTS = (
     "INSERT INTO events (session_id, received_at, seq, direction, t, type, category, "
-    "response_id, item_id, payload, compact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "response_id, item_id, payload, compact) VALUES "
 )
+_EVENT_COLUMNS = 11
 _COUNT_EVENTS = "INSERT INTO event_counts (session_id, category, type, n) VALUES "
 
 
@@ -529,9 +533,14 @@ def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[Event
         )
     }
     fresh = list({row.seq: row for row in rows if row.seq not in have}.values())
-    now = time.time()
-    head = (session_id, now)
-    db.executemany(_INSERT_EVENTS, [head + row for row in fresh])
+    head = (session_id, time.time())
+    most = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _EVENT_COLUMNS
+    for start in range(0, len(fresh), most):
+        chunk = fresh[start : start + most]
+        db.execute(
+            _values_sql(_INSERT_EVENTS, _EVENT_COLUMNS, len(chunk)),
+            [value for row in chunk for value in head + row],
+        )
     counts = Counter((r.category, r.type or "") for r in fresh)
     if counts:
         db.execute(
