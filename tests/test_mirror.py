@@ -265,7 +265,7 @@ def test_secrets_redacted_before_storage(live_server, app, new_session):
         '"data":"{\\"type\\":\\"x\\",\\"API-KEY\\":\\"abcdefgh12345678\\"}"}]}',
     ],
 )
-def test_a_frame_with_a_secret_is_not_spared_the_look(store, frame):
+def test_secrets_escaped_or_local_are_redacted_too(store, frame):
     sid = store.create_session(provider="emulator")
     mirror = Mirror(store)
     mirror.handle(json.dumps({"op": "hello", "session": sid}))

@@ -340,12 +340,8 @@ def dumps(obj: Any) -> str:
 _SECRET_MARKS = ("ek_", "sk-", "apikey", "api-key", "api_key", "authorization", "client_secret")
 
 
-def may_hold_secret(raw: str) -> bool:
-    """Whether text has anything a secret could be (plain substring tests: this runs per event).
-
-    Text that holds JSON text holds every mark its JSON text has (escaping a string touches no
-    letter of a mark, and a \\u escape is itself a mark), so a frame without one needs no look
-    at its events."""
+def _may_hold_secret(raw: str) -> bool:
+    """Whether text has anything a secret could be (plain substring tests: this runs per event)."""
     if "\\u" in raw:
         return True
     low = raw.lower()
@@ -372,17 +368,14 @@ def row_problem(seq: Any, direction: Any, t: Any) -> str | None:
     return None
 
 
-def parse_event(
-    seq: int, dir: str, t: float, raw_or_obj: str | dict, screened: bool = False
-) -> Event:
-    """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object;
-    screened when the caller found nothing a secret could be in the text that carried it.
+def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
+    """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object.
 
     Text that does not parse, or nests deeper than MAX_DEPTH, is kept as text: never dropped.
     """
     if isinstance(raw_or_obj, dict):
         data, raw = raw_or_obj, dumps(raw_or_obj)
-        if not screened and may_hold_secret(raw):
+        if _may_hold_secret(raw):
             data = redact(data)
             raw = dumps(data)
         compact = True
@@ -402,7 +395,7 @@ def parse_event(
         if ("\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or storable(raw) != raw:
             data = _storable_strings(data)  # pages and exports must be able to encode it
             raw = storable(raw)
-        if not screened and may_hold_secret(raw):  # else no walk (most events, every delta)
+        if _may_hold_secret(raw):  # else skip the walk (most events, every delta)
             redacted = redact(data)
             if redacted != data:
                 data, raw = redacted, storable(dumps(redacted))

@@ -25,7 +25,6 @@ from .events import (
     Event,
     TooDeep,
     loads,
-    may_hold_secret,
     parse_event,
     row_problem,
     storable,
@@ -110,9 +109,7 @@ class Mirror:
                 self.settle()  # the welcome's resume point counts every batch before it
                 owed = self.hello(frame)
             else:
-                # A frame with no mark of a secret spares its events the look for one.
-                screened = isinstance(text, str) and not may_hold_secret(text)
-                owed = self.events(frame, screened)
+                owed = self.events(frame)
         except MirrorError as exc:
             owed = exc.frame()
         self._owed.append(owed)
@@ -163,12 +160,11 @@ class Mirror:
         self._catch_up()
         return {"op": "welcome", "session": self.session_id, "acked": acked}
 
-    def events(self, frame: Mapping[str, Any], screened: bool = False) -> Queued:
-        """Queue a batch to be stored in one transaction; ack() answers it. Screened: the
-        frame's text has nothing a secret could be (events.may_hold_secret)."""
+    def events(self, frame: Mapping[str, Any]) -> Queued:
+        """Queue a batch to be stored in one transaction; ack() answers it."""
         if self.session_id is None:
             raise MirrorError("no_session", "send hello before events")
-        events = to_events(frame.get("events"), screened)
+        events = to_events(frame.get("events"))
         rows = [EventRow.of(event) for event in events]
         return Queued(self.session_id, events, self.store.queue_events(self.session_id, rows))
 
@@ -280,15 +276,15 @@ def parse_frame(text: str | bytes) -> dict[str, Any]:
     return frame
 
 
-def to_events(events: Any, screened: bool = False) -> list[Event]:
-    """Validate a batch and parse its events: redacted (unless screened) and categorised."""
+def to_events(events: Any) -> list[Event]:
+    """Validate a batch and parse its events: redacted and categorised."""
     if not isinstance(events, list) or not events:
         raise MirrorError("bad_events", '"events" must be a non-empty list')
     if len(events) > MAX_BATCH_EVENTS:
         raise MirrorError(
             "batch_too_large", f"a batch may hold {MAX_BATCH_EVENTS} events (got {len(events)})"
         )
-    return [parse_event(*_checked(index, item), screened) for index, item in enumerate(events)]
+    return [parse_event(*_checked(index, item)) for index, item in enumerate(events)]
 
 
 def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]:
