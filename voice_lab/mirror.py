@@ -288,21 +288,23 @@ def to_events(events: Any) -> list[Event]:
 
 
 def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]:
-    def bad(what: str) -> MirrorError:
-        return MirrorError("bad_event", f"events[{index}]: {what}")
-
+    """An event of a batch as parse_event's arguments, or a MirrorError saying what is wrong."""
     if not isinstance(item, dict):
-        raise bad("must be an object with seq, dir, t and data")
-    seq, direction, t, data = item.get("seq"), item.get("dir"), item.get("t"), item.get("data")
-    problem = row_problem(seq, direction, t)
-    if problem:
-        raise bad(problem)
-    if isinstance(data, dict):
-        if not str(data.get("type", "")).startswith("voicelab."):
-            raise bad("an object in data must be a local event with a voicelab.* type")
-    elif not isinstance(data, str):
-        raise bad("data must be the data-channel text, or a local event object")
-    return seq, direction, (float(t) if t is not None else None), data
+        problem = "must be an object with seq, dir, t and data"
+    else:
+        seq, direction, t, data = item.get("seq"), item.get("dir"), item.get("t"), item.get("data")
+        problem = row_problem(seq, direction, t)
+        if problem is None:
+            t = float(t) if t is not None else None
+            if isinstance(data, str):
+                return seq, direction, t, data
+            if not isinstance(data, dict):
+                problem = "data must be the data-channel text, or a local event object"
+            elif str(data.get("type", "")).startswith("voicelab."):
+                return seq, direction, t, data
+            else:
+                problem = "an object in data must be a local event with a voicelab.* type"
+    raise MirrorError("bad_event", f"events[{index}]: {problem}")
 
 
 def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:
