@@ -120,6 +120,20 @@ def test_a_batch_larger_than_a_statement_takes_goes_in_whole(store):
     assert [r["seq"] for r in store.iter_events(sid)] == list(range(1, 11))
 
 
+def test_a_batch_above_what_another_process_stored_is_refused_once(store):
+    sid = store.create_session(provider="emulator")
+    assert store.insert_events(sid, [row(1), row(2)]).contiguous == 2
+    other = Writer(store.path)  # another process's writer: this one still thinks seq 2 is the top
+    try:
+        assert other.insert(sid, [row(3)]).contiguous == 3
+    finally:
+        other.db.close()
+    with pytest.raises(sqlite3.IntegrityError):  # the mirror says "send it again"
+        store.insert_events(sid, [row(3), row(4)])
+    assert store.insert_events(sid, [row(3), row(4)]) == (1, 4, 4, 4)
+    assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3, 4]
+
+
 def test_batches_queued_together_fail_alone(store):
     sid = store.create_session(provider="emulator")
     other = store.create_session(provider="emulator")

@@ -63,6 +63,7 @@ class Writer:
     """
 
     WAL_PAGES = 10_000  # 40 MB of WAL at the default page size, reused once checkpointed
+    MAX_TOPS = 10_000  # sessions whose highest seq is remembered
 
     _open: dict[str, Writer] = {}
     _open_lock = threading.Lock()
@@ -76,6 +77,12 @@ class Writer:
         self._queue: list[_Batch] = []
         self._writing = False  # a group is being written
         self._turn = threading.Condition()  # guards both, and wakes the waiters of a group
+        # Each session's highest seq stored, as this connection last wrote it: a batch above it
+        # holds no seq stored already, so the look for those is skipped. A transaction rolled
+        # back leaves it too high, which only costs a look. It is behind the truth only if
+        # another process writes the session; then the insert is refused (the primary key),
+        # the batch is forgotten here, and sent again it is looked at.
+        self._tops: dict[str, int] = {}
 
     def insert(self, session_id: str, rows: Sequence[EventRow]) -> Stored:
         """Store a batch, committed by the time this returns."""
@@ -116,12 +123,12 @@ class Writer:
         try:
             db.execute("BEGIN IMMEDIATE")
             if len(group) == 1:  # alone, a failure is the transaction's
-                group[0].stored = _insert_events(db, group[0].session_id, group[0].rows)
+                group[0].stored = self._insert(group[0])
             else:
                 for batch in group:
                     db.execute("SAVEPOINT batch")
                     try:
-                        batch.stored = _insert_events(db, batch.session_id, batch.rows)
+                        batch.stored = self._insert(batch)
                     except Exception as exc:
                         db.execute("ROLLBACK TO batch")
                         batch.error = exc
@@ -135,6 +142,19 @@ class Writer:
         finally:
             for batch in group:
                 batch.done = True
+                if batch.error is not None:
+                    self._tops.pop(batch.session_id, None)
+
+    def _insert(self, batch: _Batch) -> Stored:
+        """_insert_events for a batch, knowing where its session's seqs stopped."""
+        stored = _insert_events(
+            self.db, batch.session_id, batch.rows, self._tops.get(batch.session_id)
+        )
+        if stored.count:
+            if len(self._tops) >= self.MAX_TOPS:
+                self._tops.clear()
+            self._tops[batch.session_id] = stored.max_seq
+        return stored
 
     @classmethod
     def acquire(cls, path: str) -> Writer:
@@ -520,18 +540,25 @@ def _values_sql(insert: str, columns: int, rows: int) -> str:
     return insert + ", ".join([row] * rows)
 
 
-def _insert_events(db: sqlite3.Connection, session_id: str, rows: Sequence[EventRow]) -> Stored:
-    """Insert the rows not stored yet and keep the session's counters; inside a transaction."""
+def _insert_events(
+    db: sqlite3.Connection, session_id: str, rows: Sequence[EventRow], top: int | None = None
+) -> Stored:
+    """Insert the rows not stored yet and keep the session's counters; inside a transaction.
+    top: the session's highest seq stored, if known: rows above it go in without a look for
+    those stored already."""
     if not rows:
         return Stored(0, 0)  # not stored anywhere: mirror.to_events refuses empty batches
     seqs = [row.seq for row in rows]
-    have = {
-        r[0]
-        for r in db.execute(
-            "SELECT seq FROM events WHERE session_id = ? AND seq BETWEEN ? AND ?",
-            (session_id, min(seqs), max(seqs)),
-        )
-    }
+    if top is not None and min(seqs) > top:
+        have = set()
+    else:
+        have = {
+            r[0]
+            for r in db.execute(
+                "SELECT seq FROM events WHERE session_id = ? AND seq BETWEEN ? AND ?",
+                (session_id, min(seqs), max(seqs)),
+            )
+        }
     fresh = list({row.seq: row for row in rows if row.seq not in have}.values())
     head = (session_id, time.time())
     most = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _EVENT_COLUMNS
