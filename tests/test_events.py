@@ -281,6 +281,20 @@ def test_parse_event_reserialises_only_when_redacted():
     assert event.data["session"]["client_secret"]["value"] == KEY_HINT
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("ap\u0131_key: abcdefghijkl", "ap\u0131_key: ab…kl"),
+        ("author\u0130zation: Bearer abcdefghijkl", "author\u0130zation: Bearer ab…kl"),
+    ],
+)
+def test_letters_that_fold_to_ascii_do_not_hide_a_secret(text, hint):
+    local = parse_event(1, "local", 1.0, {"type": "voicelab.x", "note": text})
+    channel = parse_event(2, "server", 1.0, json.dumps({"type": "x", "note": text}))
+    assert local.data["note"] == channel.data["note"] == hint
+    assert "abcdefghijkl" not in local.raw + channel.raw
+
+
 def test_parse_event_non_json_text():
     event = parse_event(2, "server", 1.0, f"not json at all {KEY}")
     assert (event.type, event.category, event.data) == (None, "unknown", None)

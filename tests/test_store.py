@@ -1,5 +1,6 @@
 """Storage: migrations, idempotent batches, resume points."""
 
+import json
 import sqlite3
 
 import pytest
@@ -99,17 +100,16 @@ def test_rows_know_when_their_payload_is_compact_json():
 
 
 def test_compact_is_exact_for_odd_text():
-    from voice_lab.events import dumps, parse_event
+    from voice_lab.events import parse_event
 
-    for data in (
-        '{"type":"a","s":"\\ud800"}',
-        '{"type":"a","s":"\ud800"}',
-        '{"type":"a","x":1.50}',
-    ):
-        event = parse_event(1, "server", 1.0, data)
-        assert event.compact == (event.raw == dumps(event.data))
-    local = parse_event(2, "local", 1.0, {"type": "voicelab.x", "s": "\ud800"})
-    assert local.compact == (local.raw == dumps(local.data))
+    def canonical(raw: str) -> bool:  # what exports embed must be json.dumps' compact text
+        return json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")) == raw
+
+    texts = ['{"type":"a","s":"\\ud800"}', '{"type":"a","x":1.50}', '{"type":"a","s":"é"}']
+    events = [parse_event(n, "server", 1.0, text) for n, text in enumerate(texts, 1)]
+    events.append(parse_event(9, "local", 1.0, {"type": "voicelab.x", "s": "\ud800"}))
+    assert [e.compact for e in events] == [False, False, True, False]
+    assert [canonical(e.raw) for e in events[1:3]] == [False, True]
 
 
 def test_a_batch_larger_than_a_statement_takes_goes_in_whole(store):
@@ -132,6 +132,23 @@ def test_a_batch_above_what_another_process_stored_is_refused_once(store):
         store.insert_events(sid, [row(3), row(4)])
     assert store.insert_events(sid, [row(3), row(4)]) == (1, 4, 4, 4)
     assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3, 4]
+
+
+def test_a_group_interrupted_before_its_write_fails_its_batches(store, monkeypatch):
+    sid = store.create_session(provider="emulator")
+    writer = store.writer
+    first, second = writer.submit(sid, [row(1)]), writer.submit(sid, [row(2)])
+
+    def interrupted(group):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writer.wait(first)
+    with pytest.raises(RuntimeError, match="not written"):  # at once: nobody writes it again
+        writer.wait(second)
+    monkeypatch.undo()
+    assert store.insert_events(sid, [row(1), row(2)]) == (2, 2, 2, 2)
 
 
 def test_batches_queued_together_fail_alone(store):

@@ -338,12 +338,19 @@ def dumps(obj: Any) -> str:
 # Text without any of these cannot hold a secret redact() would change (a \\u escape could
 # spell one, so it sends the event through the full walk too).
 _SECRET_MARKS = ("ek_", "sk-", "apikey", "api-key", "api_key", "authorization", "client_secret")
+# Letters that _FIELD_RE's IGNORECASE matches to ASCII ones but lower() does not make ASCII
+# (dotless i, dotted capital I, long s; the Kelvin sign lowers to k).
+_FOLDED_LETTERS = ("\u0131", "\u0130", "\u017f")
 
 
 def _may_hold_secret(raw: str) -> bool:
     """Whether text has anything a secret could be (plain substring tests: this runs per event)."""
     if "\\u" in raw:
         return True
+    if not raw.isascii():
+        for letter in _FOLDED_LETTERS:
+            if letter in raw:
+                return True
     low = raw.lower()
     for mark in _SECRET_MARKS:  # a loop, not any() over a generator: a third faster
         if mark in low:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -110,6 +110,9 @@ class Writer:
                     with self.lock:
                         self._write(group)
                 finally:
+                    for taken in group:  # an interrupt before the write: say so, never spin
+                        if not taken.done:
+                            taken.error, taken.done = RuntimeError("batch not written"), True
                     self._turn.acquire()
                     self._writing = False
                     self._turn.notify_all()
@@ -132,6 +135,7 @@ class Writer:
                     except Exception as exc:
                         db.execute("ROLLBACK TO batch")
                         batch.error = exc
+                        self._tops.pop(batch.session_id, None)  # the next batch looks
                     db.execute("RELEASE batch")
             db.execute("COMMIT")
         except Exception as exc:  # nothing of the group is stored
@@ -530,10 +534,11 @@ _INSERT_EVENTS = (
     "response_id, item_id, payload, compact) VALUES "
 )
 _EVENT_COLUMNS = 11
+MAX_INSERT_ROWS = 500  # a mirror batch's most, and an import's chunk
 _COUNT_EVENTS = "INSERT INTO event_counts (session_id, category, type, n) VALUES "
 
 
-@cache
+@lru_cache(maxsize=128)  # batch sizes: an import's last chunk can be any size
 def _values_sql(insert: str, columns: int, rows: int) -> str:
     """An INSERT with `rows` rows of `columns` parameters each."""
     row = "(" + ", ".join("?" * columns) + ")"
@@ -561,7 +566,7 @@ def _insert_events(
         }
     fresh = list({row.seq: row for row in rows if row.seq not in have}.values())
     head = (session_id, time.time())
-    most = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _EVENT_COLUMNS
+    most = min(MAX_INSERT_ROWS, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _EVENT_COLUMNS)
     for start in range(0, len(fresh), most):
         chunk = fresh[start : start + most]
         db.execute(
