@@ -20,15 +20,7 @@ from flask_sock import Sock
 
 from . import aggregates
 from .aggregates import Aggregates
-from .events import (
-    MAX_DEPTH,
-    Event,
-    TooDeep,
-    loads,
-    parse_event,
-    row_problem,
-    storable,
-)
+from .events import MAX_DEPTH, Event, TooDeep, loads, parse_event, row_problem, storable
 from .security import origin_allowed
 from .store import EventRow, Store, Stored, open_store
 
