@@ -135,7 +135,6 @@ class Writer:
                     except Exception as exc:
                         db.execute("ROLLBACK TO batch")
                         batch.error = exc
-                        self._tops.pop(batch.session_id, None)  # the next batch looks
                     db.execute("RELEASE batch")
             db.execute("COMMIT")
         except Exception as exc:  # nothing of the group is stored
@@ -146,14 +145,12 @@ class Writer:
         finally:
             for batch in group:
                 batch.done = True
-                if batch.error is not None:
-                    self._tops.pop(batch.session_id, None)
 
     def _insert(self, batch: _Batch) -> Stored:
-        """_insert_events for a batch, knowing where its session's seqs stopped."""
-        stored = _insert_events(
-            self.db, batch.session_id, batch.rows, self._tops.get(batch.session_id)
-        )
+        """_insert_events for a batch, knowing where its session's seqs stopped (forgotten
+        until it is stored: refused, the session's next batch looks)."""
+        top = self._tops.pop(batch.session_id, None)
+        stored = _insert_events(self.db, batch.session_id, batch.rows, top)
         if stored.count:
             if len(self._tops) >= self.MAX_TOPS:
                 self._tops.clear()
@@ -533,9 +530,21 @@ _INSERT_EVENTS = (
     "INSERT INTO events (session_id, received_at, seq, direction, t, type, category, "
     "response_id, item_id, payload, compact) VALUES "
 )
-_EVENT_COLUMNS = 11
-MAX_INSERT_ROWS = 500  # a mirror batch's most, and an import's chunk
 _COUNT_EVENTS = "INSERT INTO event_counts (session_id, category, type, n) VALUES "
+MAX_INSERT_ROWS = 500  # a mirror batch's most, and an import's chunk
+
+
+def _insert_rows(db: sqlite3.Connection, insert: str, rows: list[tuple], tail: str = "") -> None:
+    """INSERT rows of equal length in as few statements as SQLite takes parameters for (at
+    most MAX_INSERT_ROWS rows each); `tail` follows the VALUES."""
+    if not rows:
+        return
+    columns = len(rows[0])
+    most = min(MAX_INSERT_ROWS, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // columns)
+    for start in range(0, len(rows), most):
+        chunk = rows[start : start + most]
+        sql = _values_sql(insert, columns, len(chunk)) + tail
+        db.execute(sql, [value for row in chunk for value in row])
 
 
 @lru_cache(maxsize=128)  # batch sizes: an import's last chunk can be any size
@@ -566,24 +575,14 @@ def _insert_events(
         }
     fresh = list({row.seq: row for row in rows if row.seq not in have}.values())
     head = (session_id, time.time())
-    most = min(MAX_INSERT_ROWS, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _EVENT_COLUMNS)
-    for start in range(0, len(fresh), most):
-        chunk = fresh[start : start + most]
-        db.execute(
-            _values_sql(_INSERT_EVENTS, _EVENT_COLUMNS, len(chunk)),
-            [value for row in chunk for value in head + row],
-        )
+    _insert_rows(db, _INSERT_EVENTS, [head + row for row in fresh])
     counts = Counter((r.category, r.type or "") for r in fresh)
-    if counts:
-        db.execute(
-            _values_sql(_COUNT_EVENTS, 4, len(counts))
-            + " ON CONFLICT DO UPDATE SET n = n + excluded.n",
-            [
-                value
-                for (category, type_), n in counts.items()
-                for value in (session_id, category, type_, n)
-            ],
-        )
+    _insert_rows(
+        db,
+        _COUNT_EVENTS,
+        [(session_id, category, type_, n) for (category, type_), n in counts.items()],
+        " ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )
     first_t = min((r.t for r in fresh if r.t is not None), default=None)
     counters = db.execute(
         "UPDATE sessions SET event_count = event_count + ?, error_count = error_count + ?, "
