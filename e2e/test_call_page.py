@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from voice_lab.store import open_store
+from voice_lab.storage import open_store
 
 pytestmark = pytest.mark.e2e
 

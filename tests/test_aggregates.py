@@ -14,12 +14,12 @@ from tests.eventlogs import (
     transcription_failure_log,
     voice_turn_log,
 )
-from voice_lab import aggregates, metrics, review, timeline
-from voice_lab import mirror as mirror_module
-from voice_lab.aggregates import Aggregates
-from voice_lab.events import parse_event
-from voice_lab.mirror import Mirror
-from voice_lab.store import EventRow
+from voice_lab.analysis import aggregates, metrics, review, timeline
+from voice_lab.analysis.aggregates import Aggregates
+from voice_lab.ingest import mirror as mirror_module
+from voice_lab.ingest.mirror import Mirror
+from voice_lab.protocol.events import parse_event
+from voice_lab.storage import EventRow
 
 LOGS = [
     voice_turn_log,

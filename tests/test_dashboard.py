@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from tests.eventlogs import SCENARIOS, barge_in_log, voice_turn_log
-from voice_lab import dashboard
-from voice_lab.mirror import Mirror
-from voice_lab.store import EventRow, open_store
+from voice_lab.ingest.mirror import Mirror
+from voice_lab.storage import EventRow, open_store
+from voice_lab.web import dashboard
 
 HX = {"HX-Request": "true"}
 
@@ -234,7 +234,7 @@ def test_gap_in_seq_fails_its_check(client, add_session):
 
 
 def test_untrusted_text_is_escaped(client, add_session):
-    from voice_lab.events import parse_event
+    from voice_lab.protocol.events import parse_event
 
     evil = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
     raw = json.dumps(
@@ -325,7 +325,7 @@ def test_cancelled_response_is_pinned(client, add_session):
 
 
 def test_malformed_but_stored_events_still_render(client, add_session):
-    from voice_lab.events import parse_event
+    from voice_lab.protocol.events import parse_event
 
     odd = [
         {"type": "session.updated", "session": [1, 2]},

@@ -10,8 +10,8 @@ import typing
 import pytest
 
 from tests import eventlogs
-from voice_lab import events
-from voice_lab.events import (
+from voice_lab.protocol import events
+from voice_lab.protocol.events import (
     CATEGORIES,
     CATEGORY_LABELS,
     category_of,
@@ -449,7 +449,7 @@ def test_storable_escapes_lone_surrogates_only():
 
 
 def test_from_row_matches_parse_event_for_stored_payloads():
-    from voice_lab.events import from_row
+    from voice_lab.protocol.events import from_row
 
     for text in ('{"type":"response.done","response":{"id":"r1","status":"failed"}}', "not json"):
         event = parse_event(4, "server", 12.5, text)

@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from voice_lab import exchange
-from voice_lab.events import parse_event
-from voice_lab.store import EventRow
+from voice_lab.protocol.events import parse_event
+from voice_lab.storage import EventRow
 
 TURN = [
     (

@@ -15,8 +15,8 @@ import requests
 import websocket
 
 from tests.figures import count, inconsistencies
-from voice_lab.mirror import Mirror
-from voice_lab.store import open_store
+from voice_lab.ingest.mirror import Mirror
+from voice_lab.storage import open_store
 
 
 @pytest.fixture

@@ -7,8 +7,14 @@ import pytest
 import websocket
 
 from voice_lab.exchange import MAX_EVENT_BYTES
-from voice_lab.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, origin_allowed, parse_frame
-from voice_lab.store import open_store
+from voice_lab.ingest.mirror import (
+    MAX_FRAME_BYTES,
+    Mirror,
+    MirrorError,
+    origin_allowed,
+    parse_frame,
+)
+from voice_lab.storage import open_store
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The panels' data: figures over the whole session, lists and charts kept to a readable size."""
 
 from tests.eventlogs import barge_in_log
-from voice_lab import aggregates, metrics, panels
+from voice_lab.analysis import aggregates, metrics
+from voice_lab.web import panels
 
 
 def test_latest_rows_shown_and_totals_kept(monkeypatch):

@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import Flask
 
-from . import config, store
+from . import config
+from . import storage as store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +32,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     store.init_app(app)
 
-    from . import api, broker, call, cli, dashboard, mirror, security
+    from . import cli
+    from .ingest import broker, mirror
+    from .web import api, call, dashboard, security
 
     broker.init_app(app)
     security.init_app(app)

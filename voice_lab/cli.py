@@ -8,9 +8,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import aggregates, exchange, providers
+from . import exchange, providers
+from .analysis import aggregates
 from .config import configured_providers, mask
-from .store import open_store
+from .storage import open_store
 
 # What to do about each kind of failure, keyed by the service's status.
 FIXES = {

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 
 from .config import PREVIEW_API_VERSION, missing_for
-from .events import deep_merge, loads
+from .protocol.events import deep_merge, loads
 
 GA_VOICE = "marin"
 BETA_VOICE = "verse"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..events import dumps
+from ..protocol.events import dumps
 from ..scenarios import Scenario
 from . import client_events, settings, voice
 from .client_events import ClientError

@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .events import Event, deep_merge, dig, from_row, storable
+from ..protocol.events import Event, deep_merge, dig, from_row, storable
 from .metrics import (
     ANCHORS,
     LATENCY_FIGURES,
@@ -62,7 +62,7 @@ from .timeline import (
 )
 
 if TYPE_CHECKING:
-    from .store import Store
+    from ..storage import Store
 
 logger = logging.getLogger(__name__)
 VERSION = 1

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .events import (
+from ..protocol.events import (
     MAX_DEPTH,
     MAX_MS,
     dumps,
@@ -21,7 +21,7 @@ from .events import (
     row_problem,
     storable,
 )
-from .store import SESSION_FIELDS, EventRow, ExportRow
+from ..storage import SESSION_FIELDS, EventRow, ExportRow
 
 FORMAT = "voice-lab.session"
 VERSION = 1

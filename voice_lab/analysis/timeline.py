@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .events import Event, dig, normalize_type, summary
+from ..protocol.events import Event, dig, normalize_type, summary
 
 TEXT_DELTAS = frozenset({"response.output_text.delta", "response.output_audio_transcript.delta"})
 _SUMMARY_TEXT = 120

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import providers
-from .config import configured_providers
-from .events import redact_key, storable
+from .. import providers
+from ..config import configured_providers
+from ..protocol.events import redact_key, storable
+from ..storage import get_store
 from .security import mint_allowed
-from .store import get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from flask import Flask, current_app, g
 
-from .events import Event
+from ..protocol.events import Event
 
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
 MIGRATIONS: tuple[str, ...] = tuple(

@@ -40,9 +40,9 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from . import metrics, review, timeline
-from .emulator import voice
-from .events import Event, normalize_type, parse_event
+from ..analysis import metrics, review, timeline
+from ..emulator import voice
+from ..protocol.events import Event, normalize_type, parse_event
 
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
 READY = "Voice Lab test server on"
@@ -258,7 +258,7 @@ def start_server(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     database = workdir / "voice_lab.sqlite3"
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parent.parent.parent)
     settings = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
     settings.update(
         {
@@ -289,7 +289,7 @@ def serve() -> None:
     """Serve Voice Lab (settings from the environment) on a free port, printing its address."""
     from werkzeug.serving import make_server
 
-    from . import create_app
+    from .. import create_app
 
     app = create_app()
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -629,7 +629,3 @@ def _open_pages(values) -> list:
             found = []
         pages += [p for p in found if all(p is not q for q in pages)]
     return pages
-
-
-if __name__ == "__main__":
-    serve()

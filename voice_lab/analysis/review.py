@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .events import Event, deep_merge, dig
+from ..protocol.events import Event, deep_merge, dig
 from .timeline import ga_name, sorted_events
 
 # ---------------------------------------------------------------- errors

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
-from . import scenarios
-from .config import configured_providers
-from .providers import default_model, default_voice
+from .. import scenarios
+from ..config import configured_providers
+from ..providers import default_model, default_voice
 
 bp = Blueprint("call", __name__)
 

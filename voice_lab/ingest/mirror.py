@@ -18,11 +18,11 @@ from typing import Any, NamedTuple
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from . import aggregates
-from .aggregates import Aggregates
-from .events import MAX_DEPTH, Event, TooDeep, loads, parse_event, row_problem, storable
-from .security import origin_allowed
-from .store import EventRow, Store, Stored, open_store
+from ..analysis import aggregates
+from ..analysis.aggregates import Aggregates
+from ..protocol.events import MAX_DEPTH, Event, TooDeep, loads, parse_event, row_problem, storable
+from ..storage import EventRow, Store, Stored, open_store
+from ..web.security import origin_allowed
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500

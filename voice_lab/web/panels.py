@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import aggregates, metrics
-from .aggregates import Aggregates
-from .events import Event
-from .timeline import sorted_events
+from ..analysis import aggregates, metrics
+from ..analysis.aggregates import Aggregates
+from ..analysis.timeline import sorted_events
+from ..protocol.events import Event
 
 CHART_W, CHART_H = 320, 72
 

@@ -22,10 +22,12 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from . import aggregates, exchange, panels, timeline
-from .config import configured_providers
-from .events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
-from .store import EventQuery, Store, database_path, get_store
+from .. import exchange
+from ..analysis import aggregates, timeline
+from ..config import configured_providers
+from ..protocol.events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
+from ..storage import EventQuery, Store, database_path, get_store
+from . import panels
 
 bp = Blueprint("dashboard", __name__)
 

@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from .events import Event, dig
+from ..protocol.events import Event, dig
 from .timeline import TEXT_DELTAS, ga_name, response_turns, sorted_events, start_time
 
 # ---------------------------------------------------------------- latency
