@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.events import Event, deep_merge, dig, from_row, storable
+from ..protocol.events import Event, dig, from_row, storable
 from .metrics import (
     ANCHORS,
     LATENCY_FIGURES,
@@ -47,18 +47,19 @@ from .review import (
     ErrorInfo,
     FieldChange,
     check_list,
-    config_diff,
-    error_fields,
+    config_step,
+    error_info,
     pinned,
 )
 from .timeline import (
-    FINAL_TEXT,
-    PARTIAL_TEXT,
     TEXT_DELTAS,
     Line,
+    commits_user_item,
     ga_name,
-    is_user_item,
-    typed_text,
+    item_text,
+    line_role,
+    note_owner,
+    starts_response,
 )
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ class Aggregates:
             self.t0 = event.t
         name = ga_name(event)
         if event.item_id and not self._forgotten(event.item_id):
-            self._owners(event)
+            note_owner(event, self.item_response, self.user_items)
             self._texts(event, name)
         if event.response_id:
             key = "text" if name in TEXT_DELTAS else _FIRSTS.get(name)
@@ -206,13 +207,9 @@ class Aggregates:
                     self._settle(self.created.pop(0))
             record["anchor"] = self.anchor
             self.anchor = None
-        if event.dir != "server":
-            return
-        if name == "input_audio_buffer.committed" or (
-            name.startswith("conversation.item.") and dig(event.data, "item", "role") == "user"
-        ):
+        if commits_user_item(event, name):
             self.last_user = event.item_id or self.last_user
-        elif name == "response.created" and event.response_id:
+        elif starts_response(event, name):
             self.responses[event.response_id]["turn"] = self.last_user
 
     def _settle(self, rid: str) -> None:
@@ -258,60 +255,41 @@ class Aggregates:
         if not pinned(event):
             return
         if len(self.errors) < FIRST_ERRORS:
-            message, code = error_fields(event)
-            echoed = dig(event.data, "error", "event_id")
-            client_seq = self.client_seqs.get(echoed) if isinstance(echoed, str) else None
-            self.errors.append([event.seq, event.t, event.type, message, code, echoed, client_seq])
+            self.errors.append(_values(error_info(event, self.client_seqs)))
         self.pinned_count += 1
 
     def _config(self, event: Event, name: str) -> None:
-        session = dig(event.data, "session")
-        if not isinstance(session, dict):
-            return
-        if name == "session.created" and event.dir == "server":
-            self.config = session
-        elif name in ("session.update", "session.updated"):
-            merged = deep_merge(self.config, session)
-            diff = [[c.path, c.old, c.new, c.change] for c in config_diff(self.config, merged)]
-            change = [event.seq, event.dir, event.type, diff]
-            self.changes = [*self.changes, change][-LATEST_CHANGES:]
+        self.config, change = config_step(self.config, event, name)
+        if change is not None:
+            diff = [_values(field) for field in change.changes]
+            saved = [change.seq, change.dir, change.type, diff]
+            self.changes = [*self.changes, saved][-LATEST_CHANGES:]
             self.change_count += 1
-            if name == "session.updated":
-                self.config = merged
-
-    def _owners(self, event: Event) -> None:
-        if event.response_id:
-            self.item_response.setdefault(event.item_id, event.response_id)
-        elif is_user_item(event):
-            self.user_items.add(event.item_id)
 
     def _forgotten(self, iid: str) -> bool:
         """Whether an item's line is older than the lines shown (so nothing about it matters)."""
         return iid in self.line_items and iid not in self._shown
 
     def _texts(self, event: Event, name: str) -> None:
-        iid, data = event.item_id, event.data or {}
-        if name in FINAL_TEXT and isinstance(data.get(FINAL_TEXT[name]), str):
-            self.final[iid] = self.final.get(iid, "") + data[FINAL_TEXT[name]]
+        found = item_text(event, name)
+        if found is None:
+            return
+        iid, (kind, text) = event.item_id, found
+        if kind == "final":
+            self.final[iid] = self.final.get(iid, "") + text
             self.partial.pop(iid, None)  # a final text wins over the deltas
-        elif name in PARTIAL_TEXT and isinstance(data.get("delta"), str):
+        elif kind == "partial":
             if iid not in self.final:
-                self.partial.setdefault(iid, []).append(data["delta"])
-        elif name == "conversation.item.input_audio_transcription.failed":
+                self.partial.setdefault(iid, []).append(text)
+        elif kind == "failed":
             self.failed.add(iid)
-        elif (typed := typed_text(data.get("item"))) is not None:
-            self.final.setdefault(iid, typed)
+        else:
+            self.final.setdefault(iid, text)
 
     def _line(self, event: Event) -> None:
         iid = event.item_id
-        item = dig(event.data, "item")
-        if iid in self.user_items:
-            role = "user"
-        elif dig(item, "role") == "assistant" or (
-            dig(item, "type") == "message" and event.response_id
-        ):
-            role = "assistant"
-        else:
+        role = line_role(event, self.user_items)
+        if role is None:
             return
         self.line_items[iid] = None
         if len(self.line_items) > MAX_LINE_ITEMS:

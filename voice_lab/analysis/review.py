@@ -5,7 +5,7 @@ Pure functions over lists of `Event`, like timeline.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,15 +62,15 @@ def errors(events: Sequence[Event]) -> list[ErrorInfo]:
         for event in ordered
         if event.dir == "client" and isinstance(event_id := dig(event.data, "event_id"), str)
     }
-    result = []
-    for event in ordered:
-        if not pinned(event):
-            continue
-        message, code = error_fields(event)
-        echoed = dig(event.data, "error", "event_id")
-        client_seq = client_seqs.get(echoed) if isinstance(echoed, str) else None
-        result.append(ErrorInfo(event.seq, event.t, event.type, message, code, echoed, client_seq))
-    return result
+    return [error_info(event, client_seqs) for event in ordered if pinned(event)]
+
+
+def error_info(event: Event, client_seqs: Mapping[str, int]) -> ErrorInfo:
+    """A pinned event as the errors panel lists it, linked to the client event it echoes."""
+    message, code = error_fields(event)
+    echoed = dig(event.data, "error", "event_id")
+    client_seq = client_seqs.get(echoed) if isinstance(echoed, str) else None
+    return ErrorInfo(event.seq, event.t, event.type, message, code, echoed, client_seq)
 
 
 # ---------------------------------------------------------------- session config
@@ -134,18 +134,25 @@ def session_config(events: Sequence[Event]) -> SessionConfig:
     effective: dict = {}
     changes = []
     for event in sorted_events(events):
-        name, session = ga_name(event), dig(event.data, "session")
-        if not isinstance(session, dict):
-            continue
-        if name == "session.created" and event.dir == "server":
-            effective = session
-        elif name in ("session.update", "session.updated"):
-            merged = deep_merge(effective, session)
-            diff = tuple(config_diff(effective, merged))
-            changes.append(ConfigChange(event.seq, event.dir, event.type, diff))
-            if name == "session.updated":
-                effective = merged
+        effective, change = config_step(effective, event, ga_name(event))
+        if change is not None:
+            changes.append(change)
     return SessionConfig(effective, tuple(changes))
+
+
+def config_step(effective: dict, event: Event, name: str) -> tuple[dict, ConfigChange | None]:
+    """The effective config after one event, and the change it makes (None if it is none):
+    session.created sets it, session.update is diffed, session.updated is diffed and merged."""
+    session = dig(event.data, "session")
+    if not isinstance(session, dict):
+        return effective, None
+    if name == "session.created" and event.dir == "server":
+        return session, None
+    if name not in ("session.update", "session.updated"):
+        return effective, None
+    merged = deep_merge(effective, session)
+    change = ConfigChange(event.seq, event.dir, event.type, tuple(config_diff(effective, merged)))
+    return (merged if name == "session.updated" else effective), change
 
 
 # ---------------------------------------------------------------- protocol checks

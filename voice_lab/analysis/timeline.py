@@ -157,15 +157,22 @@ def is_user_item(event: Event) -> bool:
     )
 
 
+def note_owner(event: Event, item_response: dict[str, str], user_items: set[str]) -> None:
+    """Note whose item an event names: the response that produced it, or the user."""
+    if not event.item_id:
+        return
+    if event.response_id:
+        item_response.setdefault(event.item_id, event.response_id)
+    elif is_user_item(event):
+        user_items.add(event.item_id)
+
+
 def _owners(events: Sequence[Event]) -> tuple[dict[str, str], set[str]]:
     """item id -> response id for items a response produced, and the ids of user items."""
     item_response: dict[str, str] = {}
     user_items: set[str] = set()
     for event in events:
-        if event.item_id and event.response_id:
-            item_response.setdefault(event.item_id, event.response_id)
-        elif event.item_id and is_user_item(event):
-            user_items.add(event.item_id)
+        note_owner(event, item_response, user_items)
     return item_response, user_items
 
 
@@ -190,16 +197,26 @@ def response_turns(events: Sequence[Event]) -> dict[str, str | None]:
     turns: dict[str, str | None] = {}
     last_user: str | None = None
     for event in sorted_events(events):
-        if event.dir != "server":
-            continue
         name = ga_name(event)
-        if name == "input_audio_buffer.committed" or (
-            name.startswith("conversation.item.") and dig(event.data, "item", "role") == "user"
-        ):
+        if commits_user_item(event, name):
             last_user = event.item_id or last_user
-        elif name == "response.created" and event.response_id:
+        elif starts_response(event, name):
             turns[event.response_id] = last_user
     return turns
+
+
+def commits_user_item(event: Event, name: str) -> bool:
+    """Whether the server commits a user item here: input_audio_buffer.committed (voice), or a
+    role=user item it adds (text)."""
+    return event.dir == "server" and (
+        name == "input_audio_buffer.committed"
+        or (name.startswith("conversation.item.") and dig(event.data, "item", "role") == "user")
+    )
+
+
+def starts_response(event: Event, name: str) -> bool:
+    """Whether the server starts a response (with an id) here."""
+    return event.dir == "server" and name == "response.created" and bool(event.response_id)
 
 
 def group_events(events: Sequence[Event], t0: float | None = None) -> list[Group]:
@@ -265,7 +282,7 @@ class Line:
     status: str
 
 
-def _item_role(event: Event, user_items: set[str]) -> str | None:
+def line_role(event: Event, user_items: set[str]) -> str | None:
     """ "user" or "assistant" when this event introduces an item of the transcript."""
     if event.item_id in user_items:
         return "user"
@@ -309,18 +326,35 @@ def _texts(ordered: Sequence[Event]) -> tuple[dict, dict, set]:
     partial: dict[str, str] = {}
     failed: set[str] = set()
     for event in ordered:
-        name, data, iid = ga_name(event), event.data or {}, event.item_id
-        if not iid:
+        iid = event.item_id
+        found = item_text(event, ga_name(event)) if iid else None
+        if found is None:
             continue
-        if name in FINAL_TEXT and isinstance(data.get(FINAL_TEXT[name]), str):
-            final[iid] = final.get(iid, "") + data[FINAL_TEXT[name]]
-        elif name in PARTIAL_TEXT and isinstance(data.get("delta"), str):
-            partial[iid] = partial.get(iid, "") + data["delta"]
-        elif name == "conversation.item.input_audio_transcription.failed":
+        kind, text = found
+        if kind == "final":
+            final[iid] = final.get(iid, "") + text
+        elif kind == "partial":
+            partial[iid] = partial.get(iid, "") + text
+        elif kind == "failed":
             failed.add(iid)
-        elif (typed := typed_text(data.get("item"))) is not None:
-            final.setdefault(iid, typed)
+        else:
+            final.setdefault(iid, text)
     return final, partial, failed
+
+
+def item_text(event: Event, name: str) -> tuple[str, str] | None:
+    """What an event says of its item's text: ("final", text) from a .completed/.done,
+    ("partial", delta), ("failed", "") when transcription failed, ("typed", text) of a message
+    item's text parts; None when it says nothing."""
+    data = event.data or {}
+    if name in FINAL_TEXT and isinstance(data.get(FINAL_TEXT[name]), str):
+        return "final", data[FINAL_TEXT[name]]
+    if name in PARTIAL_TEXT and isinstance(data.get("delta"), str):
+        return "partial", data["delta"]
+    if name == "conversation.item.input_audio_transcription.failed":
+        return "failed", ""
+    typed = typed_text(data.get("item"))
+    return None if typed is None else ("typed", typed)
 
 
 def transcript(events: Sequence[Event]) -> list[Line]:
@@ -331,7 +365,7 @@ def transcript(events: Sequence[Event]) -> list[Line]:
     final, partial, failed = _texts(ordered)
     lines: dict[str, Line] = {}
     for event in ordered:
-        role = _item_role(event, user_items) if event.item_id else None
+        role = line_role(event, user_items) if event.item_id else None
         if role is None or event.item_id in lines:
             continue
         iid = event.item_id
