@@ -94,6 +94,15 @@ def test_state_from_another_version_or_garbage_is_not_used():
     assert Aggregates.loads("{not json") is None and Aggregates.loads(None) is None
 
 
+def test_state_saved_with_records_of_another_field_order_is_folded_again():
+    state = json.loads(Aggregates().feed_all(events_of(client_error_log, True)).dumps())
+    assert state["errors"] and Aggregates.loads(json.dumps(state)) is not None
+    fields = state["layout"]["ErrorInfo"]
+    moved = {**state["layout"], "ErrorInfo": [fields[1], fields[0], *fields[2:]]}
+    assert Aggregates.loads(json.dumps({**state, "layout": moved})) is None
+    assert Aggregates.loads(json.dumps({k: v for k, v in state.items() if k != "layout"})) is None
+
+
 def test_lists_are_bounded_and_counts_kept(monkeypatch):
     monkeypatch.setattr(aggregates, "LATEST_RESPONSES", 1)
     monkeypatch.setattr(aggregates, "LATEST_LINES", 2)

@@ -67,6 +67,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 VERSION = 1
+# The state keeps these records as lists of their fields, in this order: a saved state whose
+# order differs (a field added, moved or renamed since) is folded again rather than misread.
+LAYOUT = {
+    cls.__name__: list(cls.__slots__)
+    for cls in (ErrorInfo, FieldChange, Usage, RateLimit, StatsPoint)
+}
 # What the panels list: the latest responses, lines and config changes, the first errors.
 LATEST_RESPONSES, LATEST_LINES, LATEST_CHANGES, FIRST_ERRORS = 30, 200, 30, 200
 LIVE_RESPONSES = 64  # responses whose events may still come (a late one for an older is lost)
@@ -418,16 +424,19 @@ class Aggregates:
             if not name.startswith("_")
         }
         # storable: a lone surrogate in some text is saved as its escape, which reads back the same
-        return storable(json.dumps({"version": VERSION, **state}, ensure_ascii=False))
+        state = {"version": VERSION, "layout": LAYOUT, **state}
+        return storable(json.dumps(state, ensure_ascii=False))
 
     @classmethod
     def loads(cls, text: str | None) -> Aggregates | None:
-        """A saved state, or None when there is none or it is from another VERSION."""
+        """A saved state, or None when there is none, or it is of another VERSION or LAYOUT."""
         try:
             state = json.loads(text) if text else None
         except ValueError:
             return None
         if not isinstance(state, dict) or state.pop("version", None) != VERSION:
+            return None
+        if state.pop("layout", None) != LAYOUT:
             return None
         fold = cls()
         for name, value in state.items():
