@@ -59,7 +59,7 @@ from .timeline import (
     item_text,
     line_role,
     note_owner,
-    starts_response,
+    started_response,
 )
 
 if TYPE_CHECKING:
@@ -159,14 +159,14 @@ class Aggregates:
         self.folded += 1
         if self.t0 is None:
             self.t0 = event.t
-        name = ga_name(event)
-        if event.item_id and not self._forgotten(event.item_id):
+        name, iid, rid = ga_name(event), event.item_id, event.response_id
+        if iid and not self._forgotten(iid):
             note_owner(event, self.item_response, self.user_items)
-            self._texts(event, name)
-        if event.response_id:
+            self._texts(event, iid, name)
+        if rid:
             key = "text" if name in TEXT_DELTAS else _FIRSTS.get(name)
             if key is not None:
-                self._first(event, key)
+                self._first(event, rid, key)
         if event.category == "delta":  # most events: only their text and first times count
             return True
         # Each part reads only the events it is about (this runs for every event stored).
@@ -180,8 +180,8 @@ class Aggregates:
             self._errors(event)
         if name in _CONFIG_NAMES:
             self._config(event, name)
-        if event.item_id and event.item_id not in self.line_items:
-            self._line(event)
+        if iid and iid not in self.line_items:
+            self._line(event, iid)
         if name in _CHECK_NAMES:
             self._checks(event, name)
         return True
@@ -193,10 +193,10 @@ class Aggregates:
                 raise ValueError(f"event {event.seq} is not after seq {self.upto}")
         return self
 
-    def _first(self, event: Event, key: str) -> None:
-        if event.response_id not in self.responses and len(self.responses) >= 4 * LIVE_RESPONSES:
+    def _first(self, event: Event, rid: str, key: str) -> None:
+        if rid not in self.responses and len(self.responses) >= 4 * LIVE_RESPONSES:
             return  # not a response of the latest (those are all here): its times count no more
-        record = self.responses.setdefault(event.response_id, {})
+        record = self.responses.setdefault(rid, {})
         if key not in record:
             record[key] = event.t
             if key == "done":
@@ -215,8 +215,8 @@ class Aggregates:
             self.anchor = None
         if commits_user_item(event, name):
             self.last_user = event.item_id or self.last_user
-        elif starts_response(event, name):
-            self.responses[event.response_id]["turn"] = self.last_user
+        elif (rid := started_response(event, name)) is not None:
+            self.responses[rid]["turn"] = self.last_user
 
     def _settle(self, rid: str) -> None:
         latency = self._latency_of(rid)
@@ -235,14 +235,15 @@ class Aggregates:
         self.usage_count += 1
 
     def _charts(self, event: Event, name: str) -> None:
+        t0 = event.t if self.t0 is None else self.t0  # set by feed before any chart is drawn
         if name == "rate_limits.updated":
-            for point in rate_limit_points(event, self.t0):
+            for point in rate_limit_points(event, t0):
                 key = point.name or "?"
                 if key in self.rate_limits or len(self.rate_limits) < MAX_RATE_LIMITS:
                     _sample(self.rate_limits.setdefault(key, _series()), _values(point))
         elif event.type == "voicelab.stats":
             values = [number(event.data, field) for field in STATS_FIELDS]
-            _sample(self.stats, [event.seq, event.t, event.t - self.t0, *values])
+            _sample(self.stats, [event.seq, event.t, event.t - t0, *values])
             for field, value in zip(STATS_FIELDS, values, strict=True):
                 if value is not None:
                     low, high, _ = self.stats_range.get(field, (value, value, value))
@@ -276,11 +277,11 @@ class Aggregates:
         """Whether an item's line is older than the lines shown (so nothing about it matters)."""
         return iid in self.line_items and iid not in self._shown
 
-    def _texts(self, event: Event, name: str) -> None:
+    def _texts(self, event: Event, iid: str, name: str) -> None:
         found = item_text(event, name)
         if found is None:
             return
-        iid, (kind, text) = event.item_id, found
+        kind, text = found
         if kind == "final":
             self.final[iid] = self.final.get(iid, "") + text
             self.partial.pop(iid, None)  # a final text wins over the deltas
@@ -292,8 +293,7 @@ class Aggregates:
         else:
             self.final.setdefault(iid, text)
 
-    def _line(self, event: Event) -> None:
-        iid = event.item_id
+    def _line(self, event: Event, iid: str) -> None:
         role = line_role(event, self.user_items)
         if role is None:
             return
@@ -310,15 +310,15 @@ class Aggregates:
     def _forget_item(self, iid: str) -> None:
         """A line no longer shown: drop what was kept to write it."""
         self._shown.discard(iid)
-        for known in (self.item_response, self.final, self.partial):
-            known.pop(iid, None)
+        for texts in (self.item_response, self.final, self.partial):
+            texts.pop(iid, None)
         self.user_items.discard(iid)
         self.failed.discard(iid)
         # Items that never got a line (function calls, hostile ids) are let go here too.
         if len(self.item_response) + len(self.final) + len(self.partial) > MAX_LINE_ITEMS:
-            for known in (self.item_response, self.final, self.partial):
-                for item in [i for i in known if i not in self._shown][: len(known) // 2]:
-                    del known[item]
+            for texts in (self.item_response, self.final, self.partial):
+                for item in [i for i in texts if i not in self._shown][: len(texts) // 2]:
+                    del texts[item]
         for known in (self.user_items, self.failed):
             if len(known) > MAX_LINE_ITEMS:
                 known &= self._shown
@@ -327,7 +327,7 @@ class Aggregates:
         if name == "response.created" and event.response_id:
             if "done" not in self.responses.get(event.response_id, {}):
                 _open(self.open_responses, event.response_id, event.seq)
-        elif name == "response.done":
+        elif name == "response.done" and event.response_id:
             self.open_responses.pop(event.response_id, None)
         elif name == "input_audio_buffer.speech_started":
             item = event.item_id or ""  # a JSON key: no None

@@ -131,7 +131,7 @@ def latency_of(
             ("first text", text, text),
             ("audio", audio, audio_end),
         )
-        if start is not None and end is not None
+        if start is not None and end is not None and origin is not None
     ]
     return Latency(
         response_id=response_id,
@@ -250,8 +250,8 @@ class RateLimit:
     t: float
     rel_ms: float
     name: str | None
-    limit: int | None
-    remaining: int | None
+    limit: float | None
+    remaining: float | None
     reset_seconds: float | None
 
 
@@ -306,11 +306,11 @@ class StatsPoint:
     rel_ms: float
     rtt_ms: float | None
     jitter_ms: float | None
-    packets_lost: int | None
+    packets_lost: float | None
     audio_level_in: float | None
     audio_level_out: float | None
-    bytes_in: int | None
-    bytes_out: int | None
+    bytes_in: float | None
+    bytes_out: float | None
 
 
 STATS_FIELDS = tuple(f.name for f in fields(StatsPoint))[3:]

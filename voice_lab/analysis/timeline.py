@@ -200,8 +200,8 @@ def response_turns(events: Sequence[Event]) -> dict[str, str | None]:
         name = ga_name(event)
         if commits_user_item(event, name):
             last_user = event.item_id or last_user
-        elif starts_response(event, name):
-            turns[event.response_id] = last_user
+        elif (rid := started_response(event, name)) is not None:
+            turns[rid] = last_user
     return turns
 
 
@@ -214,9 +214,11 @@ def commits_user_item(event: Event, name: str) -> bool:
     )
 
 
-def starts_response(event: Event, name: str) -> bool:
-    """Whether the server starts a response (with an id) here."""
-    return event.dir == "server" and name == "response.created" and bool(event.response_id)
+def started_response(event: Event, name: str) -> str | None:
+    """The id of the response the server starts here, if it starts one."""
+    if event.dir == "server" and name == "response.created" and event.response_id:
+        return event.response_id
+    return None
 
 
 def group_events(events: Sequence[Event], t0: float | None = None) -> list[Group]:
@@ -328,7 +330,7 @@ def _texts(ordered: Sequence[Event]) -> tuple[dict, dict, set]:
     for event in ordered:
         iid = event.item_id
         found = item_text(event, ga_name(event)) if iid else None
-        if found is None:
+        if iid is None or found is None:
             continue
         kind, text = found
         if kind == "final":
@@ -365,10 +367,10 @@ def transcript(events: Sequence[Event]) -> list[Line]:
     final, partial, failed = _texts(ordered)
     lines: dict[str, Line] = {}
     for event in ordered:
-        role = line_role(event, user_items) if event.item_id else None
-        if role is None or event.item_id in lines:
-            continue
         iid = event.item_id
+        role = line_role(event, user_items) if iid else None
+        if iid is None or role is None or iid in lines:
+            continue
         if iid in final:
             text, status = final[iid], "final"
         elif iid in partial:

@@ -67,7 +67,7 @@ def output_clear(s: Session, event: dict[str, Any]) -> None:
     playing = s.playing
     if playing is None:
         raise ClientError("There is no audio playing to clear.", "output_audio_buffer_empty")
-    s.audio.stop()
+    s.audio.cut()
     s.playing = None
     s.send(s.script.audio_buffer("cleared", playing.response_id))
 
@@ -142,7 +142,7 @@ def item_truncate(s: Session, event: dict[str, Any]) -> None:
             "audio_end_ms",
         )
     if s.playing is not None and s.playing.item_id == item["id"]:
-        s.audio.stop()
+        s.audio.cut()
         s.playing = None
     s.send(s.script.truncated(item["id"], end_ms))
 

@@ -75,13 +75,13 @@ class OutputAudio(PacedAudio):
 
     def play(self, samples: np.ndarray, on_drained: Callable[[], None]) -> None:
         """Play `samples` (48 kHz mono s16) from the next frame on."""
-        self.stop()
+        self.cut()
         self.samples, self.position, self.on_drained = samples, 0, on_drained
         self.started_at = time.monotonic()
         if not self.attached:
             self.timer = asyncio.get_running_loop().call_later(len(samples) / RATE, self._drained)
 
-    def stop(self) -> int:
+    def cut(self) -> int:
         """Stop playing; return how many ms of the reply went out."""
         if self.timer is not None:
             self.timer.cancel()
@@ -161,6 +161,8 @@ class Call:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, av.AudioFrame):
+                continue  # an audio track yields only audio frames
             samples = frame.to_ndarray().ravel()
             channels = len(frame.layout.channels)
             if not frame.format.is_planar or channels == 1:
@@ -176,12 +178,12 @@ class Call:
             return
         self.closed = True
         await self.session.close()
-        self.audio.stop()
+        self.audio.cut()
         if self.reader is not None:
             self.reader.cancel()
             await asyncio.gather(self.reader, return_exceptions=True)
         if self.channel is not None:
             self.channel.close()
         await self.pc.close()
-        self.audio.stop()
+        self.audio.cut()
         self.on_closed(self.call_id)

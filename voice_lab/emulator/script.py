@@ -74,19 +74,23 @@ class Script:
         self.protocol = protocol
         self.ids = ids or Ids()
 
-    def event(self, type_: str, **fields: Any) -> dict[str, Any] | None:
-        """One event with a fresh event_id, named for the protocol (None if beta lacks it)."""
-        name = BETA_NAMES.get(type_, type_) if self.protocol == "beta" else type_
+    def name(self, type_: str) -> str | None:
+        """An event's name in this protocol (None if beta lacks it)."""
+        return BETA_NAMES.get(type_, type_) if self.protocol == "beta" else type_
+
+    def event(self, type_: str, **fields: Any) -> dict[str, Any]:
+        """One event with a fresh event_id, named for the protocol (one the protocol lacks is
+        a ValueError: `events` leaves those out)."""
+        name = self.name(type_)
         if name is None:
-            return None
+            raise ValueError(f"the {self.protocol} protocol has no {type_}")
         if type_.startswith("output_audio_buffer."):
             return {"type": name, "event_id": self.ids.hex_event(), **fields}
         return {"type": name, "event_id": self.ids.make("event"), **fields}
 
     def events(self, *pairs: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
         """Several events, leaving out those the protocol does not have."""
-        built = [self.event(type_, **fields) for type_, fields in pairs]
-        return [e for e in built if e is not None]
+        return [self.event(type_, **fields) for type_, fields in pairs if self.name(type_)]
 
     def error(
         self,
@@ -299,9 +303,9 @@ class Script:
         if status != "failed":
             item_status = "completed" if status == "completed" else "incomplete"
             output = [self.assistant_item(plan, item_status)]
-        details = {"type": status, "reason": reason, "error": error}
-        if status == "completed":
-            details = None
+        details = (
+            None if status == "completed" else {"type": status, "reason": reason, "error": error}
+        )
         spent = usage(plan)
         if self.protocol == "beta":  # the beta usage block predates image and cache details
             for name in ("image_tokens", "cached_tokens_details"):

@@ -41,7 +41,7 @@ class Player(Protocol):
 
     def play(self, samples: np.ndarray, on_drained: Callable[[], None]) -> None: ...
 
-    def stop(self) -> int: ...
+    def cut(self) -> int: ...
 
 
 class RateLimits:
@@ -237,7 +237,8 @@ class Session:
 
     def _reply_text(self, params: dict[str, Any]) -> str:
         """A short, deterministic reply about the latest user input."""
-        inputs = params.get("input") if isinstance(params.get("input"), list) else self.items
+        given = params.get("input")
+        inputs = given if isinstance(given, list) else self.items
         for item in reversed(inputs):
             if not isinstance(item, dict) or item.get("role") != "user":
                 continue
@@ -297,7 +298,7 @@ class Session:
         """Barge-in: cut the audio where the user stopped hearing it, cancel what still runs."""
         playing = self.playing
         if playing is not None:
-            heard_ms = self.audio.stop()
+            heard_ms = self.audio.cut()
             self.playing = None
             self.send(self.script.audio_buffer("cleared", playing.response_id))
             self.send(self.script.truncated(playing.item_id, heard_ms))
@@ -355,7 +356,8 @@ class Session:
 
 def item_text(item: dict[str, Any]) -> str:
     """The text a message item carries (typed text or a transcript)."""
-    parts = item.get("content") if isinstance(item.get("content"), list) else []
+    content = item.get("content")
+    parts = content if isinstance(content, list) else []
     return " ".join(
         str(p.get("text") or p.get("transcript") or "") for p in parts if isinstance(p, dict)
     ).strip()
