@@ -51,10 +51,10 @@ def hold_lock(app) -> sqlite3.Connection:
 def mirroring(app, live_server) -> tuple[str, websocket.WebSocket]:
     """A new session and a websocket already welcomed to mirror it."""
     store = open_store(app)
-    session_id = store.create_session(provider="openai")
+    session_id, secret = store.create_writable_session(provider="openai")
     store.close()
     ws = websocket.create_connection(live_server.url.replace("http", "ws") + "/ws/mirror")
-    ws.send(json.dumps({"op": "hello", "session": session_id}))
+    ws.send(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
     json.loads(ws.recv())
     return session_id, ws
 
@@ -71,9 +71,9 @@ def test_locked_past_the_busy_timeout_is_not_acked_and_the_resend_is(app):
     store = open_store(app)
     # The store waits 10 s for a lock; a short wait here reaches the timeout quickly.
     store.writer.db.execute("PRAGMA busy_timeout = 50")
-    session_id = store.create_session(provider="openai")
+    session_id, secret = store.create_writable_session(provider="openai")
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": session_id}))
+    mirror.handle(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
     assert mirror.handle(batch([1, 2])) == {"op": "ack", "upto": 2}
     locker = hold_lock(app)
     reply = mirror.handle(batch([3, 4]))
@@ -157,11 +157,11 @@ SESSIONS = 8
 EVENTS_EACH = 300
 
 
-def mirror_session(url, session_id, sent, errors):
+def mirror_session(url, session_id, secret, sent, errors):
     """Mirror EVENTS_EACH events in batches of varying size, resending one batch on purpose."""
     ws = websocket.create_connection(url.replace("http", "ws") + "/ws/mirror", timeout=20)
     try:
-        ws.send(json.dumps({"op": "hello", "session": session_id}))
+        ws.send(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
         json.loads(ws.recv())
         seq, size = 0, 1
         while seq < EVENTS_EACH:
@@ -219,15 +219,21 @@ def _types(html: str) -> set[str]:
 
 def test_many_sessions_at_once_no_cross_talk_each_event_once(app, live_server):
     store = open_store(app)
-    ids = [store.create_session(provider="openai", label=f"load {n}") for n in range(SESSIONS)]
+    made = [
+        store.create_writable_session(provider="openai", label=f"load {n}")
+        for n in range(SESSIONS)
+    ]
+    ids = [sid for sid, _ in made]
     store.close()
     sent = {sid: 0 for sid in ids}
     seen = {sid: [] for sid in ids}
     errors: list[str] = []
     done = threading.Event()
     mirrors = [
-        threading.Thread(target=mirror_session, args=(live_server.url, sid, sent, errors))
-        for sid in ids
+        threading.Thread(
+            target=mirror_session, args=(live_server.url, sid, secret, sent, errors)
+        )
+        for sid, secret in made
     ]
     tabs = [
         threading.Thread(target=follow, args=(live_server.url, sid, done, seen, errors))

@@ -22,14 +22,16 @@ def settings(settings):
 
 @pytest.fixture
 def new_session(app):
-    """A function that creates a live session row and returns its id."""
+    """A function that creates a live session row and returns its id and the hello that
+    attaches a mirror to it (with its write secret)."""
 
     def make(**fields):
         store = open_store(app)
         try:
-            return store.create_session(provider="openai", **fields)
+            sid, secret = store.create_writable_session(provider="openai", **fields)
         finally:
             store.close()
+        return sid, {"op": "hello", "session": sid, "secret": secret}
 
     return make
 
@@ -75,9 +77,9 @@ def stored(app, session_id):
 
 
 def test_batches_stored_once_and_acked(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    assert client.call({"op": "hello", "session": sid}) == {
+    assert client.call(hello) == {
         "op": "welcome",
         "session": sid,
         "acked": 0,
@@ -92,25 +94,25 @@ def test_batches_stored_once_and_acked(live_server, app, new_session):
 
 
 def test_resume_after_disconnect_loses_nothing(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     first = Client(live_server.url)
-    first.call({"op": "hello", "session": sid})
+    first.call(hello)
     first.batch([1, 2])
     first.ws.send(json.dumps({"op": "events", "events": [event(3), event(4)]}))
     first.ws.close()  # maybe before the ack came back: the browser keeps 3 and 4
     second = Client(live_server.url)
-    welcome = second.call({"op": "hello", "session": sid})
+    welcome = second.call(hello)
     assert welcome["acked"] in (2, 4)
     assert second.batch(range(welcome["acked"] + 1, 7)) == {"op": "ack", "upto": 6}
     assert [r["seq"] for r in stored(app, sid)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_gap_is_not_acked_past(live_server, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     assert client.batch([1, 2, 4]) == {"op": "ack", "upto": 2}
-    assert client.call({"op": "hello", "session": sid})["acked"] == 2
+    assert client.call(hello)["acked"] == 2
     assert client.batch([3]) == {"op": "ack", "upto": 4}
 
 
@@ -129,11 +131,11 @@ def test_a_gap_is_not_acked_past(live_server, new_session):
     ],
 )
 def test_bad_frames_get_their_error_and_the_connection_stays(live_server, new_session, frame, code):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
     reply = client.call(frame)
     assert reply["op"] == "error" and reply["code"] == code and reply["message"]
-    assert client.call({"op": "hello", "session": sid})["op"] == "welcome"
+    assert client.call(hello)["op"] == "welcome"
     assert client.batch([1]) == {"op": "ack", "upto": 1}
 
 
@@ -151,18 +153,18 @@ def test_bad_frames_get_their_error_and_the_connection_stays(live_server, new_se
     ],
 )
 def test_bad_batches_refused_whole(live_server, app, new_session, events, fragment):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     reply = client.call({"op": "events", "events": events})
     assert reply["op"] == "error" and fragment in reply["message"]
     assert stored(app, sid) == []
 
 
 def test_text_that_is_not_json_is_stored_as_received(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     odd = "\u00ff not json { at all"
     client.call(
         {
@@ -177,9 +179,9 @@ def test_text_that_is_not_json_is_stored_as_received(live_server, app, new_sessi
 
 
 def test_text_nested_too_deep_is_stored_as_text(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     bomb, deep = "[" * 100_000, '{"type": "x", "a": ' + "[" * 70 + "]" * 70 + "}"
     assert client.batch([1], data=bomb) == {"op": "ack", "upto": 1}
     assert client.batch([2], data=deep) == {"op": "ack", "upto": 2}
@@ -191,9 +193,9 @@ def test_text_nested_too_deep_is_stored_as_text(live_server, app, new_session):
 
 
 def test_one_event_as_big_as_a_frame_is_stored_whole(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     frame = json.dumps({"op": "events", "events": [event(1, "")]})
     text = "é" * ((MAX_FRAME_BYTES - len(frame)) // 2)
     frame = json.dumps({"op": "events", "events": [event(1, text)]}, ensure_ascii=False)
@@ -203,9 +205,9 @@ def test_one_event_as_big_as_a_frame_is_stored_whole(live_server, app, new_sessi
 
 
 def test_lone_surrogates_are_stored_as_their_escapes(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     text = '{"type": "x\\ud800", "item_id": "\\udfff"}'
     frame = json.dumps({"op": "events", "events": [event(1, text), event(2, "\ud800 raw")]})
     assert client.call(frame) == {"op": "ack", "upto": 2}
@@ -218,9 +220,9 @@ def test_lone_surrogates_are_stored_as_their_escapes(live_server, app, new_sessi
 
 
 def test_a_refused_write_is_not_acked_and_the_resend_is(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"], isolation_level=None)
     db.execute(
         "CREATE TRIGGER refuse BEFORE INSERT ON events "
@@ -234,9 +236,9 @@ def test_a_refused_write_is_not_acked_and_the_resend_is(live_server, app, new_se
 
 
 def test_secrets_redacted_before_storage(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     secret = "ek_68af2c9b5f0c8191a9c6b5e0d1f2a3b4"
     data = json.dumps(
         {
@@ -266,19 +268,19 @@ def test_secrets_redacted_before_storage(live_server, app, new_session):
     ],
 )
 def test_secrets_escaped_or_local_are_redacted_too(store, frame):
-    sid = store.create_session(provider="emulator")
+    sid, secret = store.create_writable_session(provider="emulator")
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
     assert mirror.handle(frame) == {"op": "ack", "upto": 1}
     payload = store.get_event(sid, 1)["payload"]
     assert "abcdefgh12345678" not in payload and "ab…78" in payload
 
 
 def test_two_sessions_at_once_stay_apart(live_server, app, new_session):
-    a, b = new_session(), new_session()
+    (a, hello_a), (b, hello_b) = new_session(), new_session()
     ca, cb = Client(live_server.url), Client(live_server.url)
-    ca.call({"op": "hello", "session": a})
-    cb.call({"op": "hello", "session": b})
+    ca.call(hello_a)
+    cb.call(hello_b)
     for n in range(1, 21):
         ca.batch([n], data=json.dumps({"type": "a", "n": n}))
         cb.batch([n, n + 100], data=json.dumps({"type": "b", "n": n}))
@@ -319,10 +321,10 @@ def test_origin_rules():
 
 
 def test_handle_without_a_socket(app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     store = open_store(app)
     mirror = Mirror(store)
-    assert mirror.handle(json.dumps({"op": "hello", "session": sid}))["acked"] == 0
+    assert mirror.handle(json.dumps(hello))["acked"] == 0
     assert mirror.handle(json.dumps({"op": "events", "events": [event(1)]})) == {
         "op": "ack",
         "upto": 1,
@@ -333,15 +335,15 @@ def test_handle_without_a_socket(app, new_session):
 
 
 def test_frames_sent_ahead_are_answered_in_order(live_server, app, new_session):
-    sid, other = new_session(), new_session()
+    (sid, hello), (other, hello_other) = new_session(), new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     frames = [
         {"op": "events", "events": [event(1), event(2)]},
         {"op": "events", "events": "nope"},
         {"op": "events", "events": [event(4)]},
         {"op": "events", "events": [event(3)]},
-        {"op": "hello", "session": other},
+        hello_other,
         {"op": "events", "events": [event(1)]},
     ]
     for frame in frames:  # all sent before the first reply is read
@@ -358,12 +360,12 @@ def test_frames_sent_ahead_are_answered_in_order(live_server, app, new_session):
 
 
 def test_a_welcome_counts_the_batches_taken_before_it(app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     store = open_store(app)
     mirror = Mirror(store)
-    mirror.take(json.dumps({"op": "hello", "session": sid}))
+    mirror.take(json.dumps(hello))
     mirror.take(json.dumps({"op": "events", "events": [event(1), event(2)]}))
-    mirror.take(json.dumps({"op": "hello", "session": sid}))
+    mirror.take(json.dumps(hello))
     assert [mirror.reply() for _ in range(3)] == [
         {"op": "welcome", "session": sid, "acked": 0},
         {"op": "ack", "upto": 2},
