@@ -186,7 +186,8 @@ def test_a_hello_leaves_a_long_unfolded_session_to_the_panels(store, monkeypatch
     sid, secret = store.create_writable_session(provider="emulator")
     stored(store, events[:10], sid)  # stored without a fold, as before panel states existed
     mirror = Mirror(store)
-    assert mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))["acked"] == 10
+    hello = json.dumps({"op": "hello", "session": sid, "secret": secret})
+    assert mirror.handle(hello)["acked"] == 10
     assert mirror.fold is None
     wire = wire_of(events[10:])
     assert mirror.handle(json.dumps({"op": "events", "events": wire}))["op"] == "ack"

@@ -220,8 +220,7 @@ def _types(html: str) -> set[str]:
 def test_many_sessions_at_once_no_cross_talk_each_event_once(app, live_server):
     store = open_store(app)
     made = [
-        store.create_writable_session(provider="openai", label=f"load {n}")
-        for n in range(SESSIONS)
+        store.create_writable_session(provider="openai", label=f"load {n}") for n in range(SESSIONS)
     ]
     ids = [sid for sid, _ in made]
     store.close()
@@ -230,9 +229,7 @@ def test_many_sessions_at_once_no_cross_talk_each_event_once(app, live_server):
     errors: list[str] = []
     done = threading.Event()
     mirrors = [
-        threading.Thread(
-            target=mirror_session, args=(live_server.url, sid, secret, sent, errors)
-        )
+        threading.Thread(target=mirror_session, args=(live_server.url, sid, secret, sent, errors))
         for sid, secret in made
     ]
     tabs = [
