@@ -14,7 +14,9 @@ import pytest
 import requests
 import websocket
 
+from tests.conftest import LiveServer
 from tests.figures import count, inconsistencies
+from voice_lab import create_app
 from voice_lab.mirror import Mirror
 from voice_lab.store import open_store
 
@@ -255,3 +257,30 @@ def test_many_sessions_at_once_no_cross_talk_each_event_once(app, live_server):
     store.close()
     count("events sent (concurrent sessions)", sum(sent.values()))
     count("events stored (concurrent sessions)", SESSIONS * EVENTS_EACH)
+
+
+def test_a_resume_after_a_server_restart_carries_the_write_secret(app, settings):
+    def connect(server) -> websocket.WebSocket:
+        return websocket.create_connection(server.url.replace("http", "ws") + "/ws/mirror")
+
+    with LiveServer(app) as server:
+        ws = connect(server)
+        ws.send(json.dumps({"op": "hello", "create": {"label": "restarted"}}))
+        welcome = json.loads(ws.recv())
+        ws.send(batch([1, 2, 3]))
+        assert json.loads(ws.recv()) == {"op": "ack", "upto": 3}
+        ws.close()
+    count("faults injected")  # the server went away with the page still holding the call
+    restarted = create_app(settings)  # a new process's app on the same database
+    with LiveServer(restarted) as server:
+        ws = connect(server)
+        ws.send(json.dumps({"op": "hello", "session": welcome["session"]}))
+        assert json.loads(ws.recv())["code"] == "secret_required"
+        ws.send(
+            json.dumps({"op": "hello", "session": welcome["session"], "secret": welcome["secret"]})
+        )
+        assert json.loads(ws.recv()) == {"op": "welcome", "session": welcome["session"], "acked": 3}
+        ws.send(batch([3, 4]))
+        assert json.loads(ws.recv()) == {"op": "ack", "upto": 4}
+        ws.close()
+    assert stored_seqs(app, welcome["session"]) == [1, 2, 3, 4]

@@ -1,11 +1,14 @@
 """The mirror over real websockets: stored once, resumable, and every bad frame answered."""
 
+import hashlib
 import json
 import sqlite3
 
 import pytest
 import websocket
 
+from tests.figures import count
+from voice_lab import exchange
 from voice_lab.exchange import MAX_EVENT_BYTES
 from voice_lab.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, origin_allowed, parse_frame
 from voice_lab.store import open_store
@@ -373,3 +376,84 @@ def test_a_welcome_counts_the_batches_taken_before_it(app, new_session):
     ]
     assert not mirror.owing
     store.close()
+
+
+def test_a_hello_without_the_right_write_secret_is_refused_and_nothing_stored(
+    live_server, app, new_session
+):
+    sid, hello = new_session()
+    other, other_hello = new_session()
+    secret = hello["secret"]
+    db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"])
+    (stored_hash,) = db.execute("SELECT write_hash FROM sessions WHERE id = ?", (sid,)).fetchone()
+    db.close()
+    assert secret not in stored_hash  # kept hashed, not in clear
+    refusals = [
+        (None, "secret_required"),
+        ("", "secret_required"),
+        (12345, "secret_required"),
+        ([secret], "secret_required"),
+        ({"value": secret}, "secret_required"),
+        (other_hello["secret"], "wrong_secret"),  # another session's
+        (stored_hash, "wrong_secret"),  # what the database holds
+        (secret[:-1] + ("A" if secret[-1] != "A" else "B"), "wrong_secret"),
+        (secret[:-1], "wrong_secret"),
+        (secret + "x", "wrong_secret"),
+        (secret.upper(), "wrong_secret"),
+        (f" {secret}", "wrong_secret"),
+        ("\ud800", "wrong_secret"),
+    ]
+    client = Client(live_server.url)
+    for wrong, code in refusals:
+        # Attached to a session of its own first: a refused hello must not leave it there.
+        assert client.call(other_hello)["op"] == "welcome"
+        frame = {k: v for k, v in {**hello, "secret": wrong}.items() if v is not None}
+        reply = client.call(frame)
+        assert (reply["op"], reply["code"]) == ("error", code), wrong
+        assert sid in reply["message"] and "secret" in reply["message"]
+        assert client.batch([1])["code"] == "no_session"
+        count("wrong write secrets tried")
+    assert stored(app, sid) == [] and stored(app, other) == []
+    assert client.call(hello) == {"op": "welcome", "session": sid, "acked": 0}
+    assert client.batch([1]) == {"op": "ack", "upto": 1}
+    client.close()
+    assert [row["seq"] for row in stored(app, sid)] == [1]
+
+
+def test_an_imported_session_takes_no_mirror(live_server, app):
+    store = open_store(app)
+    sid = store.import_session({"label": "imported"}, [])
+    store.close()
+    client = Client(live_server.url)
+    for secret in (None, "vlw_anything"):
+        reply = client.call({"op": "hello", "session": sid, "secret": secret})
+        assert reply["code"] == ("secret_required" if secret is None else "session_read_only")
+        assert client.batch([1])["code"] == "no_session"
+    client.close()
+    assert stored(app, sid) == []
+
+
+def test_a_session_created_by_hello_resumes_with_the_welcomes_secret(live_server, app):
+    first = Client(live_server.url)
+    welcome = first.call({"op": "hello", "create": {"label": "my app"}})
+    assert welcome["secret"].startswith("vlw_") and len(welcome["secret"]) > 40
+    assert first.batch([1, 2]) == {"op": "ack", "upto": 2}
+    first.close()
+    second = Client(live_server.url)
+    refused = second.call({"op": "hello", "session": welcome["session"]})
+    assert refused["code"] == "secret_required"
+    resumed = {"op": "hello", "session": welcome["session"], "secret": welcome["secret"]}
+    assert second.call(resumed) == {"op": "welcome", "session": welcome["session"], "acked": 2}
+    assert second.batch([3]) == {"op": "ack", "upto": 3}
+    second.close()
+    assert [row["seq"] for row in stored(app, welcome["session"])] == [1, 2, 3]
+
+
+def test_the_write_secret_is_in_no_row_read_and_no_export(store):
+    sid, secret = store.create_writable_session(provider="emulator", label="x")
+    written = hashlib.sha256(secret.encode()).hexdigest()
+    rows = [store.get_session(sid), *store.list_sessions()]
+    assert all("write_hash" not in row for row in rows)
+    export = "".join(exchange.export_chunks(store.get_session(sid), store.export_rows(sid)))
+    assert secret not in export and written not in export
+    assert store.write_allowed(sid, secret) is True
