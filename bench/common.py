@@ -140,9 +140,11 @@ def fill_session(path: Path, count: int, batch: int = 500) -> str:
     store = Store(path)
     try:
         store.migrate()
-        session_id = store.create_session(provider="emulator", protocol="ga", label="bench")
+        session_id, secret = store.create_writable_session(
+            provider="emulator", protocol="ga", label="bench"
+        )
         mirror = Mirror(store)
-        mirror.handle(json.dumps({"op": "hello", "session": session_id}))
+        mirror.handle(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
         events = wire_events(session_log(count))
         for start in range(0, len(events), batch):
             frame = {"op": "events", "events": events[start : start + batch]}

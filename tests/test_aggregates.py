@@ -151,9 +151,9 @@ def test_a_gap_filled_later_rebuilds_the_fold(store):
 
 def test_the_mirror_folds_what_it_stores_and_saves_it(store):
     events = events_of(voice_turn_log, True)
-    sid = store.create_session(provider="emulator")
+    sid, secret = store.create_writable_session(provider="emulator")
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
     wire = wire_of(events)
     for start in range(0, len(wire), 7):
         mirror.handle(json.dumps({"op": "events", "events": wire[start : start + 7]}))
@@ -192,10 +192,11 @@ def test_odd_ids_neither_break_the_panels_nor_their_saving():
 def test_a_hello_leaves_a_long_unfolded_session_to_the_panels(store, monkeypatch):
     monkeypatch.setattr(mirror_module, "HELLO_FOLDS", 3)
     events = events_of(voice_turn_log, True)
-    sid = store.create_session(provider="emulator")
+    sid, secret = store.create_writable_session(provider="emulator")
     stored(store, events[:10], sid)  # stored without a fold, as before panel states existed
     mirror = Mirror(store)
-    assert mirror.handle(json.dumps({"op": "hello", "session": sid}))["acked"] == 10
+    hello = json.dumps({"op": "hello", "session": sid, "secret": secret})
+    assert mirror.handle(hello)["acked"] == 10
     assert mirror.fold is None
     wire = wire_of(events[10:])
     assert mirror.handle(json.dumps({"op": "events", "events": wire}))["op"] == "ack"
@@ -207,10 +208,15 @@ def test_a_hello_leaves_a_long_unfolded_session_to_the_panels(store, monkeypatch
 @pytest.mark.parametrize("read_ahead", [False, True])
 def test_a_second_hello_saves_the_first_sessions_fold_under_its_own_id(store, read_ahead):
     events = events_of(voice_turn_log, True)
-    first, second = (store.create_session(provider="emulator") for _ in range(2))
+    (first, first_secret), (second, second_secret) = (
+        store.create_writable_session(provider="emulator") for _ in range(2)
+    )
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": first}))
-    frames = [{"op": "events", "events": wire_of(events)}, {"op": "hello", "session": second}]
+    mirror.handle(json.dumps({"op": "hello", "session": first, "secret": first_secret}))
+    frames = [
+        {"op": "events", "events": wire_of(events)},
+        {"op": "hello", "session": second, "secret": second_secret},
+    ]
     if read_ahead:  # both taken before the first is answered
         for frame in frames:
             mirror.take(json.dumps(frame))
@@ -268,9 +274,9 @@ def test_state_stays_bounded_whatever_the_client_sends():
 
 
 def test_a_fold_that_fails_never_costs_the_mirror_its_ack(store, monkeypatch):
-    sid = store.create_session(provider="emulator")
+    sid, secret = store.create_writable_session(provider="emulator")
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
 
     def broken(self, event):
         raise RuntimeError("a bug in the fold")
@@ -286,9 +292,9 @@ def test_a_fold_that_fails_never_costs_the_mirror_its_ack(store, monkeypatch):
 def test_after_a_gap_is_filled_the_mirror_folds_again(store, monkeypatch):
     monkeypatch.setattr(mirror_module, "SAVE_EVERY", 0)
     events = events_of(voice_turn_log, True)
-    sid = store.create_session(provider="emulator")
+    sid, secret = store.create_writable_session(provider="emulator")
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
     mirror.handle(json.dumps({"op": "events", "events": wire_of(events[:3] + events[4:-1])}))
     mirror.handle(json.dumps({"op": "events", "events": wire_of(events[3:4])}))  # the gap
     assert mirror.fold is None
@@ -297,9 +303,9 @@ def test_after_a_gap_is_filled_the_mirror_folds_again(store, monkeypatch):
 
 
 def test_a_seq_sent_twice_in_a_batch_is_folded_as_stored(store):
-    sid = store.create_session(provider="emulator")
+    sid, secret = store.create_writable_session(provider="emulator")
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
     done = '{"type":"response.done","response":{"id":"r","usage":{"total_tokens":%d}}}'
     twice = [{"seq": 1, "dir": "server", "t": 1.0, "data": done % n} for n in (100, 5)]
     mirror.handle(json.dumps({"op": "events", "events": twice}))

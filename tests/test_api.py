@@ -36,6 +36,9 @@ def test_create_session_mints_and_records(azure, client, app):
     assert row["remote_session_id"] == "sess_remote1" and row["model"] == "my-rt"
     assert row["key_hint"] != GA_REPLY["value"] and row["key_hint"].startswith("ek_")
     assert GA_REPLY["value"] not in json.dumps(row)
+    # The write secret comes back once, here: the session row never shows it or its hash.
+    assert data["write_secret"].startswith("vlw_") and "write_hash" not in row
+    assert data["write_secret"] not in json.dumps(row)
 
 
 def test_end_session(azure, client):

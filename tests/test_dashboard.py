@@ -136,9 +136,11 @@ def test_windows_page_and_live_tail(client, add_session, monkeypatch):
     assert seqs(grown) == [last - 1, last] and "data-live" in grown
 
 
-def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server, add_session):
+def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server):
     log = voice_turn_log()
-    sid = add_session(log.events[:-1])
+    store = open_store(app)
+    sid, secret = store.create_writable_session(provider="emulator", protocol="ga")
+    store.insert_events(sid, [EventRow.of(e) for e in log.events[:-1]])
     app.config["VOICE_LAB_LIVE_WAIT"] = 30
     last = len(log.events) - 1
     url = f"{live_server.url}/sessions/{sid}/window?view=flat&after={last - 1}&upto={last}"
@@ -147,9 +149,8 @@ def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server, add_se
     waiter.start()
     time.sleep(0.5)
     assert waiter.is_alive()  # nothing new: it waits
-    store = open_store(app)
     mirror = Mirror(store, app.extensions["voice_lab_broker"].publish)
-    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
     started = time.monotonic()
     mirror.handle(
         json.dumps(

@@ -14,7 +14,9 @@ import pytest
 import requests
 import websocket
 
+from tests.conftest import LiveServer
 from tests.figures import count, inconsistencies
+from voice_lab import create_app
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import open_store
 
@@ -51,10 +53,10 @@ def hold_lock(app) -> sqlite3.Connection:
 def mirroring(app, live_server) -> tuple[str, websocket.WebSocket]:
     """A new session and a websocket already welcomed to mirror it."""
     store = open_store(app)
-    session_id = store.create_session(provider="openai")
+    session_id, secret = store.create_writable_session(provider="openai")
     store.close()
     ws = websocket.create_connection(live_server.url.replace("http", "ws") + "/ws/mirror")
-    ws.send(json.dumps({"op": "hello", "session": session_id}))
+    ws.send(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
     json.loads(ws.recv())
     return session_id, ws
 
@@ -71,9 +73,9 @@ def test_locked_past_the_busy_timeout_is_not_acked_and_the_resend_is(app):
     store = open_store(app)
     # The store waits 10 s for a lock; a short wait here reaches the timeout quickly.
     store.writer.db.execute("PRAGMA busy_timeout = 50")
-    session_id = store.create_session(provider="openai")
+    session_id, secret = store.create_writable_session(provider="openai")
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": session_id}))
+    mirror.handle(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
     assert mirror.handle(batch([1, 2])) == {"op": "ack", "upto": 2}
     locker = hold_lock(app)
     reply = mirror.handle(batch([3, 4]))
@@ -157,11 +159,11 @@ SESSIONS = 8
 EVENTS_EACH = 300
 
 
-def mirror_session(url, session_id, sent, errors):
+def mirror_session(url, session_id, secret, sent, errors):
     """Mirror EVENTS_EACH events in batches of varying size, resending one batch on purpose."""
     ws = websocket.create_connection(url.replace("http", "ws") + "/ws/mirror", timeout=20)
     try:
-        ws.send(json.dumps({"op": "hello", "session": session_id}))
+        ws.send(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
         json.loads(ws.recv())
         seq, size = 0, 1
         while seq < EVENTS_EACH:
@@ -219,15 +221,18 @@ def _types(html: str) -> set[str]:
 
 def test_many_sessions_at_once_no_cross_talk_each_event_once(app, live_server):
     store = open_store(app)
-    ids = [store.create_session(provider="openai", label=f"load {n}") for n in range(SESSIONS)]
+    made = [
+        store.create_writable_session(provider="openai", label=f"load {n}") for n in range(SESSIONS)
+    ]
+    ids = [sid for sid, _ in made]
     store.close()
     sent = {sid: 0 for sid in ids}
     seen = {sid: [] for sid in ids}
     errors: list[str] = []
     done = threading.Event()
     mirrors = [
-        threading.Thread(target=mirror_session, args=(live_server.url, sid, sent, errors))
-        for sid in ids
+        threading.Thread(target=mirror_session, args=(live_server.url, sid, secret, sent, errors))
+        for sid, secret in made
     ]
     tabs = [
         threading.Thread(target=follow, args=(live_server.url, sid, done, seen, errors))
@@ -252,3 +257,30 @@ def test_many_sessions_at_once_no_cross_talk_each_event_once(app, live_server):
     store.close()
     count("events sent (concurrent sessions)", sum(sent.values()))
     count("events stored (concurrent sessions)", SESSIONS * EVENTS_EACH)
+
+
+def test_a_resume_after_a_server_restart_carries_the_write_secret(app, settings):
+    def connect(server) -> websocket.WebSocket:
+        return websocket.create_connection(server.url.replace("http", "ws") + "/ws/mirror")
+
+    with LiveServer(app) as server:
+        ws = connect(server)
+        ws.send(json.dumps({"op": "hello", "create": {"label": "restarted"}}))
+        welcome = json.loads(ws.recv())
+        ws.send(batch([1, 2, 3]))
+        assert json.loads(ws.recv()) == {"op": "ack", "upto": 3}
+        ws.close()
+    count("faults injected")  # the server went away with the page still holding the call
+    restarted = create_app(settings)  # a new process's app on the same database
+    with LiveServer(restarted) as server:
+        ws = connect(server)
+        ws.send(json.dumps({"op": "hello", "session": welcome["session"]}))
+        assert json.loads(ws.recv())["code"] == "secret_required"
+        ws.send(
+            json.dumps({"op": "hello", "session": welcome["session"], "secret": welcome["secret"]})
+        )
+        assert json.loads(ws.recv()) == {"op": "welcome", "session": welcome["session"], "acked": 3}
+        ws.send(batch([3, 4]))
+        assert json.loads(ws.recv()) == {"op": "ack", "upto": 4}
+        ws.close()
+    assert stored_seqs(app, welcome["session"]) == [1, 2, 3, 4]

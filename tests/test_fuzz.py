@@ -38,12 +38,23 @@ FRAME_CODES = {
     "unknown_op",
     "bad_hello",
     "session_not_found",
+    "secret_required",
+    "wrong_secret",
+    "session_read_only",
     "no_session",
     "frame_too_large",
     "too_deep",
     "bad_events",
     "batch_too_large",
     "bad_event",
+}
+# A hello refused leaves the socket on no session.
+HELLO_REFUSALS = {
+    "bad_hello",
+    "session_not_found",
+    "secret_required",
+    "wrong_secret",
+    "session_read_only",
 }
 REAL_TEXTS = [
     e.raw for log in (voice_turn_log(), barge_in_log(), function_call_log()) for e in log.events
@@ -100,6 +111,7 @@ frame_objects = st.one_of(
         {"op": st.just("hello")},
         optional={
             "session": text | scalars,
+            "secret": text | scalars,
             "create": st.dictionaries(
                 st.sampled_from(["label", "provider", "model", "voice", "x"]), scalars, max_size=3
             )
@@ -178,9 +190,9 @@ def _check_database(app):
 
 def test_frames_in_process(fuzz_app):
     store = open_store(fuzz_app)
-    session_id = store.create_session(provider="openai")
+    session_id, secret = store.create_writable_session(provider="openai")
     model = Model(store, session_id)
-    hello = json.dumps({"op": "hello", "session": session_id})
+    hello = json.dumps({"op": "hello", "session": session_id, "secret": secret})
 
     @settings(FUZZ, max_examples=2500)
     @given(frame=frame_texts | st.binary(max_size=60))
@@ -204,13 +216,13 @@ def test_frames_in_process(fuzz_app):
 
 def test_frames_over_a_real_websocket(fuzz_app):
     store = open_store(fuzz_app)
-    session_id = store.create_session(provider="openai")
+    session_id, secret = store.create_writable_session(provider="openai")
     model = Model(store, session_id)
     with LiveServer(fuzz_app) as server:
         ws = websocket.create_connection(
             server.url.replace("http", "ws", 1) + "/ws/mirror", timeout=10
         )
-        hello = json.dumps({"op": "hello", "session": session_id})
+        hello = json.dumps({"op": "hello", "session": session_id, "secret": secret})
         ws.send(hello)
         assert json.loads(ws.recv())["op"] == "welcome"
 
@@ -223,8 +235,10 @@ def test_frames_over_a_real_websocket(fuzz_app):
                 ws.send(frame)
             reply = json.loads(ws.recv())  # an answer to every frame: the socket is still up
             count("mirror frames fuzzed (websocket)")
-            if reply["op"] == "welcome" and reply["session"] != session_id:
-                ws.send(hello)  # the frame moved the socket to another session: come back
+            moved = reply["op"] == "welcome" and reply["session"] != session_id
+            if moved or reply.get("code") in HELLO_REFUSALS:
+                # The frame moved the socket to another session, or to none: come back.
+                ws.send(hello)
                 assert json.loads(ws.recv())["op"] == "welcome"
                 return
             model.sent(frame, reply)

@@ -1,11 +1,14 @@
 """The mirror over real websockets: stored once, resumable, and every bad frame answered."""
 
+import hashlib
 import json
 import sqlite3
 
 import pytest
 import websocket
 
+from tests.figures import count
+from voice_lab import exchange
 from voice_lab.exchange import MAX_EVENT_BYTES
 from voice_lab.ingest.mirror import (
     MAX_FRAME_BYTES,
@@ -28,14 +31,16 @@ def settings(settings):
 
 @pytest.fixture
 def new_session(app):
-    """A function that creates a live session row and returns its id."""
+    """A function that creates a live session row and returns its id and the hello that
+    attaches a mirror to it (with its write secret)."""
 
     def make(**fields):
         store = open_store(app)
         try:
-            return store.create_session(provider="openai", **fields)
+            sid, secret = store.create_writable_session(provider="openai", **fields)
         finally:
             store.close()
+        return sid, {"op": "hello", "session": sid, "secret": secret}
 
     return make
 
@@ -81,9 +86,9 @@ def stored(app, session_id):
 
 
 def test_batches_stored_once_and_acked(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    assert client.call({"op": "hello", "session": sid}) == {
+    assert client.call(hello) == {
         "op": "welcome",
         "session": sid,
         "acked": 0,
@@ -98,25 +103,25 @@ def test_batches_stored_once_and_acked(live_server, app, new_session):
 
 
 def test_resume_after_disconnect_loses_nothing(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     first = Client(live_server.url)
-    first.call({"op": "hello", "session": sid})
+    first.call(hello)
     first.batch([1, 2])
     first.ws.send(json.dumps({"op": "events", "events": [event(3), event(4)]}))
     first.ws.close()  # maybe before the ack came back: the browser keeps 3 and 4
     second = Client(live_server.url)
-    welcome = second.call({"op": "hello", "session": sid})
+    welcome = second.call(hello)
     assert welcome["acked"] in (2, 4)
     assert second.batch(range(welcome["acked"] + 1, 7)) == {"op": "ack", "upto": 6}
     assert [r["seq"] for r in stored(app, sid)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_gap_is_not_acked_past(live_server, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     assert client.batch([1, 2, 4]) == {"op": "ack", "upto": 2}
-    assert client.call({"op": "hello", "session": sid})["acked"] == 2
+    assert client.call(hello)["acked"] == 2
     assert client.batch([3]) == {"op": "ack", "upto": 4}
 
 
@@ -135,11 +140,11 @@ def test_a_gap_is_not_acked_past(live_server, new_session):
     ],
 )
 def test_bad_frames_get_their_error_and_the_connection_stays(live_server, new_session, frame, code):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
     reply = client.call(frame)
     assert reply["op"] == "error" and reply["code"] == code and reply["message"]
-    assert client.call({"op": "hello", "session": sid})["op"] == "welcome"
+    assert client.call(hello)["op"] == "welcome"
     assert client.batch([1]) == {"op": "ack", "upto": 1}
 
 
@@ -157,18 +162,18 @@ def test_bad_frames_get_their_error_and_the_connection_stays(live_server, new_se
     ],
 )
 def test_bad_batches_refused_whole(live_server, app, new_session, events, fragment):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     reply = client.call({"op": "events", "events": events})
     assert reply["op"] == "error" and fragment in reply["message"]
     assert stored(app, sid) == []
 
 
 def test_text_that_is_not_json_is_stored_as_received(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     odd = "\u00ff not json { at all"
     client.call(
         {
@@ -183,9 +188,9 @@ def test_text_that_is_not_json_is_stored_as_received(live_server, app, new_sessi
 
 
 def test_text_nested_too_deep_is_stored_as_text(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     bomb, deep = "[" * 100_000, '{"type": "x", "a": ' + "[" * 70 + "]" * 70 + "}"
     assert client.batch([1], data=bomb) == {"op": "ack", "upto": 1}
     assert client.batch([2], data=deep) == {"op": "ack", "upto": 2}
@@ -197,9 +202,9 @@ def test_text_nested_too_deep_is_stored_as_text(live_server, app, new_session):
 
 
 def test_one_event_as_big_as_a_frame_is_stored_whole(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     frame = json.dumps({"op": "events", "events": [event(1, "")]})
     text = "é" * ((MAX_FRAME_BYTES - len(frame)) // 2)
     frame = json.dumps({"op": "events", "events": [event(1, text)]}, ensure_ascii=False)
@@ -209,9 +214,9 @@ def test_one_event_as_big_as_a_frame_is_stored_whole(live_server, app, new_sessi
 
 
 def test_lone_surrogates_are_stored_as_their_escapes(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     text = '{"type": "x\\ud800", "item_id": "\\udfff"}'
     frame = json.dumps({"op": "events", "events": [event(1, text), event(2, "\ud800 raw")]})
     assert client.call(frame) == {"op": "ack", "upto": 2}
@@ -224,9 +229,9 @@ def test_lone_surrogates_are_stored_as_their_escapes(live_server, app, new_sessi
 
 
 def test_a_refused_write_is_not_acked_and_the_resend_is(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"], isolation_level=None)
     db.execute(
         "CREATE TRIGGER refuse BEFORE INSERT ON events "
@@ -240,9 +245,9 @@ def test_a_refused_write_is_not_acked_and_the_resend_is(live_server, app, new_se
 
 
 def test_secrets_redacted_before_storage(live_server, app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     secret = "ek_68af2c9b5f0c8191a9c6b5e0d1f2a3b4"
     data = json.dumps(
         {
@@ -272,19 +277,19 @@ def test_secrets_redacted_before_storage(live_server, app, new_session):
     ],
 )
 def test_secrets_escaped_or_local_are_redacted_too(store, frame):
-    sid = store.create_session(provider="emulator")
+    sid, secret = store.create_writable_session(provider="emulator")
     mirror = Mirror(store)
-    mirror.handle(json.dumps({"op": "hello", "session": sid}))
+    mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
     assert mirror.handle(frame) == {"op": "ack", "upto": 1}
     payload = store.get_event(sid, 1)["payload"]
     assert "abcdefgh12345678" not in payload and "ab…78" in payload
 
 
 def test_two_sessions_at_once_stay_apart(live_server, app, new_session):
-    a, b = new_session(), new_session()
+    (a, hello_a), (b, hello_b) = new_session(), new_session()
     ca, cb = Client(live_server.url), Client(live_server.url)
-    ca.call({"op": "hello", "session": a})
-    cb.call({"op": "hello", "session": b})
+    ca.call(hello_a)
+    cb.call(hello_b)
     for n in range(1, 21):
         ca.batch([n], data=json.dumps({"type": "a", "n": n}))
         cb.batch([n, n + 100], data=json.dumps({"type": "b", "n": n}))
@@ -325,10 +330,10 @@ def test_origin_rules():
 
 
 def test_handle_without_a_socket(app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     store = open_store(app)
     mirror = Mirror(store)
-    assert mirror.handle(json.dumps({"op": "hello", "session": sid}))["acked"] == 0
+    assert mirror.handle(json.dumps(hello))["acked"] == 0
     assert mirror.handle(json.dumps({"op": "events", "events": [event(1)]})) == {
         "op": "ack",
         "upto": 1,
@@ -339,15 +344,15 @@ def test_handle_without_a_socket(app, new_session):
 
 
 def test_frames_sent_ahead_are_answered_in_order(live_server, app, new_session):
-    sid, other = new_session(), new_session()
+    (sid, hello), (other, hello_other) = new_session(), new_session()
     client = Client(live_server.url)
-    client.call({"op": "hello", "session": sid})
+    client.call(hello)
     frames = [
         {"op": "events", "events": [event(1), event(2)]},
         {"op": "events", "events": "nope"},
         {"op": "events", "events": [event(4)]},
         {"op": "events", "events": [event(3)]},
-        {"op": "hello", "session": other},
+        hello_other,
         {"op": "events", "events": [event(1)]},
     ]
     for frame in frames:  # all sent before the first reply is read
@@ -364,12 +369,12 @@ def test_frames_sent_ahead_are_answered_in_order(live_server, app, new_session):
 
 
 def test_a_welcome_counts_the_batches_taken_before_it(app, new_session):
-    sid = new_session()
+    sid, hello = new_session()
     store = open_store(app)
     mirror = Mirror(store)
-    mirror.take(json.dumps({"op": "hello", "session": sid}))
+    mirror.take(json.dumps(hello))
     mirror.take(json.dumps({"op": "events", "events": [event(1), event(2)]}))
-    mirror.take(json.dumps({"op": "hello", "session": sid}))
+    mirror.take(json.dumps(hello))
     assert [mirror.reply() for _ in range(3)] == [
         {"op": "welcome", "session": sid, "acked": 0},
         {"op": "ack", "upto": 2},
@@ -377,3 +382,84 @@ def test_a_welcome_counts_the_batches_taken_before_it(app, new_session):
     ]
     assert not mirror.owing
     store.close()
+
+
+def test_a_hello_without_the_right_write_secret_is_refused_and_nothing_stored(
+    live_server, app, new_session
+):
+    sid, hello = new_session()
+    other, other_hello = new_session()
+    secret = hello["secret"]
+    db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"])
+    (stored_hash,) = db.execute("SELECT write_hash FROM sessions WHERE id = ?", (sid,)).fetchone()
+    db.close()
+    assert secret not in stored_hash  # kept hashed, not in clear
+    refusals = [
+        (None, "secret_required"),
+        ("", "secret_required"),
+        (12345, "secret_required"),
+        ([secret], "secret_required"),
+        ({"value": secret}, "secret_required"),
+        (other_hello["secret"], "wrong_secret"),  # another session's
+        (stored_hash, "wrong_secret"),  # what the database holds
+        (secret[:-1] + ("A" if secret[-1] != "A" else "B"), "wrong_secret"),
+        (secret[:-1], "wrong_secret"),
+        (secret + "x", "wrong_secret"),
+        (secret.upper(), "wrong_secret"),
+        (f" {secret}", "wrong_secret"),
+        ("\ud800", "wrong_secret"),
+    ]
+    client = Client(live_server.url)
+    for wrong, code in refusals:
+        # Attached to a session of its own first: a refused hello must not leave it there.
+        assert client.call(other_hello)["op"] == "welcome"
+        frame = {k: v for k, v in {**hello, "secret": wrong}.items() if v is not None}
+        reply = client.call(frame)
+        assert (reply["op"], reply["code"]) == ("error", code), wrong
+        assert sid in reply["message"] and "secret" in reply["message"]
+        assert client.batch([1])["code"] == "no_session"
+        count("wrong write secrets tried")
+    assert stored(app, sid) == [] and stored(app, other) == []
+    assert client.call(hello) == {"op": "welcome", "session": sid, "acked": 0}
+    assert client.batch([1]) == {"op": "ack", "upto": 1}
+    client.close()
+    assert [row["seq"] for row in stored(app, sid)] == [1]
+
+
+def test_an_imported_session_takes_no_mirror(live_server, app):
+    store = open_store(app)
+    sid = store.import_session({"label": "imported"}, [])
+    store.close()
+    client = Client(live_server.url)
+    for secret in (None, "vlw_anything"):
+        reply = client.call({"op": "hello", "session": sid, "secret": secret})
+        assert reply["code"] == ("secret_required" if secret is None else "session_read_only")
+        assert client.batch([1])["code"] == "no_session"
+    client.close()
+    assert stored(app, sid) == []
+
+
+def test_a_session_created_by_hello_resumes_with_the_welcomes_secret(live_server, app):
+    first = Client(live_server.url)
+    welcome = first.call({"op": "hello", "create": {"label": "my app"}})
+    assert welcome["secret"].startswith("vlw_") and len(welcome["secret"]) > 40
+    assert first.batch([1, 2]) == {"op": "ack", "upto": 2}
+    first.close()
+    second = Client(live_server.url)
+    refused = second.call({"op": "hello", "session": welcome["session"]})
+    assert refused["code"] == "secret_required"
+    resumed = {"op": "hello", "session": welcome["session"], "secret": welcome["secret"]}
+    assert second.call(resumed) == {"op": "welcome", "session": welcome["session"], "acked": 2}
+    assert second.batch([3]) == {"op": "ack", "upto": 3}
+    second.close()
+    assert [row["seq"] for row in stored(app, welcome["session"])] == [1, 2, 3]
+
+
+def test_the_write_secret_is_in_no_row_read_and_no_export(store):
+    sid, secret = store.create_writable_session(provider="emulator", label="x")
+    written = hashlib.sha256(secret.encode()).hexdigest()
+    rows = [store.get_session(sid), *store.list_sessions()]
+    assert all("write_hash" not in row for row in rows)
+    export = "".join(exchange.export_chunks(store.get_session(sid), store.export_rows(sid)))
+    assert secret not in export and written not in export
+    assert store.write_allowed(sid, secret) is True

@@ -1,9 +1,10 @@
 """A whole session with canary secrets, then a scan of everything Voice Lab wrote: replies, logs,
 the export, the database file and its write-ahead log. The API key is in none of them; the full
-ephemeral key only in the one reply the browser needs it from."""
+ephemeral key and the write secret only in the one reply the browser needs them from."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -60,11 +61,11 @@ def test_no_secret_anywhere_voice_lab_writes(azure, app, live_server, client, ca
     replies = []
     minted = client.post("/api/sessions", json={"label": "scan"})
     assert minted.status_code == 201 and minted.get_json()["ephemeral_key"] == EPHEMERAL
-    session_id = minted.get_json()["id"]
+    session_id, write_secret = minted.get_json()["id"], minted.get_json()["write_secret"]
 
     ws = websocket.create_connection(live_server.url.replace("http", "ws") + "/ws/mirror")
     for frame in (
-        {"op": "hello", "session": session_id},
+        {"op": "hello", "session": session_id, "secret": write_secret},
         {"op": "events", "events": mirrored_events()},
     ):
         ws.send(json.dumps(frame))
@@ -93,8 +94,12 @@ def test_no_secret_anywhere_voice_lab_writes(azure, app, live_server, client, ca
 
     written = {"replies": "\n".join(replies), "logs": caplog.text}
     written.update({name: data.decode("utf-8", "replace") for name, data in files.items()})
+    # The write secret's hash is in the database (as the hello's check needs), nowhere else.
+    written_hash = hashlib.sha256(write_secret.encode()).hexdigest()
+    assert any(written_hash in written[name] for name in files)
+    assert written_hash not in written["replies"] + written["logs"]
     for where, text in written.items():
-        for secret in (API_KEY, EPHEMERAL, CLIENT_SECRET):
+        for secret in (API_KEY, EPHEMERAL, CLIENT_SECRET, write_secret):
             assert secret not in text, f"{secret[:12]}… found in {where}"
             count("secret scans")
     assert "ek_sc" in written["replies"]  # the hint is there: the redaction kept the clue

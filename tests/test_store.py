@@ -5,6 +5,7 @@ import sqlite3
 
 import pytest
 
+from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import MIGRATIONS, EventRow, Store, Writer
 
 
@@ -166,3 +167,22 @@ def test_batches_queued_together_fail_alone(store):
         refused()
     assert store.get_session(other)["event_count"] == 0
     assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3]
+
+
+def test_sessions_from_before_write_secrets_take_no_mirror(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:4], start=1):
+        old.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    old.execute("INSERT INTO sessions (id, created_at, provider) VALUES ('s', 0, 'x')")
+    old.commit()
+    old.close()
+    store = Store(path)
+    store.migrate()
+    mirror = Mirror(store)
+    reply = mirror.handle(json.dumps({"op": "hello", "session": "s", "secret": "vlw_guess"}))
+    assert reply["code"] == "session_read_only"
+    assert mirror.handle(json.dumps({"op": "events", "events": []}))["code"] == "no_session"
+    made, secret = store.create_writable_session(provider="x")
+    assert store.write_allowed(made, secret) and store.write_allowed("s", secret) is None
+    store.close()

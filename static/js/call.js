@@ -260,13 +260,14 @@ async function connect(current) {
   const mintMs = Math.round(performance.now() - began);
   const mintText = await minted.text();
   if (!minted.ok) throw new CallError(describeError("Minting a key", minted.status, mintText), "mint");
-  const { ephemeral_key: key, ...session } = JSON.parse(mintText);
+  // The key and the write secret stay out of current.session: only their users hold them.
+  const { ephemeral_key: key, write_secret: secret, ...session } = JSON.parse(mintText);
   current.session = session;
   if (current.stopping) {
     endSession(current); // Stop came while minting: close the row that was just opened
     return;
   }
-  const mirror = new Mirror({ url: MIRROR_URL, session: session.id });
+  const mirror = new Mirror({ url: MIRROR_URL, session: session.id, secret });
   current.mirror = mirror;
   showMirror(mirror);
   showSession(session.id);

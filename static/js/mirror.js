@@ -9,6 +9,7 @@
 //   import { Mirror } from "https://voicelab.example/static/js/mirror.js";
 //   const mirror = new Mirror({ url: "wss://voicelab.example/ws/mirror",
 //                               create: { label: "my app", provider: "openai", protocol: "ga" } });
+//   (or { url, session, secret }: the id and write_secret of POST /api/sessions)
 //   mirror.watch(pc);      // state changes, getStats() samples, channels the peer opens
 //   mirror.attach(dc);     // the channel you created: wraps dc.send, listens to messages
 //   ...
@@ -60,12 +61,15 @@ function rounded(value, factor = 1, digits = 3) {
  * the server's error frame).
  */
 export class Mirror extends EventTarget {
-  constructor({ url, session = null, create = null, statsIntervalMs = 1000 } = {}) {
+  constructor({ url, session = null, secret = null, create = null, statsIntervalMs = 1000 } = {}) {
     super();
     if (!url) throw new Error("Mirror needs the url of /ws/mirror");
     if (!session && !create) throw new Error("Mirror needs a session id or a create object");
+    if (session && !secret) throw new Error("Mirror needs the session's write secret with its id");
     this.url = websocketUrl(url);
     this.session = session;
+    // The session's write secret: kept in memory only, for every hello after a reconnect.
+    this.secret = secret;
     this.create = session ? null : create;
     this.statsIntervalMs = statsIntervalMs;
     this.seq = 0; // last seq recorded
@@ -238,7 +242,7 @@ export class Mirror extends EventTarget {
     this._ws = ws;
     ws.addEventListener("open", () => {
       const hello = this.session
-        ? { op: "hello", session: this.session }
+        ? { op: "hello", session: this.session, secret: this.secret }
         : { op: "hello", create: this.create };
       ws.send(JSON.stringify(hello));
     });
@@ -286,7 +290,10 @@ export class Mirror extends EventTarget {
   }
 
   _onWelcome(frame) {
-    if (!this.session && frame.session) this.session = frame.session;
+    if (!this.session && frame.session) {
+      this.session = frame.session;
+      this.secret = frame.secret; // created for this page: its only copy
+    }
     const acked = Number(frame.acked) || 0;
     if (!this._everWelcomed && acked > 0 && this.acked === 0) this._renumberAfter(acked);
     this._everWelcomed = true;

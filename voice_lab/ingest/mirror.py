@@ -133,24 +133,53 @@ class Mirror:
     def hello(self, frame: Mapping[str, Any]) -> dict[str, Any]:
         """Attach to a session (or create an external one) and say where to resume."""
         self.close()
-        self.fold = None
+        # Refused, a hello leaves the socket on no session: what follows is stored nowhere.
+        self.session_id, self.fold = None, None
+        created: dict[str, str] = {}
         if isinstance(frame.get("create"), dict) and frame.get("session") is None:
-            self.session_id = self.store.create_session(origin="external", **_creation(frame))
+            fields = _creation(frame)
+            self.session_id, secret = self.store.create_writable_session(
+                origin="external", **fields
+            )
+            created["secret"] = secret  # the page's only copy: its next hellos carry it
         else:
-            session_id = frame.get("session")
-            if not isinstance(session_id, str) or not session_id:
-                raise MirrorError("bad_hello", 'hello needs "session": ID or "create": {...}')
-            session_id = storable(session_id[:200])
-            if self.store.get_session(session_id) is None:
-                raise MirrorError(
-                    "session_not_found",
-                    f"no session {session_id!r}: mint one with "
-                    "POST /api/sessions or send hello with create",
-                )
-            self.session_id = session_id
+            self.session_id = self._writable(frame)
         acked = self.store.contiguous_seq(self.session_id)
         self._catch_up()
-        return {"op": "welcome", "session": self.session_id, "acked": acked}
+        return {"op": "welcome", "session": self.session_id, "acked": acked, **created}
+
+    def _writable(self, frame: Mapping[str, Any]) -> str:
+        """The existing session a hello names, once its write secret is checked."""
+        session_id, secret = frame.get("session"), frame.get("secret")
+        if not isinstance(session_id, str) or not session_id:
+            raise MirrorError("bad_hello", 'hello needs "session": ID or "create": {...}')
+        session_id = storable(session_id[:200])
+        if self.store.get_session(session_id) is None:
+            raise MirrorError(
+                "session_not_found",
+                f"no session {session_id!r}: mint one with "
+                "POST /api/sessions or send hello with create",
+            )
+        if not isinstance(secret, str) or not secret:
+            raise MirrorError(
+                "secret_required",
+                f'hello for session {session_id!r} needs its "secret": the write_secret of '
+                "POST /api/sessions, or the secret of the welcome to a hello with create",
+            )
+        allowed = self.store.write_allowed(session_id, secret)
+        if allowed is None:
+            raise MirrorError(
+                "session_read_only",
+                f"session {session_id!r} takes no mirror (it was imported, or made before "
+                "write secrets): mirror into a new one",
+            )
+        if not allowed:
+            raise MirrorError(
+                "wrong_secret",
+                f"that is not the write secret of session {session_id!r}: send the one its "
+                "creation returned",
+            )
+        return session_id
 
     def events(self, frame: Mapping[str, Any]) -> Queued:
         """Queue a batch to be stored in one transaction; ack() answers it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import sqlite3
 import threading
@@ -22,7 +24,13 @@ from ..protocol.events import Event
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
 MIGRATIONS: tuple[str, ...] = tuple(
     resources.files(__package__).joinpath(name).read_text()
-    for name in ("schema.sql", "event_counts.sql", "compact_payloads.sql", "panel_states.sql")
+    for name in (
+        "schema.sql",
+        "event_counts.sql",
+        "compact_payloads.sql",
+        "panel_states.sql",
+        "write_secrets.sql",
+    )
 )
 
 
@@ -218,6 +226,8 @@ SESSION_FIELDS = (
     "max_seq",
     "first_t",
 )
+# A session row as Voice Lab shows, serves and exports it: every field but the write secret's hash.
+SESSION_COLUMNS = ", ".join(SESSION_FIELDS)
 
 
 class EventRow(NamedTuple):
@@ -286,13 +296,34 @@ class Store:
     # Sessions
 
     def create_session(self, **fields: Any) -> str:
-        """Insert a session row and return its id (a new one unless `id` is given)."""
+        """Insert a session row and return its id (a new one unless `id` is given). Nobody can
+        mirror into it: see create_writable_session."""
         with self.transaction() as db:
             return _insert_session(db, fields)
 
+    def create_writable_session(self, **fields: Any) -> tuple[str, str]:
+        """create_session for a session a mirror writes into: returns its id and its write
+        secret, which a hello for the session must carry. Only the secret's hash is stored, so
+        this is the one time anyone sees it."""
+        secret = "vlw_" + secrets.token_urlsafe(32)
+        with self.transaction() as db:
+            return _insert_session(db, fields, _secret_hash(secret)), secret
+
+    def write_allowed(self, session_id: str, secret: str) -> bool | None:
+        """Whether `secret` is the session's write secret (compared in constant time), or None
+        when the session has none (imported ones, and those made before write secrets)."""
+        row = self.db.execute(
+            "SELECT write_hash FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return hmac.compare_digest(row[0], _secret_hash(secret))
+
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         """The session row as a dict, or None."""
-        row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
         return dict(row) if row else None
 
     def end_session(self, session_id: str) -> bool:
@@ -323,8 +354,8 @@ class Store:
         """Sessions newest first, optionally those whose label or id contains `search`."""
         like = f"%{escape_like(search)}%"
         rows = self.db.execute(
-            "SELECT * FROM sessions WHERE ? = '' OR label LIKE ? ESCAPE '\\' OR id LIKE ? "
-            "ESCAPE '\\' ORDER BY created_at DESC LIMIT ?",
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE ? = '' OR label LIKE ? ESCAPE '\\' "
+            "OR id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT ?",
             (search, like, like, limit),
         )
         return [dict(row) for row in rows]
@@ -512,10 +543,14 @@ class EventQuery:
         return " AND ".join(clauses), params
 
 
-def _insert_session(db: sqlite3.Connection, fields: dict[str, Any]) -> str:
+def _insert_session(
+    db: sqlite3.Connection, fields: dict[str, Any], write_hash: str | None = None
+) -> str:
     """Insert a session row (a new id unless given) inside a transaction; returns its id."""
     fields = {"id": new_session_id(), "created_at": time.time(), **fields}
     _check_fields(fields)
+    if write_hash is not None:  # never one of SESSION_FIELDS: no caller's fields can set it
+        fields["write_hash"] = write_hash
     db.execute(
         f"INSERT INTO sessions ({', '.join(fields)}) VALUES ({', '.join('?' for _ in fields)})",
         tuple(fields.values()),
@@ -622,6 +657,12 @@ def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(SESSION_FIELDS)
     if unknown:
         raise ValueError(f"unknown session fields: {sorted(unknown)}")
+
+
+def _secret_hash(secret: str) -> str:
+    """What the store keeps of a write secret. The secret is 256 random bits, so a plain hash
+    cannot be searched back to it; salting or stretching would add nothing."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_session_id() -> str:

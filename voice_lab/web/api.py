@@ -76,7 +76,7 @@ def create_session():
             reply.headers["Retry-After"] = exc.retry_after
         return reply, exc.http_status
     mint_ms = round((time.perf_counter() - started) * 1000, 1)
-    session_id = get_store().create_session(
+    session_id, secret = get_store().create_writable_session(
         provider=provider,
         protocol=key.protocol,
         model=key.model,
@@ -103,6 +103,7 @@ def create_session():
             "voice": key.voice,
             "webrtc_url": key.webrtc_url,
             "ephemeral_key": key.value,
+            "write_secret": secret,  # the mirror's hello for this session carries it
             "expires_at": key.expires_at,
             "remote_session_id": key.remote_session_id,
             "mint_ms": mint_ms,
