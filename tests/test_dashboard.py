@@ -350,3 +350,31 @@ def test_malformed_but_stored_events_still_render(client, add_session):
         assert client.get(url).status_code == 200, url
     assert client.get(f"/sessions/{sid}/run/4").status_code == 404  # not a run of deltas
     assert client.get(f"/sessions/{sid}/export.json").status_code == 200
+
+
+def sessions_body(html: str) -> str:
+    """The sessions table's body element's opening tag."""
+    return re.search(r'<tbody id="sessions"[^>]*>', html).group(0)
+
+
+def test_sessions_list_polls_only_while_a_session_is_live(app, client, add_session):
+    sid = add_session(voice_turn_log().events, label="on a call")
+    polling = sessions_body(client.get("/").get_data(as_text=True))
+    assert 'hx-trigger="every 2s"' in polling and "hx-get=" in polling
+    store = open_store(app)
+    store.end_session(sid)
+    store.close()
+    # The poll's answer re-renders the table without its trigger, and htmx stops polling.
+    answer = client.get("/", headers={**HX, "HX-Target": "sessions"}).get_data(as_text=True)
+    quiet = sessions_body(answer)
+    assert "hx-trigger" not in quiet and "hx-get" not in quiet and sid in answer
+    assert "hx-trigger" not in sessions_body(client.get("/").get_data(as_text=True))
+
+
+def test_pages_link_under_the_apps_mount_point(client):
+    base = "http://localhost/lab"
+    index = client.get("/", base_url=base).get_data(as_text=True)
+    assert 'href="/lab/call"' in index and 'href="/call"' not in index
+    call = client.get("/call", base_url=base).get_data(as_text=True)
+    assert 'data-mirror-url="ws://localhost/lab/ws/mirror"' in call
+    assert 'data-session-page="/lab/sessions/"' in call
