@@ -24,6 +24,8 @@ from voice_lab.testing import start_call, stop_call, wait_for_responses
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ("VOICE_LAB_", "AZURE_OPENAI_", "OPENAI_")  # the restarted server takes only ours
 
+pytestmark = pytest.mark.e2e
+
 RECORD_SCRIPT = """async ({ n, everyMs }) => {
   const { Mirror } = await import("/static/js/mirror.js");
   const mirror = new Mirror({ url: "/ws/mirror", create: { label: "faults", protocol: "ga" } });
@@ -45,14 +47,6 @@ RECORD_SCRIPT = """async ({ n, everyMs }) => {
 }"""
 
 
-def until(page, predicate: str, seconds: float = 10) -> None:
-    """Poll a page function until it is true (the CSP forbids wait_for_function's eval)."""
-    deadline = time.monotonic() + seconds
-    while not page.evaluate(predicate):
-        assert time.monotonic() < deadline, f"never true: {predicate}"
-        time.sleep(0.05)
-
-
 def test_storage_refused_for_a_moment_the_page_resends(call_page, server, app):
     db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"], isolation_level=None)
     db.execute(
@@ -61,11 +55,13 @@ def test_storage_refused_for_a_moment_the_page_resends(call_page, server, app):
     )
     count("faults injected")
     call_page.evaluate(RECORD_SCRIPT, {"n": 200, "everyMs": 5})
-    until(call_page, "() => window.mirrorErrors.includes('storage_unavailable')")
-    time.sleep(0.5)
+    # Refused twice: the page sent again while storage still refused, and will once more.
+    call_page.wait_for_function(
+        "() => window.mirrorErrors.filter((c) => c === 'storage_unavailable').length >= 2"
+    )
     db.execute("DROP TRIGGER refuse")
     db.close()
-    until(call_page, "() => window.mirror.acked >= 200", 20)
+    call_page.wait_for_function("() => window.mirror.acked >= 200", timeout=20_000)
     result = call_page.evaluate("window.finished")
     stored = requests.get(f"{server.url}/api/sessions/{result['session']}", timeout=5).json()
     assert result["recorded"] == result["acked"] == stored["event_count"] == 200

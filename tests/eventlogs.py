@@ -34,8 +34,8 @@ TURN_DETECTION = {
 }
 
 
-# A voice turn over WebRTC in GA names, as realtime-api.md section 4 orders it: before the
-# transcript deltas (output_audio_buffer.started comes after the first) and after them.
+# A voice turn over WebRTC in GA names, as docs/protocol.md, "A voice turn", orders it: before
+# the transcript deltas (output_audio_buffer.started comes after the first) and after them.
 GA_TURN_HEAD = (
     "input_audio_buffer.speech_started",
     "input_audio_buffer.speech_stopped",

@@ -8,7 +8,6 @@ import re
 import socket
 import sqlite3
 import threading
-import time
 
 import pytest
 import requests
@@ -16,6 +15,7 @@ import websocket
 
 from tests.conftest import LiveServer
 from tests.figures import count, inconsistencies
+from tests.waiting import until
 from voice_lab import create_app
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import open_store
@@ -25,6 +25,7 @@ from voice_lab.storage import open_store
 def settings(settings):
     """A cloud provider that is never called (the mint test points it somewhere)."""
     settings["OPENAI_API_KEY"] = "sk-unused"
+    settings["VOICE_LAB_LIVE_WAIT"] = "1"  # a tab's last wait, once its session has all it gets
     return settings
 
 
@@ -94,12 +95,15 @@ def test_locked_for_a_moment_the_batch_waits_and_is_acked(app, live_server):
     session_id, ws = mirroring(app, live_server)
     locker = hold_lock(app)
     ws.send(batch([1, 2, 3]))
-    time.sleep(0.3)
+    store = open_store(app)  # its writer is the server's: a process has one per file
+    # The writer holds its lock while it writes a group: the batch is now waiting on ours.
+    until(store.writer.lock.locked, "the server's writer is writing the batch")
     locker.execute("ROLLBACK")
     locker.close()
     assert json.loads(ws.recv()) == {"op": "ack", "upto": 3}
     ws.close()
     assert stored_seqs(app, session_id) == [1, 2, 3]
+    store.close()
     count("events sent (faults)", 3)
     count("events stored (faults)", 3)
 
@@ -191,12 +195,13 @@ def _tagged(session_id, seqs) -> str:
 
 
 def follow(url, session_id, done, seen, errors):
-    """A dashboard tab's live tail: poll the window after the last seq it has."""
+    """A dashboard tab's live tail: ask for the window after the last seq it has, which waits
+    for the mirror's news; once the mirrors are done, look until nothing is left."""
     http = requests.Session()
     after = 0
     while True:
         finished = done.is_set()
-        params = {"after": after, "view": "flat"}
+        params = {"after": after, "view": "flat", **({} if finished else {"upto": after})}
         reply = http.get(f"{url}/sessions/{session_id}/window", params=params)
         if reply.status_code != 200:
             errors.append(f"{session_id} window: {reply.status_code}")
@@ -208,7 +213,6 @@ def follow(url, session_id, done, seen, errors):
         after = seqs[-1] if seqs else after
         if finished and not seqs:
             return
-        time.sleep(0.02)
 
 
 def _seqs(html: str) -> list[str]:

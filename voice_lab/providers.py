@@ -1,8 +1,9 @@
 """Minting ephemeral keys: one function per service flavour, one normalized result.
 
-Each function sends exactly the request of the service (realtime-api.md section 1) with the
-server's API key, and returns a MintedKey. Failures become MintError subclasses that keep the
-service's own status, code and message, so the browser can show them as the service said them.
+Each function sends exactly the request of the service (docs/protocol.md, "Three service
+flavours") with the server's API key, and returns a MintedKey. Failures become MintError
+subclasses that keep the service's own status, code and message, so the browser can show them
+as the service said them.
 """
 
 from __future__ import annotations

@@ -12,20 +12,32 @@ from flask import Flask
 
 
 class Broker:
-    """Wakes waiting requests whenever any session gets events (they then look for theirs)."""
+    """Wakes waiting requests whenever any session gets events (they then look for theirs).
+
+    News is counted: a request reads the count before it looks at the store and waits for a
+    count past it, so news published between its look and its wait still wakes it at once.
+    """
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
+        self.news = 0  # publishes so far
+        self.waiting = 0  # requests waiting now: how a test knows one is parked here
 
     def publish(self) -> None:
         """Say that events were stored."""
         with self._changed:
+            self.news += 1
             self._changed.notify_all()
 
-    def wait(self, timeout: float) -> None:
-        """Wait for the next publish, at most `timeout` seconds."""
+    def wait(self, seen: int, timeout: float) -> None:
+        """Wait until there is news past `seen` (the count read before looking), at most
+        `timeout` seconds."""
         with self._changed:
-            self._changed.wait(timeout)
+            self.waiting += 1
+            try:
+                self._changed.wait_for(lambda: self.news != seen, timeout)
+            finally:
+                self.waiting -= 1
 
 
 def init_app(app: Flask) -> Broker:

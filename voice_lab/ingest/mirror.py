@@ -1,7 +1,7 @@
 """The mirror's websocket: the browser copies every data-channel event here, we store and ack.
 
 The socket handler is a thin loop; `Mirror.handle` takes one text frame and returns the replies,
-so tests reach the protocol without a socket. See DESIGN.md, "Mirror protocol".
+so tests reach the protocol without a socket. See docs/architecture.md, "Mirror protocol".
 """
 
 from __future__ import annotations

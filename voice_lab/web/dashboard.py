@@ -32,6 +32,7 @@ from . import panels
 bp = Blueprint("dashboard", __name__)
 
 WINDOW = 300  # events per window of the timeline; the last window polls while a call is live
+RECHECK = 0.5  # seconds a live tail waits for news before it looks at the store anyway
 
 
 @dataclass(frozen=True)
@@ -220,15 +221,17 @@ def window(session_id: str):
     filters = Filters.from_args(request.args)
     after = request.args.get("after", 0, type=int)
     upto = request.args.get("upto", type=int)
+    broker = current_app.extensions["voice_lab_broker"]
+    news = broker.news  # read before the store, so news stored after this look wakes the wait
     found = _window(session, filters, after)
     deadline = time.monotonic() + current_app.config["VOICE_LAB_LIVE_WAIT"]
-    broker = current_app.extensions["voice_lab_broker"]
     while upto is not None and found["last_seq"] <= upto and found["live"]:
         left = deadline - time.monotonic()
         if left <= 0:
             break
         # Short waits: another process (a second worker) may store events without telling us.
-        broker.wait(min(left, 0.5))
+        broker.wait(news, min(left, RECHECK))
+        news = broker.news
         session = _session_or_404(session_id)
         if session["max_seq"] > found["seen_seq"] or session["ended_at"]:  # news for this one
             found = _window(session, filters, after)
