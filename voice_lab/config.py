@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 from . import scenarios
+from .security import is_loopback
 
 PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
 PREVIEW_API_VERSION = "2025-04-01-preview"
@@ -41,13 +42,14 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_EMULATOR": None,
     "VOICE_LAB_EMULATOR_SCENARIO": "none",
     "VOICE_LAB_EMULATOR_PROTOCOL": "ga",
+    "VOICE_LAB_EMULATOR_API_KEY": None,
     "VOICE_LAB_ALLOWED_ORIGINS": "",
     "VOICE_LAB_REQUEST_TIMEOUT": "15",
     "VOICE_LAB_TOKEN": None,
     "VOICE_LAB_MINT_RATE": "30/60",
     "VOICE_LAB_LIVE_WAIT": "10",
 }
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MIN_TOKEN_LENGTH = 16
 
 
 class ConfigError(ValueError):
@@ -101,7 +103,8 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     cfg["VOICE_LAB_ALLOWED_ORIGINS"] = _origins(values["VOICE_LAB_ALLOWED_ORIGINS"])
     cfg["VOICE_LAB_MINT_RATE"] = _rate(values["VOICE_LAB_MINT_RATE"])
     host = str(cfg["VOICE_LAB_HOST"])
-    if not (host in LOOPBACK_HOSTS or host.startswith("127.")) and not cfg["VOICE_LAB_TOKEN"]:
+    _token(cfg["VOICE_LAB_TOKEN"])
+    if not is_loopback(host) and not cfg["VOICE_LAB_TOKEN"]:
         raise ConfigError(
             "VOICE_LAB_TOKEN",
             f"is required when VOICE_LAB_HOST is not a loopback "
@@ -246,6 +249,17 @@ def _require_provider(cfg: Mapping[str, object]) -> None:
             f"is required for the {provider} provider"
             + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else "")
             + "; set it in .env, envs/.env or the environment",
+        )
+
+
+def _token(value: object) -> None:
+    """A token short enough to guess is refused rather than trusted."""
+    if value is not None and len(str(value)) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            "VOICE_LAB_TOKEN",
+            f"must be at least {MIN_TOKEN_LENGTH} characters (got {len(str(value))}): set a long "
+            'random one, like the output of python -c "import secrets; '
+            'print(secrets.token_urlsafe(24))"',
         )
 
 
