@@ -202,6 +202,32 @@ def test_event_json_and_delta_run(client, add_session):
     assert seqs(run) == same
 
 
+HUGE = "99999999999999999999"  # past SQLite's integers
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        (f"events/{HUGE}", 404),
+        (f"events/{2**63}", 404),
+        (f"events/{2**63 - 1}", 404),  # the largest seq: looked up, no such event
+        (f"events/{'9' * 5000}", 404),  # past the digits int() takes
+        (f"run/{HUGE}", 404),
+        (f"window?after={HUGE}", 400),
+        (f"window?after={'9' * 5000}", 400),
+        (f"window?after=1&upto={HUGE}", 400),
+        ("window?after=-1", 400),
+        ("window?after=x", 400),
+    ],
+)
+def test_numbers_out_of_range_in_urls(client, add_session, path, status):
+    sid = add_session(voice_turn_log().events)
+    reply = client.get(f"/sessions/{sid}/{path}")
+    assert reply.status_code == status
+    if status == 400:
+        assert "a seq is a number from 0 to" in reply.get_data(as_text=True)
+
+
 def test_panels(client, add_session):
     log = voice_turn_log()
     sid = add_session(log.events)

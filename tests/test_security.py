@@ -1,18 +1,29 @@
 """Access token, same-origin writes, CSRF, mint limits and security headers."""
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import websocket
+from markupsafe import escape
 
 TOKEN = "tok-" + "z" * 28
+EMULATOR_KEY = "emu-key-" + "k" * 24
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture
 def settings(settings):
     """The emulator, bound off loopback with an access token and a tight mint limit."""
     settings.update(
-        {"VOICE_LAB_HOST": "0.0.0.0", "VOICE_LAB_TOKEN": TOKEN, "VOICE_LAB_MINT_RATE": "2/60"}
+        {
+            "VOICE_LAB_HOST": "0.0.0.0",
+            "VOICE_LAB_TOKEN": TOKEN,
+            "VOICE_LAB_MINT_RATE": "2/60",
+            "VOICE_LAB_EMULATOR_API_KEY": EMULATOR_KEY,
+        }
     )
     return settings
 
@@ -134,9 +145,131 @@ def test_without_a_token_only_loopback_is_served(loopback_client):
 
 
 def test_emulator_mints_share_the_per_client_limit(client):
-    url, headers = "/emulator/v1/realtime/client_secrets", {"Authorization": "Bearer anything"}
+    url, headers = (
+        "/emulator/v1/realtime/client_secrets",
+        {"Authorization": f"Bearer {EMULATOR_KEY}"},
+    )
     body = {"session": {"type": "realtime", "model": "gpt-realtime"}}
     assert client.post(url, json=body, headers=headers).status_code == 200
     assert client.post(url, json=body, headers=headers).status_code == 200
     third = client.post(url, json=body, headers=headers)
     assert third.status_code == 429 and third.headers["Retry-After"]
+
+
+@pytest.mark.parametrize(
+    "target, kept",
+    [
+        ("/sessions/vl_x?view=flat&q=a%20b", True),  # our own pages stay the target
+        ("//evil.example/", False),
+        ("/\t/evil.example", False),
+        ("/\\evil.example", False),
+        ("/\\/evil.example", False),
+        ("/\n/evil.example", False),
+        ("/x\r\nSet-Cookie: stolen=1", False),
+        ("/x\rLocation: https://evil.example", False),
+        ("https://evil.example/", False),
+        ("http:evil.example", False),
+        ("javascript:alert(1)", False),
+        (" /evil.example", False),
+        ("\t//evil.example", False),
+        ("evil.example", False),
+        ("", False),
+    ],
+)
+def test_login_next_never_leaves_the_site(client, target, kept):
+    expected = target if kept else "/"
+    page = client.get("/login", query_string={"next": target}).get_data(as_text=True)
+    assert f'name="next" value="{escape(expected)}"' in page
+    right = client.post("/login", data={"token": TOKEN, "next": target})
+    assert right.status_code == 303 and right.headers["Location"] == expected
+
+
+def test_login_tries_are_limited_per_client(client):
+    for _ in range(10):
+        assert client.post("/login", data={"token": "wrong"}).status_code == 401
+    limited = client.post("/login", data={"token": TOKEN})  # even the right one, for a while
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert "Too many tries" in limited.get_data(as_text=True)
+    elsewhere = client.post("/login", data={"token": TOKEN}, environ_base={"REMOTE_ADDR": "::9"})
+    assert elsewhere.status_code == 303
+
+
+def _start(tmp_path, **env) -> subprocess.Popen:
+    """`python app.py` in an empty directory with only these settings; its output in one pipe."""
+    environ = {"PATH": "/usr/bin:/bin", "VOICE_LAB_DATABASE": str(tmp_path / "v.db"), **env}
+    return subprocess.Popen(
+        [sys.executable, "-u", APP],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_short_token_refused_at_start_up(tmp_path):
+    server = _start(tmp_path, VOICE_LAB_TOKEN="x" * 15)
+    log = server.communicate(timeout=60)[0]
+    assert server.returncode == 1
+    assert "Voice Lab cannot start: VOICE_LAB_TOKEN: must be at least 16 characters" in log
+
+
+def test_no_token_in_the_server_log(tmp_path):
+    server = _start(tmp_path, VOICE_LAB_TOKEN=TOKEN, VOICE_LAB_PORT="0")
+    try:
+        lines = []
+        while not (match := re.search(r"Running on (http://\S+)", lines[-1] if lines else "")):
+            line = server.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        url = match[1].replace("http", "ws") + "/ws/mirror"
+        wrong = "wrong-" + "w" * 20
+        for query in (f"?token={wrong}", f"?a=1&to%6Ben={wrong}", f"?token={wrong}&token=x"):
+            with pytest.raises(websocket.WebSocketBadStatusException):
+                websocket.create_connection(url + query, timeout=10)
+        websocket.create_connection(f"{url}?token={TOKEN}", timeout=10).close()
+    finally:
+        server.terminate()
+        log = "".join(lines) + server.communicate(timeout=30)[0]
+    assert log.count("/ws/mirror?") >= 3, log  # the refused requests are logged...
+    assert wrong not in log and TOKEN not in log and "[hidden]" in log  # ...their tokens not
+
+
+def test_emulator_mints_only_with_its_api_key(client):
+    body = {"session": {"type": "realtime", "model": "gpt-realtime"}}
+    for url, headers in (
+        ("/emulator/v1/realtime/client_secrets", {"Authorization": "Bearer sk-anything"}),
+        ("/emulator/openai/v1/realtime/client_secrets", {"api-key": "anything"}),
+        ("/emulator/openai/v1/realtime/client_secrets", {"api-key": TOKEN}),
+    ):
+        refused = client.post(url, json=body, headers=headers)
+        assert refused.status_code == 401
+        error = refused.get_json()["error"]
+        assert "invalid" in error["message"].lower() or "Incorrect API key" in error["message"]
+    hangup = client.post("/emulator/v1/realtime/calls/rtc_x/hangup", headers={"api-key": "any"})
+    assert hangup.status_code == 401
+    minted = client.post(
+        "/emulator/openai/v1/realtime/client_secrets", json=body, headers={"api-key": EMULATOR_KEY}
+    )
+    assert minted.status_code == 200 and minted.get_json()["value"].startswith("ek_")
+    made_up = client.post(
+        "/emulator/openai/v1/realtime/calls",
+        data="v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+        headers={"Authorization": "Bearer ek_made_up", "Content-Type": "application/sdp"},
+    )
+    assert made_up.status_code == 401 and made_up.get_json()["error"]["code"] == "invalid_api_key"
+
+
+def test_emulator_in_token_mode_without_its_api_key_mints_for_nobody(settings):
+    from voice_lab import create_app
+
+    settings.pop("VOICE_LAB_EMULATOR_API_KEY")
+    client = create_app(settings).test_client()
+    body = {"session": {"type": "realtime"}}
+    for key in ("", TOKEN, "anything"):
+        headers = {"Authorization": f"Bearer {key}"}
+        reply = client.post("/emulator/v1/realtime/client_secrets", json=body, headers=headers)
+        assert reply.status_code == 401
+    # Voice Lab's own pages still mint, in-process.
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/api/sessions", headers=auth).status_code == 201

@@ -7,7 +7,9 @@ which wins. The result is a flat dict whose keys are the variable names; modules
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,13 +43,14 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_EMULATOR": None,
     "VOICE_LAB_EMULATOR_SCENARIO": "none",
     "VOICE_LAB_EMULATOR_PROTOCOL": "ga",
+    "VOICE_LAB_EMULATOR_API_KEY": None,
     "VOICE_LAB_ALLOWED_ORIGINS": "",
     "VOICE_LAB_REQUEST_TIMEOUT": "15",
     "VOICE_LAB_TOKEN": None,
     "VOICE_LAB_MINT_RATE": "30/60",
     "VOICE_LAB_LIVE_WAIT": "10",
 }
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MIN_TOKEN_LENGTH = 16
 
 
 class ConfigError(ValueError):
@@ -101,7 +104,8 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     cfg["VOICE_LAB_ALLOWED_ORIGINS"] = _origins(values["VOICE_LAB_ALLOWED_ORIGINS"])
     cfg["VOICE_LAB_MINT_RATE"] = _rate(values["VOICE_LAB_MINT_RATE"])
     host = str(cfg["VOICE_LAB_HOST"])
-    if not (host in LOOPBACK_HOSTS or host.startswith("127.")) and not cfg["VOICE_LAB_TOKEN"]:
+    _token(cfg["VOICE_LAB_TOKEN"])
+    if not is_loopback(host) and not cfg["VOICE_LAB_TOKEN"]:
         raise ConfigError(
             "VOICE_LAB_TOKEN",
             f"is required when VOICE_LAB_HOST is not a loopback "
@@ -249,6 +253,17 @@ def _require_provider(cfg: Mapping[str, object]) -> None:
         )
 
 
+def _token(value: object) -> None:
+    """A token short enough to guess is refused rather than trusted."""
+    if value is not None and len(str(value)) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            "VOICE_LAB_TOKEN",
+            f"must be at least {MIN_TOKEN_LENGTH} characters (got {len(str(value))}): set a long "
+            'random one, like the output of python -c "import secrets; '
+            'print(secrets.token_urlsafe(24))"',
+        )
+
+
 def _rate(value: object) -> tuple[int, float]:
     """ "N/SECONDS": at most N mints per SECONDS from one client."""
     count, _, seconds = str(value).partition("/")
@@ -289,3 +304,31 @@ def gather_environment() -> dict[str, str]:
 def random_secret() -> str:
     """A fresh secret for signing cookies when none is configured."""
     return secrets.token_hex(32)
+
+
+# A Host header or an origin's netloc: a name or IPv4 address, or a bracketed IPv6 one, then an
+# optional port.
+_NETLOC = re.compile(r"(?:\[(?P<v6>[^\]]*)\]|(?P<name>[^:\[\]]*))(?::[0-9]{0,5})?")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host is this machine's loopback: an address in 127.0.0.0/8, ::1 or IPv4-mapped
+    ::ffff:127.x (a Host header's `[::1]:5000` and a bare client address alike), or the name
+    `localhost` (any case, optional trailing dot). Nothing else: `127.0.0.1.evil.example` is a
+    name anyone can point anywhere (DNS rebinding), and `0x7f.0.0.1` or `127.1` are forms a
+    browser rewrites to 127.0.0.1 before it sends them, so only other clients send them."""
+    try:
+        address = ipaddress.ip_address(host)  # a client address; IPv6 without brackets
+    except ValueError:
+        match = _NETLOC.fullmatch(host)
+        if match is None:
+            return False
+        name = match["v6"] if match["v6"] is not None else match["name"]
+        if name.lower() in ("localhost", "localhost."):
+            return True
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback

@@ -6,6 +6,7 @@ OPENAI_BASE_URL=http://HOST/emulator/v1 point the real provider code here.
 
 from __future__ import annotations
 
+import hmac
 import json
 
 from flask import Blueprint, Response, current_app, request
@@ -88,7 +89,7 @@ def call_azure_preview():
 @bp.post("/v1/realtime/calls/<call_id>/hangup")
 def hangup(call_id: str):
     """End a call from the server side."""
-    if not _api_key():
+    if not _api_key_ok():
         return _send(replies.bad_api_key("openai"))
     if not emulator().hangup(call_id):
         return _send(
@@ -100,7 +101,7 @@ def hangup(call_id: str):
 
 
 def _mint(protocol: str, flavour: str):
-    if not _api_key():
+    if not _api_key_ok():
         return _send(replies.bad_api_key(flavour))
     limited = mint_allowed()  # each key can start a call: the same per-client limit as ours
     if limited is not None:
@@ -206,9 +207,15 @@ def _bearer() -> str:
     return auth[7:].strip() if auth[:7].lower() == "bearer " else ""
 
 
-def _api_key() -> str:
-    """Any non-empty key: the emulator has no real API key to compare with."""
-    return request.headers.get("api-key", "").strip() or _bearer()
+def _api_key_ok() -> bool:
+    """Whether the request carries the emulator's API key. On loopback any non-empty key will
+    do; once Voice Lab is exposed (VOICE_LAB_TOKEN set) only VOICE_LAB_EMULATOR_API_KEY does, and
+    without one nobody mints over HTTP (Voice Lab's own pages mint in-process)."""
+    offered = request.headers.get("api-key", "").strip() or _bearer()
+    if not current_app.config.get("VOICE_LAB_TOKEN"):
+        return bool(offered)
+    expected = current_app.config.get("VOICE_LAB_EMULATOR_API_KEY") or ""
+    return bool(offered and expected) and hmac.compare_digest(offered.encode(), expected.encode())
 
 
 def _send(reply: Reply) -> Response:

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from werkzeug.datastructures import MultiDict
+from werkzeug.routing import BaseConverter, ValidationError
 
 from .. import exchange
 from ..analysis import aggregates, timeline
@@ -33,6 +34,49 @@ bp = Blueprint("dashboard", __name__)
 
 WINDOW = 300  # events per window of the timeline; the last window polls while a call is live
 RECHECK = 0.5  # seconds a live tail waits for news before it looks at the store anyway
+MAX_SEQ = 2**63 - 1  # SQLite's largest integer: a seq past it is no event's
+
+
+def parse_seq(text: str) -> int:
+    """A seq in a URL: digits, at most MAX_SEQ; ValueError otherwise."""
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(MAX_SEQ))
+    if not digits or int(text) > MAX_SEQ:  # the length first: int() of a huge text is slow
+        raise ValueError(f"a seq is a number from 0 to {MAX_SEQ} (got {text[:40]!r})")
+    return int(text)
+
+
+class SeqConverter(BaseConverter):
+    """`<seq:name>` in a route: a seq the store can look up; anything else is a 404."""
+
+    regex = r"\d+"
+
+    def to_python(self, value: str) -> int:
+        """The seq, or no match."""
+        try:
+            return parse_seq(value)
+        except ValueError:
+            raise ValidationError() from None
+
+    def to_url(self, value: int) -> str:
+        """The seq as digits."""
+        return str(value)
+
+
+@bp.record_once
+def _add_converter(state) -> None:
+    # Runs before the routes below are added, which need the converter.
+    state.app.url_map.converters["seq"] = SeqConverter
+
+
+def seq_arg(name: str, default: int | None) -> int | None:
+    """A seq query argument, `default` when absent; a 400 naming it when out of range."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    try:
+        return parse_seq(text)
+    except ValueError as exc:
+        abort(400, description=f"{name}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -219,8 +263,8 @@ def window(session_id: str):
     """
     session = _session_or_404(session_id)
     filters = Filters.from_args(request.args)
-    after = request.args.get("after", 0, type=int)
-    upto = request.args.get("upto", type=int)
+    after = seq_arg("after", 0)
+    upto = seq_arg("upto", None)
     broker = current_app.extensions["voice_lab_broker"]
     news = broker.news  # read before the store, so news stored after this look wakes the wait
     found = _window(session, filters, after)
@@ -261,7 +305,7 @@ def _window(session: dict, filters: Filters, after: int) -> dict:
     }
 
 
-@bp.get("/sessions/<session_id>/events/<int:seq>")
+@bp.get("/sessions/<session_id>/events/<seq:seq>")
 def event_json(session_id: str, seq: int):
     """One event's payload, pretty-printed, for a row being expanded."""
     row = _event_or_404(session_id, seq)
@@ -319,7 +363,7 @@ def store_key() -> str:
     return str(database_path(current_app))
 
 
-@bp.get("/sessions/<session_id>/run/<int:seq>")
+@bp.get("/sessions/<session_id>/run/<seq:seq>")
 def run(session_id: str, seq: int):
     """The individual deltas of the collapsed run that starts at `seq`."""
     session = _session_or_404(session_id)

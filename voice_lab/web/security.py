@@ -4,11 +4,13 @@ and the security headers every response carries."""
 from __future__ import annotations
 
 import hmac
+import logging
+import re
 import secrets
 import threading
 import time
 from collections import deque
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from flask import (
     Blueprint,
@@ -21,6 +23,8 @@ from flask import (
     session,
     url_for,
 )
+
+from ..config import is_loopback
 
 bp = Blueprint("security", __name__)
 
@@ -75,18 +79,14 @@ def _refuse(status: int, code: str, message: str):
     return current_app.response_class(message, status=status, mimetype="text/plain")
 
 
-def is_loopback(host: str) -> bool:
-    """Whether a host name or address is this machine's loopback."""
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
 def local_only_refusal():
     """Without a token, Voice Lab serves this machine only: a request from elsewhere, or for a
     host name that is not loopback (a DNS-rebinding page), is refused whatever it asks for."""
     if current_app.config.get("VOICE_LAB_TOKEN"):
         return None
-    hostname = urlsplit(f"//{request.host}").hostname or ""
-    if is_loopback(hostname) and is_loopback(request.remote_addr or ""):
+    # The Host header as sent: werkzeug's request.host quietly trims a malformed one.
+    host = request.headers.get("Host", request.host)
+    if is_loopback(host) and is_loopback(request.remote_addr or ""):
         return None
     return _refuse(
         403,
@@ -210,10 +210,38 @@ def mint_allowed():
     return reply, 429
 
 
+LOGIN_RATE = (10, 60.0)  # login tries per client per seconds
+# A query parameter: its name and value, up to the next separator, space or quote.
+_PARAM = re.compile(r"(?<=[?&])([^=&\s\"']*)=([^&#\s\"']*)")
+
+
+def without_tokens(text: str) -> str:
+    """`text` (a request line, a URL) with the value of every `token` parameter hidden, whatever
+    its encoding (`to%6Ben` is read as `token` too)."""
+
+    def hide(match: re.Match) -> str:
+        name = match[1]
+        return f"{name}=[hidden]" if unquote_plus(name) == "token" else match[0]
+
+    return _PARAM.sub(hide, text)
+
+
+def hide_tokens(record: logging.LogRecord) -> bool:
+    """A log filter: the record with no token in it (a right or wrong `?token=` of the
+    websocket would otherwise be in every request log line)."""
+    message = record.getMessage()
+    hidden = without_tokens(message)
+    if hidden != message:
+        record.msg, record.args = hidden, ()
+    return True
+
+
 def init_app(app: Flask) -> None:
     """Install the guard, the headers, the mint limiter and the login page."""
     limit, window = app.config["VOICE_LAB_MINT_RATE"]
     app.extensions["voice_lab_mint_limiter"] = RateLimiter(limit, window)
+    app.extensions["voice_lab_login_limiter"] = RateLimiter(*LOGIN_RATE)
+    logging.getLogger("werkzeug").addFilter(hide_tokens)  # the server's request log
     token = app.config.get("VOICE_LAB_TOKEN")
     if token:
         # Logins survive a restart: the cookie key follows the token.
@@ -224,14 +252,30 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
 
 
+# A path on this site: one slash, then no slash or backslash (browsers read `/\` as `//`, the
+# start of another host), and no control character anywhere (browsers drop tabs and newlines
+# from a URL, so `/\t/evil.example` is `//evil.example`; CR/LF would split the header).
+_OWN_PATH = re.compile(r"/(?![/\\])[^\x00-\x1f\x7f\\]*")
+
+
+def own_path(target: str) -> str:
+    """`target` if it is a path on this site, else `/`: login never redirects elsewhere."""
+    return target if _OWN_PATH.fullmatch(target) else "/"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The access-token form; a right token sets the login cookie."""
-    target = request.values.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"  # only our own pages: no open redirect
+    """The access-token form; a right token sets the login cookie. Tries are limited per
+    client (LOGIN_RATE), so a token cannot be guessed at speed."""
+    target = own_path(request.values.get("next", "/"))
     token = current_app.config.get("VOICE_LAB_TOKEN")
     if request.method == "POST":
+        limiter: RateLimiter = current_app.extensions["voice_lab_login_limiter"]
+        wait = limiter.retry_after(request.remote_addr or "?")
+        if wait:
+            error = f"Too many tries from this address: wait {wait} s and try again."
+            page = render_template("login.html", target=target, error=error)
+            return page, 429, {"Retry-After": str(wait)}
         offered = request.form.get("token", "")
         if token and hmac.compare_digest(offered.encode(), token.encode()):
             session["token_hash"] = _digest(token)
