@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections import Counter, deque
+from contextlib import suppress
 from typing import Any
 
 MIB = 1024 * 1024
@@ -67,6 +68,12 @@ class Metered:
         """The oldest frame taken got its reply: its bytes are free."""
         self._taken_bytes -= self._taken.popleft()
         self._gate.changed()
+
+    def end(self) -> None:
+        """End the connection, what is sent still delivered: a client that keeps it open after
+        the websocket closed would otherwise hold the reader and the request's thread."""
+        with suppress(OSError):  # gone already
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def unheld(self) -> None:
         """A reader waited on the gate: the ping's answer may be queued behind the frames it
@@ -139,11 +146,12 @@ class Gate:
             self._room.notify_all()
 
     def close(self, metered: Metered) -> None:
-        """The socket's handler is done: its reader reads on to its end, unbudgeted."""
+        """The socket's handler is done: its reader stops waiting, and the connection ends."""
         with self._room:
             metered.closed = True
             self._open.discard(metered)
             self._room.notify_all()
+        metered.end()
 
     def changed(self) -> None:
         """Bytes were freed: let waiting readers look again."""
