@@ -144,3 +144,37 @@ def test_server_restarted_mid_call_nothing_lost(page, restartable):
     assert stored["ended_at"]
     count("events sent (server restart)", stored["max_seq"])
     count("events stored (server restart)", stored["event_count"])
+
+
+@pytest.fixture
+def quick_idle(settings):
+    """Sockets quiet for half a second are closed by the server."""
+    settings["VOICE_LAB_SOCKET_IDLE"] = "0.5"
+
+
+IDLE_SCRIPT = """async () => {
+  const { Mirror } = await import("/static/js/mirror.js");
+  const mirror = new Mirror({ url: "/ws/mirror", create: { label: "idle", protocol: "ga" } });
+  window.states = [];
+  mirror.addEventListener("state", (e) => window.states.push(e.detail));
+  window.mirror = mirror;
+  mirror.record("server", JSON.stringify({ type: "response.output_text.delta", i: 1 }));
+}"""
+
+
+def test_an_idle_close_the_page_reconnects_when_it_records_again(quick_idle, call_page, server):
+    call_page.evaluate(IDLE_SCRIPT)
+    call_page.wait_for_function("() => window.states.includes('idle')")
+    assert call_page.evaluate("window.mirror.acked") == 1
+    call_page.evaluate(
+        """() => { for (const i of [2, 3])
+          window.mirror.record("server", JSON.stringify({ type: "x", i })); }"""
+    )
+    call_page.wait_for_function("() => window.mirror.acked >= 3")
+    result = call_page.evaluate("window.mirror.close()")
+    # Nothing reconnected while there was nothing to send.
+    assert call_page.evaluate("window.states")[:4] == ["open", "idle", "connecting", "open"]
+    stored = requests.get(
+        f"{server.url}/api/sessions/{call_page.evaluate('window.mirror.session')}", timeout=5
+    ).json()
+    assert result["recorded"] == result["acked"] == stored["event_count"] == 3

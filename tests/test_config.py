@@ -184,3 +184,27 @@ def test_token_required_off_loopback():
 def test_mint_rate_rejected(rate):
     with pytest.raises(ConfigError, match="VOICE_LAB_MINT_RATE"):
         load({"VOICE_LAB_MINT_RATE": rate})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("VOICE_LAB_SOCKET_IDLE", "0"),
+        ("VOICE_LAB_SOCKET_IDLE", "forever"),
+        ("VOICE_LAB_SOCKETS_PER_CLIENT", "0"),
+        ("VOICE_LAB_SOCKETS_PER_CLIENT", "1.5"),
+        ("VOICE_LAB_SOCKETS", "-3"),
+        ("VOICE_LAB_SOCKET_READ_AHEAD", "nan"),
+        ("VOICE_LAB_READ_AHEAD_TOTAL", "inf"),
+    ],
+)
+def test_socket_limits_refused_name_the_variable(variable, value):
+    with pytest.raises(ConfigError) as info:
+        load({variable: value})
+    assert info.value.variable == variable and repr(value) in str(info.value)
+
+
+def test_socket_limits_read():
+    cfg = load({"VOICE_LAB_SOCKET_IDLE": "600", "VOICE_LAB_SOCKET_READ_AHEAD": "0.5"})
+    assert (cfg["VOICE_LAB_SOCKET_IDLE"], cfg["VOICE_LAB_SOCKET_READ_AHEAD"]) == (600, 0.5)
+    assert (cfg["VOICE_LAB_SOCKETS_PER_CLIENT"], cfg["VOICE_LAB_SOCKETS"]) == (32, 256)

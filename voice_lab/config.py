@@ -49,8 +49,20 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_TOKEN": None,
     "VOICE_LAB_MINT_RATE": "30/60",
     "VOICE_LAB_LIVE_WAIT": "10",
+    "VOICE_LAB_SOCKET_IDLE": "120",
+    "VOICE_LAB_SOCKETS_PER_CLIENT": "32",
+    "VOICE_LAB_SOCKETS": "256",
+    "VOICE_LAB_SOCKET_READ_AHEAD": "4",
+    "VOICE_LAB_READ_AHEAD_TOTAL": "32",
 }
 MIN_TOKEN_LENGTH = 16
+# The mirror sockets' limits (see mirror.py) and what one of their units means.
+SOCKET_LIMITS = {
+    "VOICE_LAB_SOCKETS_PER_CLIENT": "sockets",
+    "VOICE_LAB_SOCKETS": "sockets",
+    "VOICE_LAB_SOCKET_READ_AHEAD": "MiB",
+    "VOICE_LAB_READ_AHEAD_TOTAL": "MiB",
+}
 
 
 class ConfigError(ValueError):
@@ -93,6 +105,11 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     cfg["VOICE_LAB_LIVE_WAIT"] = _seconds(
         "VOICE_LAB_LIVE_WAIT", values["VOICE_LAB_LIVE_WAIT"], low=0
     )
+    cfg["VOICE_LAB_SOCKET_IDLE"] = _seconds(
+        "VOICE_LAB_SOCKET_IDLE", values["VOICE_LAB_SOCKET_IDLE"], high=3600
+    )
+    for name, unit in SOCKET_LIMITS.items():
+        cfg[name] = _count(name, values[name], unit)
     cfg["VOICE_LAB_PROVIDER"] = _provider(cfg)
     cfg["VOICE_LAB_EMULATOR"] = _flag(
         "VOICE_LAB_EMULATOR", values["VOICE_LAB_EMULATOR"], cfg["VOICE_LAB_PROVIDER"] == "emulator"
@@ -187,14 +204,25 @@ def _port(value: object) -> int:
     return port
 
 
-def _seconds(name: str, value: object, low: float = 0.001) -> float:
+def _seconds(name: str, value: object, low: float = 0.001, high: float = 300) -> float:
     try:
         seconds = float(str(value))
     except ValueError:
         seconds = -1.0
-    if not low <= seconds <= 300:
-        raise ConfigError(name, f"must be seconds between {low:g} and 300 (got {value!r})")
+    if not low <= seconds <= high:
+        raise ConfigError(name, f"must be seconds between {low:g} and {high:g} (got {value!r})")
     return seconds
+
+
+def _count(name: str, value: object, unit: str) -> float:
+    """A positive number of `unit`; MiB may be a fraction, sockets are whole."""
+    try:
+        number = float(str(value)) if unit == "MiB" else int(str(value))
+    except ValueError:
+        number = 0
+    if not 0 < number <= 1_000_000:
+        raise ConfigError(name, f"must be a positive number of {unit} (got {value!r})")
+    return number
 
 
 def _flag(name: str, value: object, default: bool) -> bool:

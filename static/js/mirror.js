@@ -22,6 +22,7 @@ const COALESCE_MS = 5;
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10000;
 const CLOSE_WAIT_MS = 3000;
+const IDLE_CLOSE = 4408; // the server closed a quiet socket: reconnect once there is more to send
 const encoder = new TextEncoder();
 
 /** Milliseconds since the epoch, fractional, on the browser's monotonic clock. */
@@ -57,7 +58,7 @@ function rounded(value, factor = 1, digits = 3) {
 
 /**
  * The recorder and its websocket. Events: "record" (detail: the event), "ack" (detail: acked
- * seq), "state" (detail: connecting | open | reconnecting | closing | closed), "error" (detail:
+ * seq), "state" (detail: connecting | open | idle | reconnecting | closing | closed), "error" (detail:
  * the server's error frame).
  */
 export class Mirror extends EventTarget {
@@ -99,6 +100,10 @@ export class Mirror extends EventTarget {
     const event = { seq: ++this.seq, dir, t: now(), data: dir === "local" ? data : asText(data) };
     this._pending.push(this._entry(event));
     this.dispatchEvent(new CustomEvent("record", { detail: event }));
+    if (this.state === "idle") {
+      this._setState("connecting");
+      this._connect();
+    }
     this._schedule();
     return event;
   }
@@ -247,11 +252,15 @@ export class Mirror extends EventTarget {
       ws.send(JSON.stringify(hello));
     });
     ws.addEventListener("message", (e) => this._onFrame(e.data));
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (e) => {
       if (this._ws !== ws) return;
       this._ws = null;
       this._welcomed = false;
       if (this._closed) return;
+      if (e.code === IDLE_CLOSE && !this._closing && this.acked >= this.seq) {
+        this._setState("idle"); // record() connects again
+        return;
+      }
       this._setState(this._closing ? "closing" : "reconnecting");
       // While closing, the last events have only moments left: retry at the shortest delay.
       const delay = this._closing

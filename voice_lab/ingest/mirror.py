@@ -23,6 +23,7 @@ from ..analysis.aggregates import Aggregates
 from ..protocol.events import MAX_DEPTH, Event, TooDeep, loads, parse_event, row_problem, storable
 from ..storage import EventRow, Store, Stored, open_store
 from ..web.security import origin_allowed
+from ..web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE, Gate, Metered
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
@@ -352,30 +353,63 @@ def check_origin():
     return None
 
 
+@bp.before_request
+def meter_socket():
+    """Put the connection's socket behind the app's gate before simple-websocket reads it."""
+    for key in ("werkzeug.socket", "gunicorn.socket"):
+        if key in request.environ:
+            gate = current_app.extensions["voice_lab_sockets"]
+            request.environ[key] = gate.meter(request.environ[key])
+
+
 @sock.route("/ws/mirror", bp=bp)
 def mirror_socket(ws) -> None:
-    """Receive frames until the browser goes away, answering each one in turn."""
+    """Receive frames until the browser goes away or falls idle, answering each one in turn;
+    refuse the socket when its client (or everyone) has too many open."""
+    gate: Gate = current_app.extensions["voice_lab_sockets"]
+    metered: Metered = ws.sock
+    client = request.remote_addr or "unknown"
+    refused = gate.admit(client)
+    try:
+        if refused:
+            ws.send(json.dumps(MirrorError("too_many_sockets", refused).frame()))
+            ws.close(TOO_MANY_CLOSE, refused)
+            return
+        gate.open(metered, ws)
+        try:
+            _serve(ws, metered, current_app.config["VOICE_LAB_SOCKET_IDLE"])
+        finally:
+            gate.leave(client)
+    finally:
+        gate.close(metered)
+        request.environ[SOCKET_DONE] = True
+
+
+def _serve(ws, metered: Metered, idle: float) -> None:
+    """The socket loop: take what is read, reply in order; close after `idle` quiet seconds."""
     store = open_store()
     mirror = Mirror(store, current_app.extensions["voice_lab_broker"].publish)
     try:
         while True:
             if not mirror.owing:
-                text = ws.receive()  # wait for the next frame
+                text = ws.receive(timeout=idle)  # wait for the next frame
                 if text is None:
-                    return  # the browser went away
-                mirror.take(text)
-            elif mirror.owed < READ_AHEAD and (text := ws.receive(timeout=0)) is not None:
-                mirror.take(text)  # read already: its batch joins those in flight
-            else:
+                    if ws.connected:  # idle, not gone: mirror.js reconnects when it records
+                        ws.close(IDLE_CLOSE, f"idle for {idle:g} s: reconnect to send more")
+                    return
+            elif mirror.owed >= READ_AHEAD or (text := ws.receive(timeout=0)) is None:
                 ws.send(json.dumps(mirror.reply()))
+                metered.answered()  # its bytes are free: the reader may read more
                 mirror.fold_stored()  # the ack is out: fold while the browser sends more
+                continue
+            metered.took(text)  # read already: its batch joins those in flight
+            mirror.take(text)
     finally:
         try:
             mirror.settle()  # nothing queued outlives the socket's store
             mirror.close()
         finally:
             store.close()
-            request.environ[SOCKET_DONE] = True
 
 
 SOCKET_DONE = "voice_lab.websocket_done"
@@ -413,6 +447,7 @@ def init_app(app) -> None:
         "SOCK_SERVER_OPTIONS",
         {"max_message_size": SOCKET_MESSAGE_LIMIT, "ping_interval": 25, "receive_bytes": 1 << 16},
     )
+    app.extensions["voice_lab_sockets"] = Gate.from_config(app.config)
     app.register_blueprint(bp)
     sock.init_app(app)
     app.wsgi_app = QuietSocketEnd(app.wsgi_app)

@@ -1,0 +1,165 @@
+"""The mirror's ceilings over real websockets: bytes read ahead, sockets per client and in all,
+idle sockets closed and resumed from."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import struct
+import threading
+
+import pytest
+import websocket
+
+from tests.waiting import until
+from voice_lab.ingest.mirror import MAX_FRAME_BYTES
+from voice_lab.storage import open_store
+from voice_lab.web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE
+
+CHUNK = 1 << 16  # the server's receive_bytes: what one read may add past a budget
+
+
+@pytest.fixture
+def limits() -> dict:
+    """The socket settings of a test (parametrized); the defaults otherwise."""
+    return {}
+
+
+@pytest.fixture
+def settings(settings, limits):
+    """A cloud provider that is never called keeps the emulator off."""
+    settings.update({"OPENAI_API_KEY": "sk-unused", **limits})
+    return settings
+
+
+def new_session(app) -> tuple[str, str]:
+    """A session the mirror may write into: its id and write secret."""
+    store = open_store(app)
+    try:
+        return store.create_writable_session(provider="openai")
+    finally:
+        store.close()
+
+
+def stored_seqs(app, session_id) -> list[int]:
+    store = open_store(app)
+    try:
+        return [row["seq"] for row in store.iter_events(session_id)]
+    finally:
+        store.close()
+
+
+def connect(url: str, session: tuple[str, str] | None = None) -> websocket.WebSocket:
+    """A socket to the mirror, welcomed to `session` (id, write secret) when one is given."""
+    ws = websocket.create_connection(url.replace("http", "ws", 1) + "/ws/mirror", timeout=30)
+    if session is not None:
+        sid, secret = session
+        ws.send(json.dumps({"op": "hello", "session": sid, "secret": secret}))
+        assert json.loads(ws.recv())["op"] == "welcome"
+    return ws
+
+
+def big_frame(seq: int) -> str:
+    """An events frame of one event, nearly as large as a frame may be."""
+    data = json.dumps({"type": "x", "pad": "p" * (MAX_FRAME_BYTES - 4096)})
+    return json.dumps(
+        {"op": "events", "events": [{"seq": seq, "dir": "server", "t": 1.0, "data": data}]}
+    )
+
+
+def closing(ws: websocket.WebSocket) -> tuple[int, str]:
+    """The close code and reason the server sends next (frames before it are skipped)."""
+    while True:
+        opcode, data = ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return struct.unpack("!H", data[:2])[0], data[2:].decode()
+
+
+@pytest.mark.parametrize(
+    ("sockets", "limits"),
+    [
+        (1, {"VOICE_LAB_SOCKET_READ_AHEAD": "1", "VOICE_LAB_READ_AHEAD_TOTAL": "32"}),
+        (3, {"VOICE_LAB_SOCKET_READ_AHEAD": "32", "VOICE_LAB_READ_AHEAD_TOTAL": "1.5"}),
+    ],
+    ids=["per socket", "in all"],
+)
+def test_frames_sent_without_reading_acks_are_read_no_further_than_the_budget(
+    app, live_server, sockets
+):
+    gate = app.extensions["voice_lab_sockets"]
+    frames = 48
+    sessions = [new_session(app) for _ in range(sockets)]
+    clients = [connect(live_server.url, session) for session in sessions]
+    # The store cannot commit: nothing is answered, so what is read stays held.
+    db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"], isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+
+    def pipeline(ws):
+        for seq in range(1, frames + 1):
+            ws.send(big_frame(seq))
+
+    senders = [threading.Thread(target=pipeline, args=(ws,)) for ws in clients]
+    for sender in senders:
+        sender.start()
+    until(lambda: gate.waiting == sockets, "every reader waits for room")
+    # Each socket may finish the frame it is in (and one read more) past the budget, no further.
+    most = min(gate.read_ahead * sockets, gate.read_ahead_total)
+    assert gate.held() <= most + sockets * (MAX_FRAME_BYTES + CHUNK)
+    db.execute("ROLLBACK")
+    db.close()
+    for ws in clients:
+        replies = [json.loads(ws.recv()) for _ in range(frames)]
+        assert {r["op"] for r in replies} == {"ack"} and replies[-1]["upto"] == frames
+    for sender, ws in zip(senders, clients, strict=True):
+        sender.join(30)
+        ws.close()
+    for sid, _ in sessions:
+        assert stored_seqs(app, sid) == list(range(1, frames + 1))
+
+
+@pytest.mark.parametrize(
+    ("variable", "limits"),
+    [
+        ("VOICE_LAB_SOCKETS_PER_CLIENT", {"VOICE_LAB_SOCKETS_PER_CLIENT": "2"}),
+        ("VOICE_LAB_SOCKETS", {"VOICE_LAB_SOCKETS": "2"}),
+    ],
+)
+def test_a_socket_past_the_cap_gets_an_error_and_a_close_reason(live_server, app, variable):
+    gate = app.extensions["voice_lab_sockets"]
+    session = new_session(app)
+    first, second = connect(live_server.url, session), connect(live_server.url, session)
+    third = connect(live_server.url)
+    error = json.loads(third.recv())
+    assert error["op"] == "error" and error["code"] == "too_many_sockets"
+    assert variable in error["message"]
+    code, reason = closing(third)
+    assert code == TOO_MANY_CLOSE and variable in reason and len(reason.encode()) <= 123
+    first.close()
+    until(lambda: gate.sockets == 1, "one socket left")
+    fourth = connect(live_server.url, session)  # a slot came free
+    for ws in (second, third, fourth):
+        ws.close()
+
+
+@pytest.mark.parametrize("limits", [{"VOICE_LAB_SOCKET_IDLE": "0.2"}])
+def test_an_idle_socket_is_closed_its_threads_end_and_a_hello_resumes(live_server, app):
+    gate = app.extensions["voice_lab_sockets"]
+    sid, secret = new_session(app)
+    ws = connect(live_server.url, (sid, secret))
+    ws.send(big_frame(1))
+    assert json.loads(ws.recv()) == {"op": "ack", "upto": 1}
+    assert closing(ws) == (IDLE_CLOSE, "idle for 0.2 s: reconnect to send more")
+    ws.close()
+    until(lambda: gate.sockets == 0, "no socket left")
+    # Both of a socket's threads (the request's and its reader's) end with it.
+    threads = threading.active_count()
+    again = connect(live_server.url)
+    again.send(json.dumps({"op": "hello", "session": sid, "secret": secret}))
+    assert json.loads(again.recv()) == {"op": "welcome", "session": sid, "acked": 1}
+    again.send(big_frame(2))
+    assert json.loads(again.recv()) == {"op": "ack", "upto": 2}
+    assert threading.active_count() >= threads + 2
+    assert closing(again)[0] == IDLE_CLOSE
+    again.close()
+    until(lambda: threading.active_count() == threads, "the socket's threads ended")
+    assert stored_seqs(app, sid) == [1, 2]
