@@ -23,6 +23,41 @@ const BACKOFF_MAX_MS = 10000;
 const CLOSE_WAIT_MS = 3000;
 const encoder = new TextEncoder();
 
+// A mirror's one state, by name, and the name pages are shown for it (`state`, "state" events).
+// The states before the first welcome are apart because that welcome alone says whether the
+// session already held events (a reloaded page); the closing ones, because only a welcomed
+// socket may carry the last events.
+const SHOWN = {
+  connecting: "connecting", // the first socket, not welcomed yet
+  retrying: "reconnecting", // not welcomed yet, a socket failed: trying again
+  open: "open", // welcomed: events go out as they are recorded
+  reconnecting: "reconnecting", // welcomed before, the socket lost: trying again
+  leaving: "closing", // close() before any welcome: waiting briefly for one
+  closing: "closing", // close() with the socket lost: trying again, briefly
+  draining: "closing", // close() on a welcomed socket: sending the last events
+  unusable: "closed", // the URL cannot be opened: events are recorded, never sent
+  closed: "closed", // done: nothing more is recorded
+};
+const UNWELCOMED = new Set(["connecting", "retrying", "leaving"]);
+const SENDING = new Set(["open", "draining"]);
+const CLOSING = new Set(["leaving", "closing", "draining"]);
+const ON_SOCKET_LOST = {
+  connecting: "retrying",
+  retrying: "retrying",
+  open: "reconnecting",
+  reconnecting: "reconnecting",
+  leaving: "leaving",
+  closing: "closing",
+  draining: "closing",
+};
+const ON_CLOSE = {
+  connecting: "leaving",
+  retrying: "leaving",
+  unusable: "leaving",
+  open: "draining",
+  reconnecting: "closing",
+};
+
 /** Milliseconds since the epoch, fractional, on the browser's monotonic clock. */
 export function now() {
   return performance.timeOrigin + performance.now();
@@ -70,28 +105,30 @@ export class Mirror extends EventTarget {
     this.statsIntervalMs = statsIntervalMs;
     this.seq = 0; // last seq recorded
     this.acked = 0; // highest contiguous seq the server committed
-    this.state = "connecting";
+    this._state = "connecting"; // one of SHOWN's names
     this.lastError = null;
     this._pending = []; // unacked events in seq order: {event, json, bytes}
     this._sentUpto = 0;
     this._ws = null;
-    this._welcomed = false;
-    this._everWelcomed = false;
     this._flushTimer = null;
     this._retryTimer = null;
     this._retries = 0;
     this._resendTimer = null;
     this._storageRetries = 0;
-    this._closing = null;
-    this._closed = false;
+    this._closing = null; // the promise close() returns
     this._cleanups = [];
     this._channels = new WeakSet();
     this._connect();
   }
 
+  /** The state as pages are shown it: connecting | open | reconnecting | closing | closed. */
+  get state() {
+    return SHOWN[this._state];
+  }
+
   /** Record one message: dir "server" | "client" (data-channel text) or "local" (an object). */
   record(dir, data) {
-    if (this._closed) return null;
+    if (this._state === "closed") return null;
     const event = { seq: ++this.seq, dir, t: now(), data: dir === "local" ? data : asText(data) };
     this._pending.push(this._entry(event));
     this.dispatchEvent(new CustomEvent("record", { detail: event }));
@@ -172,17 +209,16 @@ export class Mirror extends EventTarget {
   close({ waitMs = CLOSE_WAIT_MS } = {}) {
     if (this._closing) return this._closing;
     for (const cleanup of this._cleanups.splice(0)) cleanup();
-    this._setState("closing");
+    this._setState(ON_CLOSE[this._state]);
     this._closing = new Promise((resolve) => {
       const finish = () => {
         clearTimeout(deadline);
         this.removeEventListener("ack", check);
-        this._closed = true;
+        this._setState("closed");
         clearTimeout(this._flushTimer);
         clearTimeout(this._retryTimer);
         clearTimeout(this._resendTimer);
         if (this._ws) this._ws.close(1000, "call ended");
-        this._setState("closed");
         resolve({ recorded: this.seq, acked: this.acked });
       };
       const check = () => {
@@ -221,9 +257,9 @@ export class Mirror extends EventTarget {
   }
 
   _setState(state) {
-    if (this.state === state) return;
-    this.state = state;
-    this.dispatchEvent(new CustomEvent("state", { detail: state }));
+    const shown = this.state;
+    this._state = state;
+    if (this.state !== shown) this.dispatchEvent(new CustomEvent("state", { detail: this.state }));
   }
 
   _connect() {
@@ -232,7 +268,7 @@ export class Mirror extends EventTarget {
       ws = new WebSocket(this.url);
     } catch (exc) {
       this.lastError = { code: "bad_url", message: String(exc.message || exc) };
-      this._setState("closed");
+      this._setState("unusable");
       return;
     }
     this._ws = ws;
@@ -246,11 +282,10 @@ export class Mirror extends EventTarget {
     ws.addEventListener("close", () => {
       if (this._ws !== ws) return;
       this._ws = null;
-      this._welcomed = false;
-      if (this._closed) return;
-      this._setState(this._closing ? "closing" : "reconnecting");
+      if (this._state === "closed") return;
+      this._setState(ON_SOCKET_LOST[this._state]);
       // While closing, the last events have only moments left: retry at the shortest delay.
-      const delay = this._closing
+      const delay = CLOSING.has(this._state)
         ? BACKOFF_MIN_MS
         : Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this._retries++);
       this._retryTimer = setTimeout(() => this._connect(), delay * (0.5 + Math.random() / 2));
@@ -288,13 +323,11 @@ export class Mirror extends EventTarget {
   _onWelcome(frame) {
     if (!this.session && frame.session) this.session = frame.session;
     const acked = Number(frame.acked) || 0;
-    if (!this._everWelcomed && acked > 0 && this.acked === 0) this._renumberAfter(acked);
-    this._everWelcomed = true;
-    this._welcomed = true;
+    if (UNWELCOMED.has(this._state) && acked > 0 && this.acked === 0) this._renumberAfter(acked);
     this._retries = 0;
-    this._ack(acked);
+    this._ack(acked); // may finish a close(): then the state stays closed
     this._sentUpto = this.acked;
-    if (!this._closing) this._setState("open");
+    if (this._state !== "closed") this._setState(CLOSING.has(this._state) ? "draining" : "open");
     this._flush();
   }
 
@@ -316,7 +349,7 @@ export class Mirror extends EventTarget {
   }
 
   _schedule() {
-    if (this._flushTimer || !this._welcomed) return;
+    if (this._flushTimer || !SENDING.has(this._state)) return;
     this._flushTimer = setTimeout(() => {
       this._flushTimer = null;
       this._flush();
@@ -325,7 +358,7 @@ export class Mirror extends EventTarget {
 
   _flush() {
     const ws = this._ws;
-    if (!ws || !this._welcomed || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || !SENDING.has(this._state) || ws.readyState !== WebSocket.OPEN) return;
     const first = this._pending.length ? this._pending[0].event.seq : this.seq + 1;
     let index = Math.max(0, this._sentUpto + 1 - first);
     while (index < this._pending.length) {
