@@ -164,31 +164,21 @@ function eventType(event) {
   }
 }
 
+const DIRECTION_MARKS = { server: "↓", client: "↑", local: "•" };
+
 function listEvent(event, startedAt) {
   const type = eventType(event);
   if (type === "voicelab.stats") return;
   const list = $("event-list");
-  const item = document.createElement("li");
-  item.dataset.testid = "event";
+  const item = $("event-row").content.firstElementChild.cloneNode(true);
   item.dataset.dir = event.dir;
   item.dataset.type = type;
-  item.className = `event dir-${event.dir}`;
-  const details = document.createElement("details");
-  const summary = document.createElement("summary");
-  const time = document.createElement("span");
-  time.className = "t";
-  time.textContent = `${((event.t - startedAt) / 1000).toFixed(3)}s`;
-  const dir = document.createElement("span");
-  dir.className = "dir";
-  dir.textContent = { server: "↓", client: "↑", local: "•" }[event.dir];
-  const name = document.createElement("span");
-  name.className = "type";
-  name.textContent = type;
-  summary.append(time, dir, name);
-  const body = document.createElement("pre");
-  body.textContent = typeof event.data === "string" ? event.data : JSON.stringify(event.data);
-  details.append(summary, body);
-  item.append(details);
+  item.classList.add(`dir-${event.dir}`);
+  item.querySelector(".t").textContent = `${((event.t - startedAt) / 1000).toFixed(3)}s`;
+  item.querySelector(".dir").textContent = DIRECTION_MARKS[event.dir];
+  item.querySelector(".type").textContent = type;
+  item.querySelector("pre").textContent =
+    typeof event.data === "string" ? event.data : JSON.stringify(event.data);
   list.append(item);
   while (list.childElementCount > MAX_LISTED) list.firstElementChild.remove();
   list.scrollTop = list.scrollHeight;
