@@ -3,13 +3,13 @@
 // The ephemeral key lives only inside connect(): it goes into the SDP POST's Authorization
 // header and nowhere else (not the DOM, not the console, not the mirror).
 
+import { chosenProtocol, initSettings, lockSettings, readSettings } from "./call_settings.js";
 import { parseClientEvent, sessionConfig, sessionUpdate, templates, userMessage } from "./client_events.js";
 import { audioContext, LevelMeter } from "./levels.js";
 import { Mirror, now } from "./mirror.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("call");
-const form = $("settings");
 const SESSIONS_URL = root.dataset.sessionsUrl;
 const MIRROR_URL = root.dataset.mirrorUrl;
 const SESSION_PAGE = root.dataset.sessionPage;
@@ -29,42 +29,6 @@ class CallError extends Error {
   }
 }
 
-// ---- settings ---------------------------------------------------------------------------
-
-function providerOption() {
-  return form.elements.provider.selectedOptions[0];
-}
-
-function isEmulator() {
-  return form.elements.provider.value === "emulator";
-}
-
-function chosenProtocol() {
-  return isEmulator() ? form.elements.protocol.value : providerOption().dataset.protocol;
-}
-
-/** The choices of the settings form. */
-function readSettings() {
-  const f = form.elements;
-  return {
-    provider: f.provider.value,
-    protocol: chosenProtocol(),
-    model: f.model.value.trim(),
-    voice: f.voice.value.trim(),
-    instructions: f.instructions.value,
-    vad: {
-      type: f.vad_type.value,
-      threshold: Number(f.threshold.value),
-      prefix_padding_ms: Number(f.prefix_padding_ms.value),
-      silence_duration_ms: Number(f.silence_duration_ms.value),
-      eagerness: f.eagerness.value,
-    },
-    transcription: f.transcription.checked,
-    scenario: f.scenario.value,
-    label: f.label.value.trim(),
-  };
-}
-
 /** The body of POST /api/sessions for these settings. */
 function mintRequest(settings) {
   const body = {
@@ -82,18 +46,6 @@ function mintRequest(settings) {
   return body;
 }
 
-function showProviderFields() {
-  const option = providerOption();
-  form.elements.model.value = option.dataset.model;
-  form.elements.voice.value = option.dataset.voice;
-  for (const el of form.querySelectorAll("[data-emulator-only]")) el.hidden = !isEmulator();
-}
-
-function showVadFields() {
-  const type = form.elements.vad_type.value;
-  for (const el of form.querySelectorAll("[data-vad]")) el.hidden = el.dataset.vad !== type;
-}
-
 // ---- display ----------------------------------------------------------------------------
 
 function setText(id, text) {
@@ -106,8 +58,7 @@ function setPhase(phase) {
   $("start").disabled = phase !== "idle" && phase !== "ended";
   $("stop").disabled = phase !== "starting" && phase !== "live";
   $("controls").disabled = phase !== "live";
-  // The choices go into the mint and the first session.update: frozen while a call runs.
-  for (const el of form.elements) el.disabled = !$("stop").disabled || phase === "stopping";
+  lockSettings(phase === "starting" || phase === "live" || phase === "stopping");
 }
 
 function showError(id, message) {
@@ -510,9 +461,7 @@ function fillTemplate() {
 
 // ---- wiring -----------------------------------------------------------------------------
 
-form.addEventListener("submit", (e) => e.preventDefault());
-form.elements.provider.addEventListener("change", showProviderFields);
-form.elements.vad_type.addEventListener("change", showVadFields);
+initSettings();
 $("start").addEventListener("click", start);
 $("stop").addEventListener("click", () => stop(call));
 $("mic").addEventListener("change", switchMicrophone);
@@ -524,7 +473,5 @@ window.addEventListener("pagehide", () => {
   if (call?.session) navigator.sendBeacon(`${SESSIONS_URL}/${encodeURIComponent(call.session.id)}/end`);
   call?.pc?.close();
 });
-for (const el of form.querySelectorAll("[data-emulator-only]")) el.hidden = !isEmulator();
-showVadFields();
 setPhase("idle");
 root.dataset.ready = "true";
