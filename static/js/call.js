@@ -5,20 +5,30 @@
 
 import { chosenProtocol, initSettings, lockSettings, readSettings } from "./call_settings.js";
 import { parseClientEvent, sessionConfig, sessionUpdate, templates, userMessage } from "./client_events.js";
-import { audioContext, LevelMeter } from "./levels.js";
-import { Mirror, now } from "./mirror.js";
+import {
+  clearEvents,
+  countdown,
+  setText,
+  showChannel,
+  showError,
+  showMicrophone,
+  showMirror,
+  showPeer,
+  showPhase,
+  showRemote,
+  showSession,
+  stopAudio,
+} from "./call_status.js";
+import { audioContext } from "./levels.js";
+import { Mirror } from "./mirror.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("call");
 const SESSIONS_URL = root.dataset.sessionsUrl;
 const MIRROR_URL = root.dataset.mirrorUrl;
-const SESSION_PAGE = root.dataset.sessionPage;
 const CHANNEL_LABEL = "oai-events";
 const GATHER_WAIT_MS = 2000;
-const MAX_LISTED = 1000;
 
-const micMeter = new LevelMeter($("mic-level"));
-const remoteMeter = new LevelMeter($("remote-level"));
 let call = null; // the call being started, held or stopped; null when idle
 
 /** A failure to show as the service (or Voice Lab) said it. */
@@ -48,23 +58,12 @@ function mintRequest(settings) {
 
 // ---- display ----------------------------------------------------------------------------
 
-function setText(id, text) {
-  $(id).textContent = text;
-}
-
 function setPhase(phase) {
-  setText("call-phase", phase);
-  root.dataset.phase = phase;
+  showPhase(phase);
   $("start").disabled = phase !== "idle" && phase !== "ended";
   $("stop").disabled = phase !== "starting" && phase !== "live";
   $("controls").disabled = phase !== "live";
   lockSettings(phase === "starting" || phase === "live" || phase === "stopping");
-}
-
-function showError(id, message) {
-  const el = $(id);
-  el.textContent = message || "";
-  el.hidden = !message;
 }
 
 /** The message of a JSON error body ({error: {message, source, status, code}}), else the text. */
@@ -84,90 +83,6 @@ function describeError(what, status, text) {
   return `${what} failed (HTTP ${status}): ${error.message || "no message"}${details ? ` [${details}]` : ""}`;
 }
 
-function showSession(id) {
-  const link = $("session-link");
-  link.href = `${SESSION_PAGE}${encodeURIComponent(id)}`;
-  link.textContent = id;
-  link.hidden = false;
-  $("session-none").hidden = true;
-}
-
-function countdown(expiresAt) {
-  const el = $("key-ttl");
-  const tick = () => {
-    const left = Math.round(expiresAt - Date.now() / 1000);
-    el.textContent = left > 0 ? `${left} s left` : "expired";
-  };
-  tick();
-  const timer = setInterval(tick, 1000);
-  return (final) => {
-    clearInterval(timer);
-    el.textContent = final;
-  };
-}
-
-function eventType(event) {
-  if (event.dir === "local") return event.data.type;
-  try {
-    return JSON.parse(event.data)?.type ?? "(no type)";
-  } catch {
-    return "(not JSON)";
-  }
-}
-
-const DIRECTION_MARKS = { server: "↓", client: "↑", local: "•" };
-
-function listEvent(event, startedAt) {
-  const type = eventType(event);
-  if (type === "voicelab.stats") return;
-  const list = $("event-list");
-  const item = $("event-row").content.firstElementChild.cloneNode(true);
-  item.dataset.dir = event.dir;
-  item.dataset.type = type;
-  item.classList.add(`dir-${event.dir}`);
-  item.querySelector(".t").textContent = `${((event.t - startedAt) / 1000).toFixed(3)}s`;
-  item.querySelector(".dir").textContent = DIRECTION_MARKS[event.dir];
-  item.querySelector(".type").textContent = type;
-  item.querySelector("pre").textContent =
-    typeof event.data === "string" ? event.data : JSON.stringify(event.data);
-  list.append(item);
-  while (list.childElementCount > MAX_LISTED) list.firstElementChild.remove();
-  list.scrollTop = list.scrollHeight;
-}
-
-function showMirror(mirror) {
-  const startedAt = now();
-  const counts = () => {
-    setText("recorded-count", String(mirror.seq));
-    setText("acked-seq", String(mirror.acked));
-  };
-  mirror.addEventListener("record", (e) => {
-    listEvent(e.detail, startedAt);
-    counts();
-  });
-  mirror.addEventListener("ack", counts);
-  mirror.addEventListener("state", (e) => setText("mirror-state", e.detail));
-  mirror.addEventListener("error", (e) =>
-    setText("mirror-error", `${e.detail.code}: ${e.detail.message}`),
-  );
-  setText("mirror-state", mirror.state);
-  setText("mirror-error", "");
-  counts();
-}
-
-function showPeer(pc) {
-  const states = () => {
-    setText("pc-state", pc.connectionState);
-    setText("ice-state", pc.iceConnectionState);
-    setText("ice-gathering", pc.iceGatheringState);
-  };
-  for (const type of ["connectionstatechange", "iceconnectionstatechange", "icegatheringstatechange"]) {
-    pc.addEventListener(type, states);
-  }
-  states();
-  return states;
-}
-
 // ---- the call ---------------------------------------------------------------------------
 
 async function start() {
@@ -175,7 +90,7 @@ async function start() {
   audioContext(); // created inside the click, so autoplay rules let it run
   const current = { settings: readSettings(), stopping: false };
   call = current;
-  $("event-list").replaceChildren();
+  clearEvents();
   showError("call-error", "");
   setPhase("starting");
   try {
@@ -232,7 +147,7 @@ async function connect(current) {
   current.stream = stream;
   const track = current.stream.getAudioTracks()[0];
   mirror.local("voicelab.mic", { device: track.label, muted: false });
-  micMeter.show(current.stream);
+  showMicrophone(current.stream);
 
   const pc = new RTCPeerConnection();
   current.pc = pc;
@@ -240,8 +155,7 @@ async function connect(current) {
   current.showStates = showPeer(pc);
   pc.addEventListener("track", (e) => {
     const remote = e.streams[0] || new MediaStream([e.track]);
-    $("remote-audio").srcObject = remote;
-    remoteMeter.show(remote);
+    showRemote(remote);
   });
   pc.addEventListener("connectionstatechange", () => {
     if (pc.connectionState === "failed") stop(current, "the peer connection failed");
@@ -250,9 +164,7 @@ async function connect(current) {
   const dc = pc.createDataChannel(CHANNEL_LABEL);
   current.dc = dc;
   mirror.attach(dc);
-  const dcState = () => setText("dc-state", `${dc.label}: ${dc.readyState}`);
-  for (const type of ["open", "closing", "close"]) dc.addEventListener(type, dcState);
-  dcState();
+  showChannel(dc);
   // The service opens with session.created; the choices follow it, as the protocol orders.
   const configure = (e) => {
     let type = null;
@@ -353,9 +265,7 @@ function stop(current = call, reason = null) {
       current.showStates();
     }
     for (const track of current.stream?.getTracks() ?? []) track.stop();
-    micMeter.stop();
-    remoteMeter.stop();
-    $("remote-audio").srcObject = null;
+    stopAudio();
     if (current.session) await endSession(current);
     await mirror?.close();
     call = null;
@@ -403,7 +313,7 @@ async function switchMicrophone() {
     await current.sender.replaceTrack(track);
     for (const old of current.stream.getTracks()) old.stop();
     current.stream = stream;
-    micMeter.show(stream);
+    showMicrophone(stream);
     current.mirror.local("voicelab.mic", { device: track.label, muted });
   } catch (exc) {
     showError("call-error", `Switching the microphone failed: ${exc.message}`);
