@@ -4,11 +4,11 @@
 // The ephemeral key lives only inside Call.connect(): it goes into the SDP POST's Authorization
 // header and nowhere else (not the DOM, not the console, not the mirror, not the Call).
 
-import { chosenProtocol, initSettings, lockSettings, readSettings } from "./call_settings.js";
+import { enableControls, initControls, listMicrophones } from "./call_controls.js";
+import { initSettings, lockSettings, readSettings } from "./call_settings.js";
 import {
   clearEvents,
   countdown,
-  setText,
   showChannel,
   showError,
   showMicrophone,
@@ -19,7 +19,7 @@ import {
   showSession,
   stopAudio,
 } from "./call_status.js";
-import { parseClientEvent, sessionConfig, sessionUpdate, templates, userMessage } from "./client_events.js";
+import { sessionConfig, sessionUpdate } from "./client_events.js";
 import { audioContext } from "./levels.js";
 import { Mirror } from "./mirror.js";
 
@@ -42,7 +42,7 @@ class CallError extends Error {
  * One call, from the mint to the stop: the session row, its mirror, the microphone, the peer and
  * its data channel. Events: "phase" (detail: starting | live | stopping | ended).
  */
-export class Call extends EventTarget {
+class Call extends EventTarget {
   constructor(settings) {
     super();
     this.settings = settings; // the form's choices when the call started
@@ -172,8 +172,8 @@ export class Call extends EventTarget {
     this.dispatchEvent(new CustomEvent("phase", { detail: phase }));
   }
 
-  // The mirror of this call: its hello names the session just minted, so every event recorded
-  // from here on lands in that session's row.
+  // The one place the minted session reaches the mirror: the mirror's hello names it, so every
+  // event recorded from here on lands in that session's row.
   _openMirror(mint) {
     const { session } = this;
     const mirror = new Mirror({ url: MIRROR_URL, session: session.id });
@@ -349,7 +349,7 @@ function callId(location) {
   return location.split("?")[0].split("/").filter(Boolean).pop() || null;
 }
 
-// ---- the page ---------------------------------------------------------------------------
+// The page: a Start button makes a Call, which lives until it has ended.
 
 let call = null; // the call being started, held or stopped; null when idle
 
@@ -357,7 +357,7 @@ function setPhase(phase) {
   showPhase(phase);
   $("start").disabled = phase !== "idle" && phase !== "ended";
   $("stop").disabled = phase !== "starting" && phase !== "live";
-  $("controls").disabled = phase !== "live";
+  enableControls(phase === "live");
   lockSettings(phase === "starting" || phase === "live" || phase === "stopping");
 }
 
@@ -374,77 +374,10 @@ function start() {
   call.start();
 }
 
-// ---- during the call --------------------------------------------------------------------
-
-async function listMicrophones(active) {
-  const select = $("mic");
-  const devices = await navigator.mediaDevices.enumerateDevices();
-  const options = devices
-    .filter((d) => d.kind === "audioinput")
-    .map((d, i) => {
-      const option = document.createElement("option");
-      option.value = d.deviceId;
-      option.textContent = d.label || `microphone ${i + 1}`;
-      option.selected = d.label === active.label;
-      return option;
-    });
-  select.replaceChildren(...options);
-}
-
-function switchMicrophone() {
-  call?.switchMicrophone($("mic").value, $("mute").checked);
-}
-
-function setMuted() {
-  call?.setMuted($("mute").checked);
-}
-
-/** Send client events on the call's data channel; false when there is no open channel. */
-function sendEvents(events) {
-  return call?.send(events) ?? false;
-}
-
-function sendText(e) {
-  e.preventDefault();
-  const input = $("text-input");
-  const text = input.value.trim();
-  if (text && sendEvents(userMessage(text))) input.value = "";
-}
-
-function sendEditorEvent() {
-  setText("editor-sent", "");
-  const parsed = parseClientEvent($("editor").value);
-  if (parsed.error) {
-    showError("editor-error", parsed.error);
-    return;
-  }
-  if (!sendEvents([parsed.event])) {
-    showError("editor-error", "No open call: start one first (nothing was sent).");
-    return;
-  }
-  showError("editor-error", "");
-  setText("editor-sent", `sent ${parsed.event.type}`);
-}
-
-function fillTemplate() {
-  const name = $("editor-template").value;
-  if (!name) return;
-  const protocol = call?.session?.protocol || chosenProtocol();
-  const settings = call?.settings || readSettings();
-  $("editor").value = JSON.stringify(templates(protocol, settings)[name], null, 2);
-  showError("editor-error", "");
-}
-
-// ---- wiring -----------------------------------------------------------------------------
-
 initSettings();
+initControls(() => call);
 $("start").addEventListener("click", start);
 $("stop").addEventListener("click", () => call?.stop());
-$("mic").addEventListener("change", switchMicrophone);
-$("mute").addEventListener("change", setMuted);
-$("text-form").addEventListener("submit", sendText);
-$("editor-send").addEventListener("click", sendEditorEvent);
-$("editor-template").addEventListener("change", fillTemplate);
 window.addEventListener("pagehide", () => call?.abandon());
 setPhase("idle");
 root.dataset.ready = "true";
