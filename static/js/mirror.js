@@ -214,11 +214,11 @@ export class Mirror extends EventTarget {
       const finish = () => {
         clearTimeout(deadline);
         this.removeEventListener("ack", check);
-        this._setState("closed");
         clearTimeout(this._flushTimer);
         clearTimeout(this._retryTimer);
         clearTimeout(this._resendTimer);
         if (this._ws) this._ws.close(1000, "call ended");
+        this._setState("closed");
         resolve({ recorded: this.seq, acked: this.acked });
       };
       const check = () => {
