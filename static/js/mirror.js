@@ -41,6 +41,7 @@ const SHOWN = {
 const UNWELCOMED = new Set(["connecting", "retrying", "leaving"]);
 const SENDING = new Set(["open", "draining"]);
 const CLOSING = new Set(["leaving", "closing", "draining"]);
+// Where each state goes when its socket is lost, and when close() is called (once only).
 const ON_SOCKET_LOST = {
   connecting: "retrying",
   retrying: "retrying",
