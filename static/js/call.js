@@ -1,25 +1,34 @@
-// The call page: mint a key, hold the WebRTC call with the service (or the emulator), mirror it.
+// The call page: a Call holds one WebRTC call with the service (or the emulator), from the mint
+// to the stop, and mirrors it; the page starts and stops calls.
 //
-// The ephemeral key lives only inside connect(): it goes into the SDP POST's Authorization
-// header and nowhere else (not the DOM, not the console, not the mirror).
+// The ephemeral key lives only inside Call.connect(): it goes into the SDP POST's Authorization
+// header and nowhere else (not the DOM, not the console, not the mirror, not the Call).
 
-import { parseClientEvent, sessionConfig, sessionUpdate, templates, userMessage } from "./client_events.js";
-import { audioContext, LevelMeter } from "./levels.js";
-import { Mirror, now } from "./mirror.js";
+import { enableControls, initControls, listMicrophones } from "./call_controls.js";
+import { initSettings, lockSettings, readSettings } from "./call_settings.js";
+import {
+  clearEvents,
+  countdown,
+  showChannel,
+  showError,
+  showMicrophone,
+  showMirror,
+  showPeer,
+  showPhase,
+  showRemote,
+  showSession,
+  stopAudio,
+} from "./call_status.js";
+import { sessionConfig, sessionUpdate } from "./client_events.js";
+import { audioContext } from "./levels.js";
+import { Mirror } from "./mirror.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("call");
-const form = $("settings");
 const SESSIONS_URL = root.dataset.sessionsUrl;
 const MIRROR_URL = root.dataset.mirrorUrl;
-const SESSION_PAGE = root.dataset.sessionPage;
 const CHANNEL_LABEL = "oai-events";
 const GATHER_WAIT_MS = 2000;
-const MAX_LISTED = 1000;
-
-const micMeter = new LevelMeter($("mic-level"));
-const remoteMeter = new LevelMeter($("remote-level"));
-let call = null; // the call being started, held or stopped; null when idle
 
 /** A failure to show as the service (or Voice Lab) said it. */
 class CallError extends Error {
@@ -29,40 +38,237 @@ class CallError extends Error {
   }
 }
 
-// ---- settings ---------------------------------------------------------------------------
+/**
+ * One call, from the mint to the stop: the session row, its mirror, the microphone, the peer and
+ * its data channel. Events: "phase" (detail: starting | live | stopping | ended).
+ */
+class Call extends EventTarget {
+  constructor(settings) {
+    super();
+    this.settings = settings; // the form's choices when the call started
+    this.session = null; // the minted session, without its key
+    this.mirror = null;
+    this.stream = null; // the microphone
+    this.pc = null;
+    this.sender = null; // the microphone's sender on pc
+    this.dc = null;
+    this.callId = null; // the service's id for the call, from the SDP answer
+    this.stopping = false;
+    this._stopped = null; // stop()'s promise
+    this._stopCountdown = null; // ends the key's countdown, once the key is used or the call stops
+    this._showPeer = null; // shows the peer's states again (close() fires no events)
+  }
 
-function providerOption() {
-  return form.elements.provider.selectedOptions[0];
+  /** Start the call; a failure is shown and recorded, and stops the call. */
+  async start() {
+    this._setPhase("starting");
+    try {
+      await this.connect();
+    } catch (exc) {
+      if (this.stopping) return;
+      const message = exc instanceof CallError ? exc.message : `${exc.name || "Error"}: ${exc.message}`;
+      showError("call-error", message);
+      this.mirror?.local("voicelab.error", { message, source: exc.source || "call" });
+      await this.stop();
+    }
+  }
+
+  /** Mint, open the mirror, the microphone and the peer, exchange SDP. Bails out on stop(). */
+  async connect() {
+    const began = performance.now();
+    const minted = await fetch(SESSIONS_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(mintRequest(this.settings)),
+    });
+    const mint = { status: minted.status, ms: Math.round(performance.now() - began) };
+    const mintText = await minted.text();
+    if (!minted.ok) throw new CallError(describeError("Minting a key", minted.status, mintText), "mint");
+    // The key and the write secret stay out of this.session: only their users hold them.
+    const { ephemeral_key: key, write_secret: secret, ...session } = JSON.parse(mintText);
+    this.session = session;
+    if (this.stopping) {
+      this._endSession(); // stop() came while minting: close the row that was just opened
+      return;
+    }
+    this._openMirror(mint, secret);
+    const track = await this._openMicrophone();
+    if (!track) return;
+    this._openPeer(track);
+    if (!(await this._exchangeSdp(key))) return;
+    this._stopCountdown("used");
+    this._stopCountdown = null;
+    this._setPhase("live");
+    listMicrophones(track).catch((exc) =>
+      this.mirror.local("voicelab.error", { message: exc.message, source: "microphone" }),
+    );
+  }
+
+  /** Send client events on the data channel; false when there is no open channel. */
+  send(events) {
+    const { dc } = this;
+    if (!dc || dc.readyState !== "open") return false;
+    for (const event of events) dc.send(JSON.stringify(event));
+    return true;
+  }
+
+  /** Use the microphone `deviceId` from now on, muted or not; a failure is shown and recorded. */
+  async switchMicrophone(deviceId, muted) {
+    if (!this.sender) return;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: { deviceId: { exact: deviceId } } });
+      const track = stream.getAudioTracks()[0];
+      track.enabled = !muted;
+      await this.sender.replaceTrack(track);
+      for (const old of this.stream.getTracks()) old.stop();
+      this.stream = stream;
+      showMicrophone(stream);
+      this.mirror.local("voicelab.mic", { device: track.label, muted });
+    } catch (exc) {
+      showError("call-error", `Switching the microphone failed: ${exc.message}`);
+      this.mirror.local("voicelab.error", { message: exc.message, source: "microphone" });
+    }
+  }
+
+  /** Mute the microphone, or unmute it. */
+  setMuted(muted) {
+    if (!this.stream) return;
+    const track = this.stream.getAudioTracks()[0];
+    track.enabled = !muted;
+    this.mirror.local("voicelab.mic", { device: track.label, muted });
+  }
+
+  /** End the call: channel, peer, microphone, the session row, then let the mirror drain. */
+  stop(reason = null) {
+    if (this._stopped) return this._stopped;
+    this.stopping = true;
+    this._stopped = (async () => {
+      this._setPhase("stopping");
+      if (reason) showError("call-error", `The call ended: ${reason}.`);
+      const { mirror, pc, dc } = this;
+      mirror?.local("voicelab.call", { phase: "stop" });
+      this._stopCountdown?.("–");
+      dc?.close();
+      if (pc) {
+        pc.close(); // close() fires no state events: record and show the final state ourselves
+        mirror?.local("voicelab.pc_state", { state: pc.connectionState });
+        this._showPeer();
+      }
+      for (const track of this.stream?.getTracks() ?? []) track.stop();
+      stopAudio();
+      if (this.session) await this._endSession();
+      await mirror?.close();
+      this._setPhase("ended");
+    })();
+    return this._stopped;
+  }
+
+  /** The page is going away: end the session row by beacon (it outlives the page), drop the peer. */
+  abandon() {
+    if (this.session) navigator.sendBeacon(endUrl(this.session.id));
+    this.pc?.close();
+  }
+
+  _setPhase(phase) {
+    this.dispatchEvent(new CustomEvent("phase", { detail: phase }));
+  }
+
+  // The one place the minted session reaches the mirror: the mirror's hello names it and
+  // carries its write secret, so every event recorded from here on lands in that session's row.
+  _openMirror(mint, secret) {
+    const { session } = this;
+    const mirror = new Mirror({ url: MIRROR_URL, session: session.id, secret });
+    this.mirror = mirror;
+    showMirror(mirror);
+    showSession(session.id);
+    mirror.watchErrors(window);
+    mirror.local("voicelab.call", { phase: "start" });
+    mirror.local("voicelab.mint", {
+      ...mint,
+      provider: session.provider,
+      model: session.model,
+      protocol: session.protocol,
+      expires_at: session.expires_at,
+    });
+    this._stopCountdown = countdown(session.expires_at);
+  }
+
+  // The microphone's track, or null when stop() came while the browser asked for it.
+  async _openMicrophone() {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    if (this.stopping) {
+      for (const t of stream.getTracks()) t.stop();
+      return null;
+    }
+    this.stream = stream;
+    const track = stream.getAudioTracks()[0];
+    this.mirror.local("voicelab.mic", { device: track.label, muted: false });
+    showMicrophone(stream);
+    return track;
+  }
+
+  _openPeer(track) {
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    this.mirror.watch(pc);
+    this._showPeer = showPeer(pc);
+    pc.addEventListener("track", (e) => showRemote(e.streams[0] || new MediaStream([e.track])));
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "failed") this.stop("the peer connection failed");
+    });
+    this.sender = pc.addTrack(track, this.stream);
+    const dc = pc.createDataChannel(CHANNEL_LABEL);
+    this.dc = dc;
+    this.mirror.attach(dc);
+    showChannel(dc);
+    // The service opens with session.created; the choices follow it, as the protocol orders.
+    const configure = (e) => {
+      let type = null;
+      try {
+        type = JSON.parse(e.data).type;
+      } catch {
+        return;
+      }
+      if (type !== "session.created") return;
+      dc.removeEventListener("message", configure);
+      dc.send(JSON.stringify(sessionUpdate(this.session.protocol, this.settings)));
+    };
+    dc.addEventListener("message", configure);
+    dc.addEventListener("close", () => this.stop("the data channel closed"));
+  }
+
+  // Offer, wait for the host candidates, POST the offer with the key, take the answer: true
+  // once it is taken, false when stop() came first.
+  async _exchangeSdp(key) {
+    const { mirror, pc } = this;
+    const offerStarted = performance.now();
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringDone(pc);
+    mirror.local("voicelab.sdp", {
+      phase: "offer",
+      status: "created",
+      ms: Math.round(performance.now() - offerStarted),
+    });
+    if (this.stopping) return false;
+    const answer = await postOffer(mirror, this.session.webrtc_url, key, pc.localDescription.sdp);
+    this.callId = callId(answer.location);
+    if (this.stopping) return false;
+    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    return true;
+  }
+
+  // Mark the session row ended (with the call id the service gave, if any).
+  _endSession() {
+    return fetch(endUrl(this.session.id), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(this.callId ? { call_id: this.callId } : {}),
+    }).catch(() => {});
+  }
 }
 
-function isEmulator() {
-  return form.elements.provider.value === "emulator";
-}
-
-function chosenProtocol() {
-  return isEmulator() ? form.elements.protocol.value : providerOption().dataset.protocol;
-}
-
-/** The choices of the settings form. */
-function readSettings() {
-  const f = form.elements;
-  return {
-    provider: f.provider.value,
-    protocol: chosenProtocol(),
-    model: f.model.value.trim(),
-    voice: f.voice.value.trim(),
-    instructions: f.instructions.value,
-    vad: {
-      type: f.vad_type.value,
-      threshold: Number(f.threshold.value),
-      prefix_padding_ms: Number(f.prefix_padding_ms.value),
-      silence_duration_ms: Number(f.silence_duration_ms.value),
-      eagerness: f.eagerness.value,
-    },
-    transcription: f.transcription.checked,
-    scenario: f.scenario.value,
-    label: f.label.value.trim(),
-  };
+function endUrl(sessionId) {
+  return `${SESSIONS_URL}/${encodeURIComponent(sessionId)}/end`;
 }
 
 /** The body of POST /api/sessions for these settings. */
@@ -82,40 +288,6 @@ function mintRequest(settings) {
   return body;
 }
 
-function showProviderFields() {
-  const option = providerOption();
-  form.elements.model.value = option.dataset.model;
-  form.elements.voice.value = option.dataset.voice;
-  for (const el of form.querySelectorAll("[data-emulator-only]")) el.hidden = !isEmulator();
-}
-
-function showVadFields() {
-  const type = form.elements.vad_type.value;
-  for (const el of form.querySelectorAll("[data-vad]")) el.hidden = el.dataset.vad !== type;
-}
-
-// ---- display ----------------------------------------------------------------------------
-
-function setText(id, text) {
-  $(id).textContent = text;
-}
-
-function setPhase(phase) {
-  setText("call-phase", phase);
-  root.dataset.phase = phase;
-  $("start").disabled = phase !== "idle" && phase !== "ended";
-  $("stop").disabled = phase !== "starting" && phase !== "live";
-  $("controls").disabled = phase !== "live";
-  // The choices go into the mint and the first session.update: frozen while a call runs.
-  for (const el of form.elements) el.disabled = !$("stop").disabled || phase === "stopping";
-}
-
-function showError(id, message) {
-  const el = $(id);
-  el.textContent = message || "";
-  el.hidden = !message;
-}
-
 /** The message of a JSON error body ({error: {message, source, status, code}}), else the text. */
 function describeError(what, status, text) {
   let error = null;
@@ -131,223 +303,6 @@ function describeError(what, status, text) {
     .filter(Boolean)
     .join(", ");
   return `${what} failed (HTTP ${status}): ${error.message || "no message"}${details ? ` [${details}]` : ""}`;
-}
-
-function showSession(id) {
-  const link = $("session-link");
-  link.href = `${SESSION_PAGE}${encodeURIComponent(id)}`;
-  link.textContent = id;
-  link.hidden = false;
-  $("session-none").hidden = true;
-}
-
-function countdown(expiresAt) {
-  const el = $("key-ttl");
-  const tick = () => {
-    const left = Math.round(expiresAt - Date.now() / 1000);
-    el.textContent = left > 0 ? `${left} s left` : "expired";
-  };
-  tick();
-  const timer = setInterval(tick, 1000);
-  return (final) => {
-    clearInterval(timer);
-    el.textContent = final;
-  };
-}
-
-function eventType(event) {
-  if (event.dir === "local") return event.data.type;
-  try {
-    return JSON.parse(event.data)?.type ?? "(no type)";
-  } catch {
-    return "(not JSON)";
-  }
-}
-
-function listEvent(event, startedAt) {
-  const type = eventType(event);
-  if (type === "voicelab.stats") return;
-  const list = $("event-list");
-  const item = document.createElement("li");
-  item.dataset.testid = "event";
-  item.dataset.dir = event.dir;
-  item.dataset.type = type;
-  item.className = `event dir-${event.dir}`;
-  const details = document.createElement("details");
-  const summary = document.createElement("summary");
-  const time = document.createElement("span");
-  time.className = "t";
-  time.textContent = `${((event.t - startedAt) / 1000).toFixed(3)}s`;
-  const dir = document.createElement("span");
-  dir.className = "dir";
-  dir.textContent = { server: "↓", client: "↑", local: "•" }[event.dir];
-  const name = document.createElement("span");
-  name.className = "type";
-  name.textContent = type;
-  summary.append(time, dir, name);
-  const body = document.createElement("pre");
-  body.textContent = typeof event.data === "string" ? event.data : JSON.stringify(event.data);
-  details.append(summary, body);
-  item.append(details);
-  list.append(item);
-  while (list.childElementCount > MAX_LISTED) list.firstElementChild.remove();
-  list.scrollTop = list.scrollHeight;
-}
-
-function showMirror(mirror) {
-  const startedAt = now();
-  const counts = () => {
-    setText("recorded-count", String(mirror.seq));
-    setText("acked-seq", String(mirror.acked));
-  };
-  mirror.addEventListener("record", (e) => {
-    listEvent(e.detail, startedAt);
-    counts();
-  });
-  mirror.addEventListener("ack", counts);
-  mirror.addEventListener("state", (e) => setText("mirror-state", e.detail));
-  mirror.addEventListener("error", (e) =>
-    setText("mirror-error", `${e.detail.code}: ${e.detail.message}`),
-  );
-  setText("mirror-state", mirror.state);
-  setText("mirror-error", "");
-  counts();
-}
-
-function showPeer(pc) {
-  const states = () => {
-    setText("pc-state", pc.connectionState);
-    setText("ice-state", pc.iceConnectionState);
-    setText("ice-gathering", pc.iceGatheringState);
-  };
-  for (const type of ["connectionstatechange", "iceconnectionstatechange", "icegatheringstatechange"]) {
-    pc.addEventListener(type, states);
-  }
-  states();
-  return states;
-}
-
-// ---- the call ---------------------------------------------------------------------------
-
-async function start() {
-  if (call) return; // a call is starting, live or stopping: never two
-  audioContext(); // created inside the click, so autoplay rules let it run
-  const current = { settings: readSettings(), stopping: false };
-  call = current;
-  $("event-list").replaceChildren();
-  showError("call-error", "");
-  setPhase("starting");
-  try {
-    await connect(current);
-  } catch (exc) {
-    if (current.stopping) return;
-    const message = exc instanceof CallError ? exc.message : `${exc.name || "Error"}: ${exc.message}`;
-    showError("call-error", message);
-    current.mirror?.local("voicelab.error", { message, source: exc.source || "call" });
-    await stop(current);
-  }
-}
-
-/** Mint, open the microphone and the peer, exchange SDP. Bails out when Stop was pressed. */
-async function connect(current) {
-  const { settings } = current;
-  const began = performance.now();
-  const minted = await fetch(SESSIONS_URL, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(mintRequest(settings)),
-  });
-  const mintMs = Math.round(performance.now() - began);
-  const mintText = await minted.text();
-  if (!minted.ok) throw new CallError(describeError("Minting a key", minted.status, mintText), "mint");
-  // The key and the write secret stay out of current.session: only their users hold them.
-  const { ephemeral_key: key, write_secret: secret, ...session } = JSON.parse(mintText);
-  current.session = session;
-  if (current.stopping) {
-    endSession(current); // Stop came while minting: close the row that was just opened
-    return;
-  }
-  const mirror = new Mirror({ url: MIRROR_URL, session: session.id, secret });
-  current.mirror = mirror;
-  showMirror(mirror);
-  showSession(session.id);
-  mirror.watchErrors(window);
-  mirror.local("voicelab.call", { phase: "start" });
-  mirror.local("voicelab.mint", {
-    status: minted.status,
-    ms: mintMs,
-    provider: session.provider,
-    model: session.model,
-    protocol: session.protocol,
-    expires_at: session.expires_at,
-  });
-  current.stopCountdown = countdown(session.expires_at);
-  if (current.stopping) return;
-
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-  if (current.stopping) {
-    for (const t of stream.getTracks()) t.stop();
-    return;
-  }
-  current.stream = stream;
-  const track = current.stream.getAudioTracks()[0];
-  mirror.local("voicelab.mic", { device: track.label, muted: false });
-  micMeter.show(current.stream);
-
-  const pc = new RTCPeerConnection();
-  current.pc = pc;
-  mirror.watch(pc);
-  current.showStates = showPeer(pc);
-  pc.addEventListener("track", (e) => {
-    const remote = e.streams[0] || new MediaStream([e.track]);
-    $("remote-audio").srcObject = remote;
-    remoteMeter.show(remote);
-  });
-  pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "failed") stop(current, "the peer connection failed");
-  });
-  current.sender = pc.addTrack(track, current.stream);
-  const dc = pc.createDataChannel(CHANNEL_LABEL);
-  current.dc = dc;
-  mirror.attach(dc);
-  const dcState = () => setText("dc-state", `${dc.label}: ${dc.readyState}`);
-  for (const type of ["open", "closing", "close"]) dc.addEventListener(type, dcState);
-  dcState();
-  // The service opens with session.created; the choices follow it, as the protocol orders.
-  const configure = (e) => {
-    let type = null;
-    try {
-      type = JSON.parse(e.data).type;
-    } catch {
-      return;
-    }
-    if (type !== "session.created") return;
-    dc.removeEventListener("message", configure);
-    dc.send(JSON.stringify(sessionUpdate(session.protocol, settings)));
-  };
-  dc.addEventListener("message", configure);
-  dc.addEventListener("close", () => stop(current, "the data channel closed"));
-
-  const offerStarted = performance.now();
-  await pc.setLocalDescription(await pc.createOffer());
-  await gatheringDone(pc);
-  mirror.local("voicelab.sdp", {
-    phase: "offer",
-    status: "created",
-    ms: Math.round(performance.now() - offerStarted),
-  });
-  if (current.stopping) return;
-
-  const answer = await postOffer(mirror, session.webrtc_url, key, pc.localDescription.sdp);
-  current.callId = callId(answer.location);
-  if (current.stopping) return;
-  await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-  current.stopCountdown("used");
-  current.stopCountdown = null;
-  setPhase("live");
-  listMicrophones(track).catch((exc) =>
-    mirror.local("voicelab.error", { message: exc.message, source: "microphone" }),
-  );
 }
 
 /** The SDP POST: only Authorization and Content-Type, the answer checked before it is used. */
@@ -395,147 +350,35 @@ function callId(location) {
   return location.split("?")[0].split("/").filter(Boolean).pop() || null;
 }
 
-/** End the call: channel, peer, microphone, the session row, then let the mirror drain. */
-function stop(current = call, reason = null) {
-  if (!current) return Promise.resolve();
-  if (current.stopped) return current.stopped;
-  current.stopping = true;
-  current.stopped = (async () => {
-    setPhase("stopping");
-    if (reason) showError("call-error", `The call ended: ${reason}.`);
-    const { mirror, pc, dc } = current;
-    mirror?.local("voicelab.call", { phase: "stop" });
-    current.stopCountdown?.("–");
-    dc?.close();
-    if (pc) {
-      pc.close(); // close() fires no state events: record and show the final state ourselves
-      mirror?.local("voicelab.pc_state", { state: pc.connectionState });
-      current.showStates();
-    }
-    for (const track of current.stream?.getTracks() ?? []) track.stop();
-    micMeter.stop();
-    remoteMeter.stop();
-    $("remote-audio").srcObject = null;
-    if (current.session) await endSession(current);
-    await mirror?.close();
-    call = null;
-    setPhase("ended");
-  })();
-  return current.stopped;
+// The page: a Start button makes a Call, which lives until it has ended.
+
+let call = null; // the call being started, held or stopped; null when idle
+
+function setPhase(phase) {
+  showPhase(phase);
+  $("start").disabled = phase !== "idle" && phase !== "ended";
+  $("stop").disabled = phase !== "starting" && phase !== "live";
+  enableControls(phase === "live");
+  lockSettings(phase === "starting" || phase === "live" || phase === "stopping");
 }
 
-/** Mark the session row ended (with the call id the service gave, if any). */
-function endSession(current) {
-  return fetch(`${SESSIONS_URL}/${encodeURIComponent(current.session.id)}/end`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(current.callId ? { call_id: current.callId } : {}),
-  }).catch(() => {});
+function start() {
+  if (call) return; // a call is starting, live or stopping: never two
+  audioContext(); // created inside the click, so autoplay rules let it run
+  call = new Call(readSettings());
+  call.addEventListener("phase", (e) => {
+    if (e.detail === "ended") call = null;
+    setPhase(e.detail);
+  });
+  clearEvents();
+  showError("call-error", "");
+  call.start();
 }
 
-// ---- during the call --------------------------------------------------------------------
-
-async function listMicrophones(active) {
-  const select = $("mic");
-  const devices = await navigator.mediaDevices.enumerateDevices();
-  const options = devices
-    .filter((d) => d.kind === "audioinput")
-    .map((d, i) => {
-      const option = document.createElement("option");
-      option.value = d.deviceId;
-      option.textContent = d.label || `microphone ${i + 1}`;
-      option.selected = d.label === active.label;
-      return option;
-    });
-  select.replaceChildren(...options);
-}
-
-async function switchMicrophone() {
-  const current = call;
-  if (!current?.sender) return;
-  const muted = $("mute").checked;
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({
-      audio: { deviceId: { exact: $("mic").value } },
-    });
-    const track = stream.getAudioTracks()[0];
-    track.enabled = !muted;
-    await current.sender.replaceTrack(track);
-    for (const old of current.stream.getTracks()) old.stop();
-    current.stream = stream;
-    micMeter.show(stream);
-    current.mirror.local("voicelab.mic", { device: track.label, muted });
-  } catch (exc) {
-    showError("call-error", `Switching the microphone failed: ${exc.message}`);
-    current.mirror.local("voicelab.error", { message: exc.message, source: "microphone" });
-  }
-}
-
-function setMuted() {
-  const current = call;
-  if (!current?.stream) return;
-  const muted = $("mute").checked;
-  const track = current.stream.getAudioTracks()[0];
-  track.enabled = !muted;
-  current.mirror.local("voicelab.mic", { device: track.label, muted });
-}
-
-/** Send client events on the call's data channel; false when there is no open channel. */
-function sendEvents(events) {
-  const dc = call?.dc;
-  if (!dc || dc.readyState !== "open") return false;
-  for (const event of events) dc.send(JSON.stringify(event));
-  return true;
-}
-
-function sendText(e) {
-  e.preventDefault();
-  const input = $("text-input");
-  const text = input.value.trim();
-  if (text && sendEvents(userMessage(text))) input.value = "";
-}
-
-function sendEditorEvent() {
-  setText("editor-sent", "");
-  const parsed = parseClientEvent($("editor").value);
-  if (parsed.error) {
-    showError("editor-error", parsed.error);
-    return;
-  }
-  if (!sendEvents([parsed.event])) {
-    showError("editor-error", "No open call: start one first (nothing was sent).");
-    return;
-  }
-  showError("editor-error", "");
-  setText("editor-sent", `sent ${parsed.event.type}`);
-}
-
-function fillTemplate() {
-  const name = $("editor-template").value;
-  if (!name) return;
-  const protocol = call?.session?.protocol || chosenProtocol();
-  const settings = call?.settings || readSettings();
-  $("editor").value = JSON.stringify(templates(protocol, settings)[name], null, 2);
-  showError("editor-error", "");
-}
-
-// ---- wiring -----------------------------------------------------------------------------
-
-form.addEventListener("submit", (e) => e.preventDefault());
-form.elements.provider.addEventListener("change", showProviderFields);
-form.elements.vad_type.addEventListener("change", showVadFields);
+initSettings();
+initControls(() => call);
 $("start").addEventListener("click", start);
-$("stop").addEventListener("click", () => stop(call));
-$("mic").addEventListener("change", switchMicrophone);
-$("mute").addEventListener("change", setMuted);
-$("text-form").addEventListener("submit", sendText);
-$("editor-send").addEventListener("click", sendEditorEvent);
-$("editor-template").addEventListener("change", fillTemplate);
-window.addEventListener("pagehide", () => {
-  if (call?.session) navigator.sendBeacon(`${SESSIONS_URL}/${encodeURIComponent(call.session.id)}/end`);
-  call?.pc?.close();
-});
-for (const el of form.querySelectorAll("[data-emulator-only]")) el.hidden = !isEmulator();
-showVadFields();
+$("stop").addEventListener("click", () => call?.stop());
+window.addEventListener("pagehide", () => call?.abandon());
 setPhase("idle");
 root.dataset.ready = "true";

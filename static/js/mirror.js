@@ -25,6 +25,47 @@ const CLOSE_WAIT_MS = 3000;
 const IDLE_CLOSE = 4408; // the server closed a quiet socket: reconnect once there is more to send
 const encoder = new TextEncoder();
 
+// A mirror's one state, by name, and the name pages are shown for it (`state`, "state" events).
+// The states before the first welcome are apart because that welcome alone says whether the
+// session already held events (a reloaded page); the closing ones, because only a welcomed
+// socket may carry the last events.
+const SHOWN = {
+  connecting: "connecting", // the first socket, not welcomed yet
+  retrying: "reconnecting", // not welcomed yet, a socket failed: trying again
+  open: "open", // welcomed: events go out as they are recorded
+  idle: "idle", // everything acked, the server closed the quiet socket: record() reconnects
+  resuming: "connecting", // welcomed before, idle: a socket for the next events
+  reconnecting: "reconnecting", // welcomed before, the socket lost: trying again
+  leaving: "closing", // close() before any welcome: waiting briefly for one
+  closing: "closing", // close() with the socket lost: trying again, briefly
+  draining: "closing", // close() on a welcomed socket: sending the last events
+  unusable: "closed", // the URL cannot be opened: events are recorded, never sent
+  closed: "closed", // done: nothing more is recorded
+};
+const UNWELCOMED = new Set(["connecting", "retrying", "leaving"]);
+const SENDING = new Set(["open", "draining"]);
+const CLOSING = new Set(["leaving", "closing", "draining"]);
+// Where each state goes when its socket is lost, and when close() is called (once only).
+const ON_SOCKET_LOST = {
+  connecting: "retrying",
+  retrying: "retrying",
+  open: "reconnecting",
+  reconnecting: "reconnecting",
+  resuming: "reconnecting",
+  leaving: "leaving",
+  closing: "closing",
+  draining: "closing",
+};
+const ON_CLOSE = {
+  connecting: "leaving",
+  retrying: "leaving",
+  unusable: "leaving",
+  open: "draining",
+  reconnecting: "closing",
+  idle: "closing",
+  resuming: "closing",
+};
+
 /** Milliseconds since the epoch, fractional, on the browser's monotonic clock. */
 export function now() {
   return performance.timeOrigin + performance.now();
@@ -58,8 +99,8 @@ function rounded(value, factor = 1, digits = 3) {
 
 /**
  * The recorder and its websocket. Events: "record" (detail: the event), "ack" (detail: acked
- * seq), "state" (detail: connecting | open | idle | reconnecting | closing | closed), "error" (detail:
- * the server's error frame).
+ * seq), "state" (detail: connecting | open | idle | reconnecting | closing | closed), "error"
+ * (detail: the server's error frame).
  */
 export class Mirror extends EventTarget {
   constructor({ url, session = null, secret = null, create = null, statsIntervalMs = 1000 } = {}) {
@@ -75,33 +116,35 @@ export class Mirror extends EventTarget {
     this.statsIntervalMs = statsIntervalMs;
     this.seq = 0; // last seq recorded
     this.acked = 0; // highest contiguous seq the server committed
-    this.state = "connecting";
+    this._state = "connecting"; // one of SHOWN's names
     this.lastError = null;
     this._pending = []; // unacked events in seq order: {event, json, bytes}
     this._sentUpto = 0;
     this._ws = null;
-    this._welcomed = false;
-    this._everWelcomed = false;
     this._flushTimer = null;
     this._retryTimer = null;
     this._retries = 0;
     this._resendTimer = null;
     this._storageRetries = 0;
-    this._closing = null;
-    this._closed = false;
+    this._closing = null; // the promise close() returns
     this._cleanups = [];
     this._channels = new WeakSet();
     this._connect();
   }
 
+  /** The state as pages are shown it: connecting | open | idle | reconnecting | closing | closed. */
+  get state() {
+    return SHOWN[this._state];
+  }
+
   /** Record one message: dir "server" | "client" (data-channel text) or "local" (an object). */
   record(dir, data) {
-    if (this._closed) return null;
+    if (this._state === "closed") return null;
     const event = { seq: ++this.seq, dir, t: now(), data: dir === "local" ? data : asText(data) };
     this._pending.push(this._entry(event));
     this.dispatchEvent(new CustomEvent("record", { detail: event }));
-    if (this.state === "idle") {
-      this._setState("connecting");
+    if (this._state === "idle") {
+      this._setState("resuming");
       this._connect();
     }
     this._schedule();
@@ -181,12 +224,11 @@ export class Mirror extends EventTarget {
   close({ waitMs = CLOSE_WAIT_MS } = {}) {
     if (this._closing) return this._closing;
     for (const cleanup of this._cleanups.splice(0)) cleanup();
-    this._setState("closing");
+    this._setState(ON_CLOSE[this._state]);
     this._closing = new Promise((resolve) => {
       const finish = () => {
         clearTimeout(deadline);
         this.removeEventListener("ack", check);
-        this._closed = true;
         clearTimeout(this._flushTimer);
         clearTimeout(this._retryTimer);
         clearTimeout(this._resendTimer);
@@ -230,9 +272,9 @@ export class Mirror extends EventTarget {
   }
 
   _setState(state) {
-    if (this.state === state) return;
-    this.state = state;
-    this.dispatchEvent(new CustomEvent("state", { detail: state }));
+    const shown = this.state;
+    this._state = state;
+    if (this.state !== shown) this.dispatchEvent(new CustomEvent("state", { detail: this.state }));
   }
 
   _connect() {
@@ -241,7 +283,7 @@ export class Mirror extends EventTarget {
       ws = new WebSocket(this.url);
     } catch (exc) {
       this.lastError = { code: "bad_url", message: String(exc.message || exc) };
-      this._setState("closed");
+      this._setState("unusable");
       return;
     }
     this._ws = ws;
@@ -255,15 +297,14 @@ export class Mirror extends EventTarget {
     ws.addEventListener("close", (e) => {
       if (this._ws !== ws) return;
       this._ws = null;
-      this._welcomed = false;
-      if (this._closed) return;
-      if (e.code === IDLE_CLOSE && !this._closing && this.acked >= this.seq) {
+      if (this._state === "closed") return;
+      if (e.code === IDLE_CLOSE && this._state === "open" && this.acked >= this.seq) {
         this._setState("idle"); // record() connects again
         return;
       }
-      this._setState(this._closing ? "closing" : "reconnecting");
+      this._setState(ON_SOCKET_LOST[this._state]);
       // While closing, the last events have only moments left: retry at the shortest delay.
-      const delay = this._closing
+      const delay = CLOSING.has(this._state)
         ? BACKOFF_MIN_MS
         : Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this._retries++);
       this._retryTimer = setTimeout(() => this._connect(), delay * (0.5 + Math.random() / 2));
@@ -304,13 +345,11 @@ export class Mirror extends EventTarget {
       this.secret = frame.secret; // created for this page: its only copy
     }
     const acked = Number(frame.acked) || 0;
-    if (!this._everWelcomed && acked > 0 && this.acked === 0) this._renumberAfter(acked);
-    this._everWelcomed = true;
-    this._welcomed = true;
+    if (UNWELCOMED.has(this._state) && acked > 0 && this.acked === 0) this._renumberAfter(acked);
     this._retries = 0;
-    this._ack(acked);
+    this._ack(acked); // may finish a close(): then the state stays closed
     this._sentUpto = this.acked;
-    if (!this._closing) this._setState("open");
+    if (this._state !== "closed") this._setState(CLOSING.has(this._state) ? "draining" : "open");
     this._flush();
   }
 
@@ -332,7 +371,7 @@ export class Mirror extends EventTarget {
   }
 
   _schedule() {
-    if (this._flushTimer || !this._welcomed) return;
+    if (this._flushTimer || !SENDING.has(this._state)) return;
     this._flushTimer = setTimeout(() => {
       this._flushTimer = null;
       this._flush();
@@ -341,7 +380,7 @@ export class Mirror extends EventTarget {
 
   _flush() {
     const ws = this._ws;
-    if (!ws || !this._welcomed || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || !SENDING.has(this._state) || ws.readyState !== WebSocket.OPEN) return;
     const first = this._pending.length ? this._pending[0].event.seq : this.seq + 1;
     let index = Math.max(0, this._sentUpto + 1 - first);
     while (index < this._pending.length) {
