@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import config, store
+from . import config, events, store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.random_secret()
     app.logger.setLevel(logging.INFO)
+    _guard_secrets(app)
 
     store.init_app(app)
 
@@ -45,3 +46,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         emulator.init_app(app)
     return app
+
+
+def _guard_secrets(app: Flask) -> None:
+    """Make every API key the configuration holds known, so it is redacted wherever it shows
+    up, and redact the app's and werkzeug's logs."""
+    known = app.extensions["voice_lab_secrets"] = events.KNOWN_SECRETS
+    for name, value in app.config.items():
+        if name.endswith("API_KEY"):
+            known.add(value)
+    events.guard_log(app.logger)
+    events.guard_log(logging.getLogger("werkzeug"))
