@@ -188,6 +188,7 @@ _SECRET_FIELDS = frozenset(
         "authorization",
         "ocp-apim-subscription-key",
         "client_secret",
+        "client-secret",
     }
 )
 # A header, JSON field or query parameter in free text: `api-key: X`, `"Authorization": "Bearer
