@@ -79,7 +79,7 @@ def test_minted_keys_are_kept_for_their_life_plus_a_margin_and_bounded():
     known = KnownSecrets(margin=60, most=2)
     now = time.time()
     api_key = "api-" + secrets.token_hex(16)
-    gone = "ek_gone" + secrets.token_hex(12)
+    gone = "ek_gone" + secrets.token_hex(16)
     known.add(api_key)
     known.add(gone, expires_at=now - 61)  # expired past its margin: not worth knowing
     recent = "ek_recent" + secrets.token_hex(12)

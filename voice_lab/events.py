@@ -270,12 +270,14 @@ def field_text(value: str, limit: int = 200) -> str:
     return storable(redact_text(value)[:limit])
 
 
-# Known secrets are found on the hot path by sampling: every _GRAM-th position of the text is
-# looked up in a set of all _GRAM-character pieces of every known form, so the cost grows with
-# the text, not with how many secrets are known. A form at least _GRAM * 2 - 1 long always
-# covers one sampled piece; MIN_SECRET keeps every form (base64 ones are cut at both ends) there.
-_GRAM = 10
-MIN_SECRET = 20
+# Known secrets are found on the hot path by sampling: the text, cut in consecutive pieces of
+# _GRAM characters, is looked up in a set of every _GRAM-character piece of every known form, so
+# the cost grows with the text, not with how many secrets are known. A form at least _GRAM * 2 - 1
+# long always holds one whole piece; MIN_SECRET keeps every form (base64 ones are cut at both
+# ends) that long.
+_GRAM = 16  # longer pieces, fewer lookups
+MIN_SECRET = 32  # every key a service issues is as long (Azure's 32, sk- and ek_ ones longer)
+_PIECES = re.compile(rf"(?s).{{{_GRAM}}}")  # cuts in C what a slicing loop would in Python
 SECRET_MARGIN = 3600.0  # seconds a minted key stays known after it expires: calls outlive keys
 MAX_SECRETS = 512  # minted keys known at most; held API keys always stay
 
@@ -332,7 +334,7 @@ class KnownSecrets:
         grams = self._index[0]
         if not grams or len(text) < MIN_SECRET:
             return False
-        return not grams.isdisjoint([text[i : i + _GRAM] for i in range(0, len(text), _GRAM)])
+        return not grams.isdisjoint(_PIECES.findall(text))
 
     def redact(self, text: str) -> str:
         """text with every known secret, in any of its forms, replaced by its hint."""
