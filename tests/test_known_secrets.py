@@ -18,6 +18,7 @@ import pytest
 import websocket
 
 from tests.figures import count
+from voice_lab import create_app
 from voice_lab.events import KNOWN_SECRETS, MIN_SECRET, KnownSecrets, parse_event, redact_key
 from voice_lab.exchange import export_chunks
 from voice_lab.mirror import Mirror
@@ -191,3 +192,16 @@ def test_an_export_redacts_a_key_that_became_known_after_it_was_stored(app, stor
     exported = "".join(export_chunks(store.get_session(sid), store.export_rows(sid)))
     assert secret[4:20] not in exported
     assert json.loads(exported)["events"][0]["event"]["delta"] == redact_key(secret)
+
+
+def test_logs_of_child_loggers_and_their_tracebacks_are_redacted(settings, caplog):
+    token, api_key = secrets.token_urlsafe(32), "sk-" + secrets.token_hex(24)
+    settings.update({"VOICE_LAB_TOKEN": token, "OPENAI_API_KEY": api_key})
+    create_app(settings)
+    logger = logging.getLogger("voice_lab.mirror")  # propagates to the app logger's handler
+    try:
+        raise ValueError(f"refused {base64.b64encode(f'Bearer {token}'.encode()).decode()}")
+    except ValueError:
+        logger.exception("while using %s", quote(api_key))
+    assert "while using" in caplog.text and "ValueError: refused" in caplog.text
+    assert not [piece for piece in _fragments(token) + _fragments(api_key) if piece in caplog.text]

@@ -28,7 +28,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.random_secret()
     app.logger.setLevel(logging.INFO)
-    _guard_secrets(app)
 
     store.init_app(app)
 
@@ -45,15 +44,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         from . import emulator
 
         emulator.init_app(app)
+    _guard_secrets(app)  # once every module has made its logger
     return app
 
 
 def _guard_secrets(app: Flask) -> None:
-    """Make every API key the configuration holds known, so it is redacted wherever it shows
-    up, and redact the app's and werkzeug's logs."""
+    """Make every API key the configuration holds (and the access token) known, so it is
+    redacted wherever it shows up, and redact the app's and werkzeug's logs."""
     known = app.extensions["voice_lab_secrets"] = events.KNOWN_SECRETS
     for name, value in app.config.items():
-        if name.endswith("API_KEY"):
+        if name.endswith("API_KEY") or name == "VOICE_LAB_TOKEN":
             known.add(value)
-    events.guard_log(app.logger)
-    events.guard_log(logging.getLogger("werkzeug"))
+    events.guard_logs(app.logger.name)
+    events.guard_logs("werkzeug")

@@ -363,7 +363,10 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact the record in place; never drops it."""
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging reports it when a handler formats it
+            return True
         clean = redact_text(message)
         if clean != message:
             record.msg, record.args = clean, None
@@ -375,11 +378,18 @@ class RedactingFilter(logging.Filter):
 _LOG_FILTER = RedactingFilter()
 
 
-def guard_log(logger: logging.Logger) -> None:
-    """Redact what logger and its handlers write (records of child loggers reach the handlers)."""
-    for target in (logger, *logger.handlers):
-        if _LOG_FILTER not in target.filters:
-            target.addFilter(_LOG_FILTER)
+def guard_logs(name: str) -> None:
+    """Redact what the logger `name`, every logger below it and their handlers write. A logger's
+    filter sees only its own records, and the app logger has no handler of its own once logging
+    is configured, so each logger of the tree gets one."""
+    below = logging.Logger.manager.loggerDict.items()
+    tree = [logger for key, logger in list(below) if key.startswith(f"{name}.")]
+    for logger in (logging.getLogger(name), *tree):
+        if not isinstance(logger, logging.Logger):  # a placeholder for loggers not made yet
+            continue
+        for target in (logger, *logger.handlers):
+            if _LOG_FILTER not in target.filters:
+                target.addFilter(_LOG_FILTER)
 
 
 class Event(NamedTuple):
