@@ -26,8 +26,9 @@ def main() -> None:
     if args.emulator:
         settings["VOICE_LAB_PROVIDER"] = "emulator"
     else:
-        # A cloud provider that is never called keeps the emulator (and its loop) off.
-        settings["OPENAI_API_KEY"] = "sk-unused"
+        # A cloud provider that is never called keeps the emulator (and its loop) off. Its key
+        # is as long as a real one, so that every event is checked for it, as in production.
+        settings["OPENAI_API_KEY"] = "sk-unused-7f3a9c1e5b0d2486f1c3a5e7b9d0c2e4f6a8b1d3c5e7f9"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -257,7 +257,61 @@ def test_redact_text_free_text_and_headers():
 
 
 def test_redact_text_keeps_short_and_embedded_lookalikes():
-    assert redact_text("ek_short and week_ABCDEFGHIJK") == "ek_short and week_ABCDEFGHIJK"
+    text = "ek_short and week_ABCDEFGHIJK, a desk-0 and a risk-management-framework-policy"
+    assert redact_text(text) == text
+
+
+HIDDEN = "0123456789abcdefABCD"  # the part of each secret below that must not be stored
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"token_{KEY}",
+        f"x1{KEY}",
+        f"Authorization%3A%20Bearer%20{KEY}",
+        f"Authorization%3a+Bearer+opaque{HIDDEN}",
+        f"wss://h/v1?apikey={HIDDEN}&v=1",
+        f"APIKEY: {HIDDEN}",
+        f"Ocp-Apim-Subscription-Key: {HIDDEN}",
+        f"ocp-apim-subscription-key%3D{HIDDEN}",
+        f"Client_Secret={HIDDEN}",
+        f'"CLIENT-SECRET": "{HIDDEN}"',
+        f"said_sk-{HIDDEN}",
+    ],
+)
+def test_keys_that_slipped_past_redaction(text):
+    secret = KEY[3:] if KEY in text else HIDDEN
+    local = parse_event(1, "local", 1.0, {"type": "voicelab.x", "note": text})
+    channel = parse_event(2, "server", 1.0, json.dumps({"type": "x", "note": text}))
+    bare = parse_event(3, "server", 1.0, f"not json: {text}")
+    for event in (local, channel, bare):
+        assert secret not in event.raw and "…" in event.raw
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "x", KEY: "a key used as an object key"},
+        {"type": "x", "headers": {"Ocp-Apim-Subscription-Key": HIDDEN}},
+        {"type": "x", "Client_Secret": {"value": HIDDEN}},
+        {"type": "x", "ApiKey": HIDDEN},
+        {"type": "x", "Client-Secret": HIDDEN},
+    ],
+)
+def test_secret_fields_and_object_keys_are_redacted(data):
+    secret = KEY[3:] if KEY in data else HIDDEN
+    for event in (
+        parse_event(1, "server", 1.0, json.dumps(data)),
+        parse_event(2, "local", 1.0, {**data, "type": "voicelab.x"}),
+    ):
+        assert secret not in event.raw and json.loads(event.raw) == event.data
+
+
+def test_two_object_keys_that_share_a_hint_both_stay():
+    twin = KEY[:5] + "ffff" + KEY[9:]  # the same first and last characters: the same hint
+    out = redact({KEY: 1, twin: 2})
+    assert sorted(out.values()) == [1, 2] and KEY not in json.dumps(out)
 
 
 def test_parse_event_keeps_raw_byte_for_byte():

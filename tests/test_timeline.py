@@ -99,6 +99,34 @@ def test_streams_of_different_parts_stay_apart():
     assert [(r.seqs, r.text, r.rel_ms) for r in rows] == [((1, 3), "ab", 5.0), ((2,), "x", 15.0)]
 
 
+def test_a_key_split_across_deltas_is_redacted_once_assembled():
+    key = eventlogs.EPHEMERAL_KEY
+    # Neither half looks like a key on its own, so each delta was stored as it came.
+    events = [_delta(1, 0, f"my key is {key[:6]}", 10.0), _delta(2, 0, f"{key[6:]} ok", 20.0)]
+    assert key[6:] in events[1].raw
+    (row,) = timeline.rows(events, t0=5.0)
+    assert key not in row.text + row.summary and key[6:] not in row.text + row.summary
+    assert row.text == "my key is ek_68…0b ok"
+    user = [
+        parse_event(n, "server", 1.0, json.dumps(data))
+        for n, data in enumerate(
+            [
+                {"type": "conversation.item.added", "item": {"id": "item_u", "role": "user"}},
+                *(
+                    {
+                        "type": "conversation.item.input_audio_transcription.delta",
+                        "item_id": "item_u",
+                        "delta": part,
+                    }
+                    for part in (key[:6], key[6:])
+                ),
+            ],
+            1,
+        )
+    ]
+    assert [line.text for line in timeline.transcript(user)] == ["ek_68…0b"]
+
+
 # ---------------------------------------------------------------- grouping
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..protocol.events import Event, dig, normalize_type, summary
+from ..protocol.events import Event, dig, normalize_type, redact_text, summary
 
 TEXT_DELTAS = frozenset({"response.output_text.delta", "response.output_audio_transcript.delta"})
 _SUMMARY_TEXT = 120
@@ -88,7 +88,8 @@ def _delta_text(run: Sequence[Event]) -> str | None:
     """The assembled text of a delta run (None for audio, whose deltas are base64)."""
     if ga_name(run[0]) == "response.output_audio.delta":
         return None
-    return "".join(d for e in run if isinstance(d := (e.data or {}).get("delta"), str))
+    # Each delta was redacted alone; a key split across two shows whole only once joined.
+    return redact_text("".join(d for e in run if isinstance(d := (e.data or {}).get("delta"), str)))
 
 
 def _delta_row(run: Sequence[Event], t0: float) -> Row:
@@ -377,6 +378,8 @@ def transcript(events: Sequence[Event]) -> list[Line]:
             text, status = partial[iid], "partial"
         else:
             text, status = "", "failed" if iid in failed else "none"
+        # Texts are joined from events redacted one by one: a key they split is whole here.
+        text = redact_text(text)
         lines[iid] = Line(role, iid, item_response.get(iid), event.seq, text, status)
     return list(lines.values())
 

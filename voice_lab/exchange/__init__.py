@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..protocol.events import (
+    KNOWN_SECRETS,
     MAX_DEPTH,
     MAX_MS,
     dumps,
@@ -75,16 +76,18 @@ def export_chunks(session: Mapping[str, Any], rows: Iterable[ExportRow]) -> Iter
     }
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "events": [\n'
     line = EventLines()
+    # Stored events were redacted on the way in, but a key may have become known since.
+    redact = KNOWN_SECRETS.redact
     batch: list[str] = []
     size, separator = 0, ""
     for row in rows:
         batch.append(line(row))
         size += len(batch[-1])
         if size >= EXPORT_CHUNK:
-            yield separator + ",\n".join(batch)
+            yield redact(separator + ",\n".join(batch))
             batch, size, separator = [], 0, ",\n"
     if batch:
-        yield separator + ",\n".join(batch)
+        yield redact(separator + ",\n".join(batch))
     yield "\n]}\n"
 
 

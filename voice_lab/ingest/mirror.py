@@ -20,7 +20,16 @@ from flask_sock import Sock
 
 from ..analysis import aggregates
 from ..analysis.aggregates import Aggregates
-from ..protocol.events import MAX_DEPTH, Event, TooDeep, loads, parse_event, row_problem, storable
+from ..protocol.events import (
+    MAX_DEPTH,
+    Event,
+    TooDeep,
+    field_text,
+    loads,
+    parse_event,
+    row_problem,
+    storable,
+)
 from ..storage import EventRow, Store, Stored, open_store
 from ..web.security import origin_allowed
 from ..web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE, Gate, Metered
@@ -333,7 +342,7 @@ def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:
     fields = {k: v for k, v in frame["create"].items() if k in CREATE_FIELDS}
     if any(not isinstance(v, str | None) for v in fields.values()):
         raise MirrorError("bad_hello", f"create fields ({', '.join(CREATE_FIELDS)}) must be text")
-    fields = {k: storable(v[:200]) for k, v in fields.items() if v}
+    fields = {k: field_text(v) for k, v in fields.items() if v}
     fields.setdefault("provider", "external")
     return fields
 

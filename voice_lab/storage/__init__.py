@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from flask import Flask, current_app, g
 
-from ..protocol.events import Event
+from ..protocol.events import Event, redact_text
 
 # Migrations by PRAGMA user_version: index i brings the database to version i + 1.
 MIGRATIONS: tuple[str, ...] = tuple(
@@ -341,8 +341,9 @@ class Store:
         if "id" in fields:
             raise ValueError("a session's id cannot change")
         sets = ", ".join(f"{name} = ?" for name in fields)
+        values = _redacted(fields).values()
         with self.transaction() as db:
-            db.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*fields.values(), session_id))
+            db.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
 
     def delete_session(self, session_id: str) -> bool:
         """Delete a session and its events."""
@@ -547,7 +548,7 @@ def _insert_session(
     db: sqlite3.Connection, fields: dict[str, Any], write_hash: str | None = None
 ) -> str:
     """Insert a session row (a new id unless given) inside a transaction; returns its id."""
-    fields = {"id": new_session_id(), "created_at": time.time(), **fields}
+    fields = {"id": new_session_id(), "created_at": time.time(), **_redacted(fields)}
     _check_fields(fields)
     if write_hash is not None:  # never one of SESSION_FIELDS: no caller's fields can set it
         fields["write_hash"] = write_hash
@@ -651,6 +652,12 @@ def _contiguous(db: sqlite3.Connection, session_id: str, event_count: int, max_s
         (session_id,),
     ).fetchone()[0]
     return gap or 0
+
+
+def _redacted(fields: dict[str, Any]) -> dict[str, Any]:
+    """Session fields with every secret in their text redacted: whoever writes a label, a
+    model or a call id, no key is stored in it."""
+    return {k: redact_text(v) if isinstance(v, str) else v for k, v in fields.items()}
 
 
 def _check_fields(fields: dict[str, Any]) -> None:

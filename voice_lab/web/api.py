@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .. import providers
 from ..config import configured_providers
-from ..protocol.events import redact_key, storable
+from ..protocol.events import KNOWN_SECRETS, field_text, redact_key, storable
 from ..storage import get_store
 from .security import mint_allowed
 
@@ -75,6 +75,7 @@ def create_session():
         if exc.retry_after is not None:
             reply.headers["Retry-After"] = exc.retry_after
         return reply, exc.http_status
+    KNOWN_SECRETS.add(key.value, key.expires_at)  # before the page can mirror or log it
     mint_ms = round((time.perf_counter() - started) * 1000, 1)
     session_id, secret = get_store().create_writable_session(
         provider=provider,
@@ -129,7 +130,7 @@ def end_session(session_id: str):
     if not store.end_session(session_id):
         return error(404, "session_not_found", f"no session {session_id!r}")
     if isinstance(call_id, str):
-        store.update_session(session_id, call_id=storable(call_id[:200]))
+        store.update_session(session_id, call_id=field_text(call_id))
     return jsonify(store.get_session(session_id))
 
 
