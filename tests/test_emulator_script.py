@@ -9,8 +9,7 @@ from openai.types.realtime import RealtimeServerEvent as GaEvent
 from pydantic import TypeAdapter
 
 from tests.eventlogs import GA_TURN_HEAD, GA_TURN_TAIL
-from voice_lab import scenarios
-from voice_lab.emulator import settings, vad, voice
+from voice_lab.emulator import scenarios, settings, vad, voice
 from voice_lab.emulator.keys import KeyRegistry
 from voice_lab.emulator.script import Ids, ResponsePlan, Script, split_words, voice_turn
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
-from . import scenarios
+from .emulator import scenarios
 
 PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
 PREVIEW_API_VERSION = "2025-04-01-preview"

@@ -18,6 +18,7 @@ import requests
 
 from .config import PREVIEW_API_VERSION, missing_for
 from .protocol.events import deep_merge, loads
+from .protocol.reply import Reply
 
 GA_VOICE = "marin"
 BETA_VOICE = "verse"
@@ -95,15 +96,6 @@ class NotConfigured(MintError):
     """Voice Lab's own settings are incomplete for the chosen provider."""
 
     http_status = 500
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An HTTP answer from a service (or the emulator, which answers the same way)."""
-
-    status: int
-    headers: Mapping[str, str]
-    text: str
 
 
 def mint(

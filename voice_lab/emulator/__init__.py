@@ -10,16 +10,17 @@ from __future__ import annotations
 import atexit
 import secrets
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from .. import scenarios
-from ..providers import Reply
-from . import replies, settings
+from ..protocol.reply import Reply
+from . import replies, scenarios, settings
 from .keys import Key, KeyRegistry
-from .loop import LoopThread
 from .script import Ids
+
+if TYPE_CHECKING:
+    from .loop import LoopThread
 
 GA_MINT_FIELDS = {"session", "expires_after", "scenario"}
 
@@ -153,6 +154,8 @@ class Emulator:
     def _loop_thread(self) -> LoopThread:
         with self._lock:
             if self._loop is None:
+                from .loop import LoopThread  # aiortc's stack loads with the first call only
+
                 self._loop = LoopThread()
                 atexit.register(self.shutdown)
             return self._loop

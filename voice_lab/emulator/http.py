@@ -11,7 +11,7 @@ import json
 
 from flask import Blueprint, Response, current_app, request
 
-from ..providers import Reply
+from ..protocol.reply import Reply
 from ..web.security import mint_allowed
 from . import replies
 

@@ -14,8 +14,8 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from ..scenarios import Scenario
 from .keys import Key
+from .scenarios import Scenario
 from .session import Session
 from .vad import to_16k_mono
 

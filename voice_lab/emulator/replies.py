@@ -1,11 +1,11 @@
-"""HTTP error bodies in each service's own format, as `providers.Reply` values."""
+"""HTTP error bodies in each service's own format, as `Reply` values."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from ..providers import Reply
+from ..protocol.reply import Reply
 
 JSON = {"Content-Type": "application/json"}
 

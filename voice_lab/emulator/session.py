@@ -17,10 +17,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..protocol.events import dumps
-from ..scenarios import Scenario
 from . import client_events, settings, voice
 from .client_events import ClientError
 from .keys import Key
+from .scenarios import Scenario
 from .script import Ids, ResponsePlan, Script, split_words, text_tokens
 from .vad import TurnDetector
 

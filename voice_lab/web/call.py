@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
-from .. import scenarios
 from ..config import configured_providers
+from ..emulator import scenarios
 from ..providers import default_model, default_voice
 
 bp = Blueprint("call", __name__)

@@ -7,9 +7,6 @@ import hmac
 import logging
 import re
 import secrets
-import threading
-import time
-from collections import deque
 from urllib.parse import unquote_plus, urlsplit
 
 from flask import (
@@ -25,6 +22,7 @@ from flask import (
 )
 
 from ..config import is_loopback
+from ..protocol.limits import RateLimiter
 
 bp = Blueprint("security", __name__)
 
@@ -165,27 +163,6 @@ def headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(), geolocation=()")
     return response
-
-
-class RateLimiter:
-    """At most `limit` events per `window` seconds for each client, in memory."""
-
-    def __init__(self, limit: int, window: float):
-        self.limit, self.window = limit, window
-        self.hits: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
-
-    def retry_after(self, client: str) -> int:
-        """0 if the client may go on now (and count it), else seconds until it may."""
-        now = time.monotonic()
-        with self.lock:
-            hits = self.hits.setdefault(client, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(1, int(hits[0] + self.window - now + 0.999))
-            hits.append(now)
-            return 0
 
 
 def mint_allowed():
