@@ -144,16 +144,26 @@ def test_without_a_token_only_loopback_is_served(loopback_client):
     assert emulator.status_code == 403
 
 
-def test_emulator_mints_share_the_per_client_limit(client):
-    url, headers = (
-        "/emulator/v1/realtime/client_secrets",
-        {"Authorization": f"Bearer {EMULATOR_KEY}"},
-    )
+@pytest.mark.parametrize(
+    "url, auth, words",
+    [
+        ("/emulator/v1/realtime/client_secrets", "Authorization", "Rate limit reached"),
+        ("/emulator/openai/v1/realtime/client_secrets", "api-key", "exceeded the call rate limit"),
+    ],
+)
+def test_emulator_limits_mints_per_client_in_the_services_words(client, url, auth, words):
+    headers = {auth: f"Bearer {EMULATOR_KEY}" if auth == "Authorization" else EMULATOR_KEY}
     body = {"session": {"type": "realtime", "model": "gpt-realtime"}}
     assert client.post(url, json=body, headers=headers).status_code == 200
     assert client.post(url, json=body, headers=headers).status_code == 200
     third = client.post(url, json=body, headers=headers)
-    assert third.status_code == 429 and third.headers["Retry-After"]
+    assert third.status_code == 429 and int(third.headers["Retry-After"]) >= 1
+    error = third.get_json()["error"]
+    assert words in error["message"] and "emulated fault" not in error["message"]
+    assert "source" not in error  # the service's own body, not Voice Lab's envelope
+    # The emulated service keeps its own count: Voice Lab's own mints are not refused by it.
+    ours = client.post("/api/sessions", json={}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ours.status_code == 201
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
+from ..protocol.limits import RateLimiter
 from ..protocol.reply import Reply
 from . import replies, scenarios, settings
 from .keys import Key, KeyRegistry
@@ -26,9 +27,10 @@ GA_MINT_FIELDS = {"session", "expires_after", "scenario"}
 
 
 class Emulator:
-    """Minted keys, live calls and the loop they run on."""
+    """Minted keys, live calls, the loop they run on, and the limit on minting over HTTP."""
 
-    def __init__(self) -> None:
+    def __init__(self, mint_limiter: RateLimiter) -> None:
+        self.mint_limiter = mint_limiter
         self.keys = KeyRegistry()
         self.calls: dict[str, Any] = {}
         self.ids = Ids()
@@ -178,7 +180,7 @@ def init_app(app: Flask) -> Emulator:
     """Mount the emulator's routes under /emulator and keep the Emulator on the app."""
     from .http import bp
 
-    emulator = Emulator()
+    emulator = Emulator(RateLimiter(*app.config["VOICE_LAB_MINT_RATE"]))
     app.extensions["voice_lab_emulator"] = emulator
     app.register_blueprint(bp)
     return emulator

@@ -12,7 +12,6 @@ import json
 from flask import Blueprint, Response, current_app, request
 
 from ..protocol.reply import Reply
-from ..web.security import mint_allowed
 from . import replies
 
 bp = Blueprint("emulator", __name__, url_prefix="/emulator")
@@ -103,9 +102,10 @@ def hangup(call_id: str):
 def _mint(protocol: str, flavour: str):
     if not _api_key_ok():
         return _send(replies.bad_api_key(flavour))
-    limited = mint_allowed()  # each key can start a call: the same per-client limit as ours
-    if limited is not None:
-        return limited
+    # Each key can start a call: the service limits minting per client, and so does its double.
+    wait = emulator().mint_limiter.retry_after(request.remote_addr or "?")
+    if wait:
+        return _send(replies.rate_limited(flavour, wait, fault=False))
     kind = request.mimetype
     if kind and kind != "application/json":
         return _send(

@@ -44,21 +44,22 @@ def ok(body: dict[str, Any]) -> Reply:
     return Reply(200, dict(JSON), json.dumps(body))
 
 
-def rate_limited(flavour: str, seconds: float) -> Reply:
-    """429 with Retry-After, as each service says it."""
+def rate_limited(flavour: str, seconds: float, fault: bool = True) -> Reply:
+    """429 with Retry-After, as each service says it (marked when a scenario asked for it)."""
     retry = {"Retry-After": str(max(1, round(seconds)))}
+    mark = " (emulated fault)" if fault else ""
     if flavour == "azure":
         return azure_error(
             429,
             "Requests to the Realtime API have exceeded the call rate limit "
             f"of your current pricing tier. Please retry after {retry['Retry-After']}"
-            " seconds. (emulated fault)",
+            f" seconds.{mark}",
             code="429",
             headers=retry,
         )
     return openai_error(
         429,
-        "Rate limit reached for requests (emulated fault).",
+        f"Rate limit reached for requests{mark}.",
         type_="requests",
         code="rate_limit_exceeded",
         headers=retry,
