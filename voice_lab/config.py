@@ -91,7 +91,7 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
         "AZURE_OPENAI_ENDPOINT", values["AZURE_OPENAI_ENDPOINT"], "https://NAME.openai.azure.com"
     )
     if cfg["AZURE_OPENAI_ENDPOINT"]:
-        cfg["AZURE_OPENAI_ENDPOINT"] = _strip_openai_path(cfg["AZURE_OPENAI_ENDPOINT"])
+        cfg["AZURE_OPENAI_ENDPOINT"] = _strip_openai_path(str(cfg["AZURE_OPENAI_ENDPOINT"]))
     cfg["OPENAI_BASE_URL"] = _base_url(
         "OPENAI_BASE_URL", values["OPENAI_BASE_URL"], "https://api.openai.com/v1"
     )
@@ -134,7 +134,7 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
 
 def configured_providers(cfg: Mapping[str, object]) -> list[str]:
     """The providers a call can use with these settings, the default first."""
-    found = [cfg["VOICE_LAB_PROVIDER"]]
+    found = [str(cfg["VOICE_LAB_PROVIDER"])]
     if cfg.get("AZURE_OPENAI_ENDPOINT") and cfg.get("AZURE_OPENAI_API_KEY"):
         found += ["azure-preview" if _is_preview(cfg) else "azure"]
     if cfg.get("OPENAI_API_KEY"):

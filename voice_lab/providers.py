@@ -298,7 +298,8 @@ def _json(reply: Reply, source: str) -> dict[str, Any]:
 
 def _from_ga(reply: Reply, provider: str, webrtc_url: str, model: str, voice: str) -> MintedKey:
     data = _json(reply, _source(provider))
-    session = data.get("session") if isinstance(data.get("session"), dict) else {}
+    given = data.get("session")
+    session = given if isinstance(given, dict) else {}
     voice = ((session.get("audio") or {}).get("output") or {}).get("voice") or voice
     return _key(
         data.get("value"),
@@ -314,7 +315,8 @@ def _from_ga(reply: Reply, provider: str, webrtc_url: str, model: str, voice: st
 
 def _from_beta(reply: Reply, provider: str, webrtc_url: str, model: str, voice: str) -> MintedKey:
     data = _json(reply, _source(provider))
-    secret = data.get("client_secret") if isinstance(data.get("client_secret"), dict) else {}
+    given = data.get("client_secret")
+    secret = given if isinstance(given, dict) else {}
     return _key(
         secret.get("value"),
         secret.get("expires_at"),

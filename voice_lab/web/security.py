@@ -64,7 +64,12 @@ def token_ok() -> bool:
     offered = header.removeprefix("Bearer ").strip() or request.headers.get("X-Voice-Lab-Token")
     if request.path == "/ws/mirror":
         offered = offered or request.args.get("token")  # pages on other origins have no cookie
-    return bool(offered) and hmac.compare_digest(offered.encode(), token.encode())
+    return offered is not None and _same(offered, token)
+
+
+def _same(offered: str, expected: str) -> bool:
+    """Whether a non-empty offered secret is the expected one (compared in constant time)."""
+    return bool(offered) and hmac.compare_digest(offered.encode(), expected.encode())
 
 
 def _digest(token: str) -> str:
@@ -131,7 +136,7 @@ def guard():
 def _csrf_ok() -> bool:
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = session.get("csrf")
-    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+    return isinstance(expected, str) and bool(expected) and _same(sent, expected)
 
 
 def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
@@ -254,7 +259,7 @@ def login():
             page = render_template("login.html", target=target, error=error)
             return page, 429, {"Retry-After": str(wait)}
         offered = request.form.get("token", "")
-        if token and hmac.compare_digest(offered.encode(), token.encode()):
+        if token and _same(offered, token):
             session["token_hash"] = _digest(token)
             session.permanent = True
             return redirect(target, 303)
