@@ -293,6 +293,13 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
+def decode_at(text: str, pos: int) -> tuple[Any, int]:
+    """The JSON value that starts at text[pos] and where it ends, as strictly as loads (a
+    ValueError, or RecursionError past the interpreter's depth): for reading a file a value at
+    a time."""
+    return _DECODER.raw_decode(text, pos)
+
+
 def _decode(text: str) -> Any:
     """_DECODER.decode(text), its common case (a value and nothing around it) without the
     regular expressions that look for whitespace; any other text takes the full path."""
