@@ -1,5 +1,6 @@
 """Imports a hostile file cannot turn into memory, numbers JSON cannot hold, and JSON Lines."""
 
+import io
 import json
 import re
 import socket
@@ -75,7 +76,10 @@ def test_export_import_export_holds_for_every_number_the_mirror_acked(live_serve
     local = {"type": "voicelab.stats", "rtt_ms": 1e308, "tiny": 5e-324, "big": 10**40, "z": -0.0}
     batch.append({"seq": len(batch) + 1, "dir": "local", "t": 2.5, "data": local})
     # A local event is an object in the frame: a number no float holds makes the frame not JSON.
-    bad_local = '{"op":"events","events":[{"seq":99,"dir":"local","t":1,"data":{"type":"voicelab.x","v":1e400}}]}'
+    bad_local = (
+        '{"op":"events","events":[{"seq":99,"dir":"local","t":1,'
+        '"data":{"type":"voicelab.x","v":1e400}}]}'
+    )
     session_id, replies = mirror(live_server.url, [{"op": "events", "events": batch}, bad_local])
     assert replies[0] == {"op": "ack", "upto": len(batch)}
     assert replies[1]["op"] == "error" and "too large" in replies[1]["message"]
@@ -86,7 +90,7 @@ def test_export_import_export_holds_for_every_number_the_mirror_acked(live_serve
     assert acked[0]["event"] == texts[0]  # not JSON a reader can hold: kept as its text
     assert acked[-1]["event"]["big"] == 10**40
 
-    upload = {"file": (__import__("io").BytesIO(first.encode()), "numbers.json")}
+    upload = {"file": (io.BytesIO(first.encode()), "numbers.json")}
     imported = client.post("/import", data={**upload, "csrf_token": csrf})
     assert imported.status_code == 303, imported.get_data(as_text=True)
     again = imported.headers["Location"].rsplit("/", 1)[-1]
