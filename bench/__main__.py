@@ -1,4 +1,4 @@
-"""`python -m bench [ingest|long|export|live|mirror ...] [--quick] [--json]`: print the figures."""
+"""`python -m bench [ingest|long|export|imports|live|mirror ...] [--quick] [--json]`: figures."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ FIGURES = {
     "ingest": "bench.ingest",
     "long": "bench.long",
     "export": "bench.export",
+    "imports": "bench.imports",
     "live": "bench.browser",
     "mirror": "bench.browser",
 }
