@@ -108,7 +108,7 @@ def test_json_lines_end_only_at_newlines():
         )
         for n, text in enumerate(texts, 1)
     ]
-    data = ("\r\n".join(lines[:2]) + "\n" + lines[2] + "\n").encode()
+    data = ("\r\n".join(lines[:2]) + "\n" + lines[2]).encode()  # no \n after the last
     _, rows = exchange.parse_import(data, "log.jsonl")
     assert [json.loads(r.payload)["text"] for r in rows] == texts
 

@@ -268,8 +268,9 @@ class _Reader:
                 raise ImportRefused(f"{self.name}: a line is over {MAX_ITEM_CHARS} characters")
             if self.pos == len(self.text):
                 return None
-            end = len(self.text)
-        line, self.pos = self.text[self.pos : end], end + 1
+            line, self.pos = self.text[self.pos :], len(self.text)  # no \n after it
+        else:
+            line, self.pos = self.text[self.pos : end], end + 1
         return line[:-1] if line.endswith("\r") else line
 
     def first_row(self) -> dict[str, Any] | None:
