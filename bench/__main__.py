@@ -1,4 +1,4 @@
-"""`python -m bench [ingest|long|export|sockets|live|mirror ...] [--quick] [--json]`: figures."""
+"""`python -m bench [ingest|long|export|imports|sockets|live|mirror ...] [--quick] [--json]`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ FIGURES = {
     "ingest": "bench.ingest",
     "long": "bench.long",
     "export": "bench.export",
+    "imports": "bench.imports",
     "sockets": "bench.sockets",
     "live": "bench.browser",
     "mirror": "bench.browser",

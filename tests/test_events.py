@@ -541,7 +541,7 @@ def test_nan_is_not_json_so_it_is_kept_as_text():
 
 
 @pytest.mark.parametrize(
-    "text", ['{"a":[1,2.5,"é"]}', ' {"a": 1} ', "[1] x", "", " ", '"\\ud800"', "{", "1e400"]
+    "text", ['{"a":[1,2.5,"é"]}', ' {"a": 1} ', "[1] x", "", " ", '"\\ud800"', "{"]
 )
 def test_loads_and_dumps_read_and_write_as_json_does(text):
     try:

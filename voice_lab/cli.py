@@ -118,10 +118,9 @@ def export_command(session_id: str, output) -> None:
 @with_appcontext
 def import_command(path: str, label: str | None) -> None:
     """Import a Voice Lab export, JSON Lines of event rows, or a JSON array of events."""
-    with open(path, "rb") as file:
-        data = file.read(exchange.MAX_FILE_BYTES + 1)
     try:
-        fields, rows = exchange.parse_import(data, click.format_filename(path, shorten=True))
+        with open(path, "rb") as file:
+            fields, rows = exchange.parse_import(file, click.format_filename(path, shorten=True))
     except exchange.ImportRefused as exc:
         raise click.ClickException(f"nothing imported: {exc}") from None
     store = open_store()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -421,19 +422,30 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent as a float, refused when it overflows one
+    (1e400 would become inf, which no JSON text can carry back out)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large for a 64-bit float")
+    return value
+
+
 # Made once: json.loads and json.dumps with options build a new decoder or encoder per call.
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # _ENCODER.encode still makes a C encoder per call, which costs as much as encoding an event:
-# this one is made once, with no check for cycles (values parsed from JSON cannot hold one).
+# this one is made once, with no check for cycles (values parsed from JSON cannot hold one),
+# and refuses NaN and infinities as _ENCODER does (ValueError), so what it writes is JSON.
 _C_ENCODE = c_make_encoder and c_make_encoder(
-    None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, True
+    None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False
 )
 
 
 def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
-    """Strict json.loads: NaN and Infinity are refused (no export could carry them), and so are
-    values nested past max_depth (TooDeep, a ValueError)."""
+    """Strict json.loads: NaN, Infinity and numbers too large for a float (1e400) are refused
+    (no export could carry them), and so are values nested past max_depth (TooDeep, a
+    ValueError)."""
     if not isinstance(text, str):
         text = text.decode(json.detect_encoding(text), "surrogatepass")
     elif text.startswith("\ufeff"):
@@ -447,6 +459,13 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     if brackets > max_depth and nested_deeper(value, max_depth):
         raise TooDeep(f"nested deeper than {max_depth} levels")
     return value
+
+
+def decode_at(text: str, pos: int) -> tuple[Any, int]:
+    """The JSON value that starts at text[pos] and where it ends, as strictly as loads (a
+    ValueError, or RecursionError past the interpreter's depth): for reading a file a value at
+    a time."""
+    return _DECODER.raw_decode(text, pos)
 
 
 def _decode(text: str) -> Any:
@@ -499,7 +518,8 @@ def _storable_strings(value: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON as the services send it (non-ASCII kept)."""
+    """Compact JSON as the services send it (non-ASCII kept); NaN and infinities are refused
+    (ValueError), as RFC 8259 has no words for them."""
     return "".join(_C_ENCODE(obj, 0)) if _C_ENCODE else _ENCODER.encode(obj)
 
 

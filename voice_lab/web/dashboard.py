@@ -206,29 +206,52 @@ def delete_session(session_id: str):
     return redirect(url_for("dashboard.index"), 303)
 
 
+# Imports at once: each holds up to MAX_EVENTS rows until its one transaction, and more at once
+# would only share the cores while multiplying that memory.
+MAX_IMPORTS = 2
+IMPORT_RETRY_SECONDS = 5
+_imports = threading.BoundedSemaphore(MAX_IMPORTS)
+
+
 @bp.post("/import")
 def import_file():
     """Import an uploaded log as a new session, or show what is wrong with it."""
-    upload = request.files.get("file")
+    # Taken before the upload is read, so a refused import costs no parse.
+    if not _imports.acquire(blocking=False):
+        return _import_refused(
+            f"{MAX_IMPORTS} imports are running already: try again in "
+            f"{IMPORT_RETRY_SECONDS} seconds, when one has finished",
+            503,
+            {"Retry-After": str(IMPORT_RETRY_SECONDS)},
+        )
     try:
-        if upload is None or not upload.filename:
-            raise exchange.ImportRefused("choose a file to import")
-        data = upload.stream.read(exchange.MAX_FILE_BYTES + 1)
-        fields, rows = exchange.parse_import(data, upload.filename)
-    except exchange.ImportRefused as exc:
-        store = get_store()
-        return render_template(
-            "index.html",
-            sessions=store.list_sessions(),
-            search="",
-            providers=configured_providers(current_app.config),
-            import_error=f"Nothing imported: {exc}",
-        ), 400
-    if request.form.get("label"):
-        fields["label"] = request.form["label"][:200]
-    session_id = get_store().import_session(fields, rows)
-    aggregates.prepare(get_store(), session_id)
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise exchange.ImportRefused("choose a file to import")
+            fields, rows = exchange.parse_import(upload.stream, upload.filename)
+        except exchange.ImportRefused as exc:
+            return _import_refused(str(exc), 400)
+        if request.form.get("label"):
+            fields["label"] = request.form["label"][:200]
+        session_id = get_store().import_session(fields, rows)
+        del rows  # the store has them: let go of their memory before the panels' figures
+        aggregates.prepare(get_store(), session_id)
+    finally:
+        _imports.release()
     return redirect(url_for("dashboard.session_page", session_id=session_id), 303)
+
+
+def _import_refused(reason: str, status: int, headers: dict[str, str] | None = None):
+    """The sessions page with why nothing was imported."""
+    page = render_template(
+        "index.html",
+        sessions=get_store().list_sessions(),
+        search="",
+        providers=configured_providers(current_app.config),
+        import_error=f"Nothing imported: {reason}",
+    )
+    return page, status, headers or {}
 
 
 @bp.get("/sessions/<session_id>")
