@@ -35,13 +35,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import cli
     from .ingest import broker, mirror
-    from .web import api, call, dashboard, security
+    from .web import api, call, filters, security, session, sessions
 
     broker.init_app(app)
     security.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(call.bp)
-    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(sessions.bp)
+    app.register_blueprint(session.bp)
+    filters.init_app(app)
     mirror.init_app(app)
     cli.init_app(app)
     if app.config["VOICE_LAB_EMULATOR"]:

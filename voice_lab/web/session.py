@@ -1,4 +1,5 @@
-"""Pages: the sessions list and a session's timeline, with its htmx partials."""
+"""A session's page: its timeline in windows, the live tail, an event's JSON, a run of deltas,
+the panels and the export."""
 
 from __future__ import annotations
 
@@ -6,164 +7,23 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import urlencode
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from werkzeug.datastructures import MultiDict
-from werkzeug.routing import BaseConverter, ValidationError
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from .. import exchange
 from ..analysis import aggregates, timeline
-from ..config import configured_providers
 from ..protocol.events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
 from ..storage import EventQuery, Store, database_path, get_store
 from . import panels
+from .arguments import Filters, add_converter, seq_arg
+from .filters import session_status
+from .sessions import is_partial
 
-bp = Blueprint("dashboard", __name__)
+bp = Blueprint("session", __name__)
+bp.record_once(add_converter)  # before the routes below are added, which need the converter
 
 WINDOW = 300  # events per window of the timeline; the last window polls while a call is live
 RECHECK = 0.5  # seconds a live tail waits for news before it looks at the store anyway
-MAX_SEQ = 2**63 - 1  # SQLite's largest integer: a seq past it is no event's
-
-
-def parse_seq(text: str) -> int:
-    """A seq in a URL: digits, at most MAX_SEQ; ValueError otherwise."""
-    digits = text.isascii() and text.isdigit() and len(text) <= len(str(MAX_SEQ))
-    if not digits or int(text) > MAX_SEQ:  # the length first: int() of a huge text is slow
-        raise ValueError(f"a seq is a number from 0 to {MAX_SEQ} (got {text[:40]!r})")
-    return int(text)
-
-
-class SeqConverter(BaseConverter):
-    """`<seq:name>` in a route: a seq the store can look up; anything else is a 404."""
-
-    regex = r"\d+"
-
-    def to_python(self, value: str) -> int:
-        """The seq, or no match."""
-        try:
-            return parse_seq(value)
-        except ValueError:
-            raise ValidationError() from None
-
-    def to_url(self, value: int) -> str:
-        """The seq as digits."""
-        return str(value)
-
-
-@bp.record_once
-def _add_converter(state) -> None:
-    # Runs before the routes below are added, which need the converter.
-    state.app.url_map.converters["seq"] = SeqConverter
-
-
-def seq_arg(name: str, default: int | None) -> int | None:
-    """A seq query argument, `default` when absent; a 400 naming it when out of range."""
-    text = request.args.get(name)
-    if text is None:
-        return default
-    try:
-        return parse_seq(text)
-    except ValueError as exc:
-        abort(400, description=f"{name}: {exc}")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The timeline's filters, as they appear in the URL."""
-
-    categories: tuple[str, ...] = ()
-    directions: tuple[str, ...] = ()
-    type: str = ""
-    text: str = ""
-    view: str = "grouped"
-
-    @classmethod
-    def from_args(cls, args: MultiDict) -> Filters:
-        """Filters from query arguments; unknown values are dropped, not errors."""
-        return cls(
-            categories=tuple(c for c in args.getlist("cat") if c in CATEGORIES),
-            directions=tuple(d for d in args.getlist("dir") if d in DIRECTIONS),
-            type=args.get("type", "").strip()[:200],
-            text=args.get("q", "").strip()[:200],
-            view="flat" if args.get("view") == "flat" else "grouped",
-        )
-
-    def query(self) -> EventQuery:
-        """The store query these filters make."""
-        return EventQuery(self.categories, self.directions, self.type, self.text)
-
-    def params(self) -> list[tuple[str, str]]:
-        """The filters as query arguments (what a link needs to reproduce the view)."""
-        pairs = [("cat", c) for c in self.categories] + [("dir", d) for d in self.directions]
-        pairs += [(k, v) for k, v in (("type", self.type), ("q", self.text)) if v]
-        return pairs + ([("view", "flat")] if self.view == "flat" else [])
-
-    def url(self, endpoint: str, **values) -> str:
-        """A URL of `endpoint` carrying these filters."""
-        base = url_for(endpoint, **values)
-        params = self.params()
-        return f"{base}{'&' if '?' in base else '?'}{urlencode(params)}" if params else base
-
-
-@bp.app_template_filter("iso")
-def iso(seconds: float | None) -> str:
-    """Unix seconds as an ISO 8601 UTC timestamp."""
-    return datetime.fromtimestamp(seconds or 0, UTC).isoformat(timespec="seconds")
-
-
-@bp.app_template_filter("iso_ms")
-def iso_ms(ms: float | None) -> str:
-    """Milliseconds since the epoch (the browser clock) as an ISO 8601 UTC timestamp."""
-    return datetime.fromtimestamp((ms or 0) / 1000, UTC).isoformat(timespec="milliseconds")
-
-
-@bp.app_template_filter("clock")
-def clock(seconds: float | None) -> str:
-    """Unix seconds as a short UTC date and time."""
-    return datetime.fromtimestamp(seconds or 0, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-@bp.app_template_filter("ms")
-def ms(value: float | None) -> str:
-    """A duration in milliseconds, grouped by thousands (a dash when unknown)."""
-    return "–" if value is None else f"{value:,.0f} ms"
-
-
-@bp.app_template_filter("status")
-def session_status(session: dict) -> str:
-    """live, ended or imported."""
-    if session["origin"] == "imported":
-        return "imported"
-    return "ended" if session["ended_at"] else "live"
-
-
-@bp.app_template_filter("duration")
-def duration(session: dict) -> str:
-    """How long a session ran (or has been running)."""
-    end = session["ended_at"] or (time.time() if session["origin"] != "imported" else None)
-    if end is None:
-        return "–"
-    seconds = max(0, int(end - session["created_at"]))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def is_partial(target: str) -> bool:
-    """Whether htmx asked for just the element `target` (not a whole page)."""
-    return request.headers.get("HX-Request") == "true" and (
-        request.headers.get("HX-Target") == target
-    )
 
 
 def _event_or_404(session_id: str, seq: int):
@@ -178,57 +38,6 @@ def _session_or_404(session_id: str) -> dict:
     if session is None:
         abort(404, description=f"There is no session {session_id}.")
     return session
-
-
-@bp.get("/")
-def index():
-    """The sessions list, newest first, searchable; its table polls while calls are live."""
-    search = request.args.get("q", "").strip()[:200]
-    sessions = get_store().list_sessions(search)
-    context = {"sessions": sessions, "search": search}
-    if is_partial("sessions"):
-        return render_template("_sessions.html", **context)
-    return render_template(
-        "index.html",
-        providers=configured_providers(current_app.config),
-        import_error=None,
-        **context,
-    )
-
-
-@bp.delete("/sessions/<session_id>")
-def delete_session(session_id: str):
-    """Delete a session and its events (the page asked for confirmation)."""
-    if not get_store().delete_session(session_id):
-        abort(404, description=f"There is no session {session_id}.")
-    if request.headers.get("HX-Request") == "true":
-        return ""
-    return redirect(url_for("dashboard.index"), 303)
-
-
-@bp.post("/import")
-def import_file():
-    """Import an uploaded log as a new session, or show what is wrong with it."""
-    upload = request.files.get("file")
-    try:
-        if upload is None or not upload.filename:
-            raise exchange.ImportRefused("choose a file to import")
-        data = upload.stream.read(exchange.MAX_FILE_BYTES + 1)
-        fields, rows = exchange.parse_import(data, upload.filename)
-    except exchange.ImportRefused as exc:
-        store = get_store()
-        return render_template(
-            "index.html",
-            sessions=store.list_sessions(),
-            search="",
-            providers=configured_providers(current_app.config),
-            import_error=f"Nothing imported: {exc}",
-        ), 400
-    if request.form.get("label"):
-        fields["label"] = request.form["label"][:200]
-    session_id = get_store().import_session(fields, rows)
-    aggregates.prepare(get_store(), session_id)
-    return redirect(url_for("dashboard.session_page", session_id=session_id), 303)
 
 
 @bp.get("/sessions/<session_id>")
