@@ -10,14 +10,9 @@ import websocket
 from tests.figures import count
 from voice_lab import exchange
 from voice_lab.exchange import MAX_EVENT_BYTES
-from voice_lab.ingest.mirror import (
-    MAX_FRAME_BYTES,
-    Mirror,
-    MirrorError,
-    origin_allowed,
-    parse_frame,
-)
+from voice_lab.ingest.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, parse_frame
 from voice_lab.storage import open_store
+from voice_lab.web.security import origin_allowed
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store.init_app(app)
 
     from . import cli
-    from .ingest import broker, mirror
-    from .web import api, call, filters, security, session, sessions
+    from .ingest import broker
+    from .web import api, call, filters, mirror_socket, security, session, sessions
 
     broker.init_app(app)
     security.init_app(app)
@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sessions.bp)
     app.register_blueprint(session.bp)
     filters.init_app(app)
-    mirror.init_app(app)
+    mirror_socket.init_app(app)
     cli.init_app(app)
     if app.config["VOICE_LAB_EMULATOR"]:
         from . import emulator
