@@ -10,6 +10,7 @@ from flask_sock import Sock
 
 from ..ingest.mirror import MAX_FRAME_BYTES, Mirror, MirrorError
 from ..storage import open_store
+from .errors import error_reply
 from .security import origin_allowed
 from .sockets import IDLE_CLOSE, TOO_MANY_CLOSE, Gate, Metered
 
@@ -27,13 +28,11 @@ def check_origin():
     """Refuse the websocket handshake from a page on an origin nobody allowed."""
     origin = request.headers.get("Origin")
     if not origin_allowed(origin, request.host, current_app.config["VOICE_LAB_ALLOWED_ORIGINS"]):
-        return {
-            "error": {
-                "source": "voice-lab",
-                "code": "origin_not_allowed",
-                "message": f"{origin} may not mirror here: add it to VOICE_LAB_ALLOWED_ORIGINS",
-            }
-        }, 403
+        return error_reply(
+            403,
+            "origin_not_allowed",
+            f"{origin} may not mirror here: add it to VOICE_LAB_ALLOWED_ORIGINS",
+        )
     return None
 
 
