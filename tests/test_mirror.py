@@ -375,7 +375,7 @@ def test_a_welcome_counts_the_batches_taken_before_it(app, new_session):
         {"op": "ack", "upto": 2},
         {"op": "welcome", "session": sid, "acked": 2},
     ]
-    assert not mirror.owing
+    assert mirror.unanswered == 0
     store.close()
 
 

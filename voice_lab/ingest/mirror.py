@@ -106,12 +106,7 @@ class Mirror:
         self._owed.append(owed)
 
     @property
-    def owing(self) -> bool:
-        """Whether a frame taken has not been answered yet."""
-        return bool(self._owed)
-
-    @property
-    def owed(self) -> int:
+    def unanswered(self) -> int:
         """How many frames taken have not been answered yet."""
         return len(self._owed)
 

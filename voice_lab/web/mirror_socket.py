@@ -74,13 +74,13 @@ def _serve(ws, metered: Metered, idle: float) -> None:
     mirror = Mirror(store, current_app.extensions["voice_lab_broker"].publish)
     try:
         while True:
-            if not mirror.owing:
+            if not mirror.unanswered:
                 text = ws.receive(timeout=idle)  # wait for the next frame
                 if text is None:
                     if ws.connected:  # idle, not gone: mirror.js reconnects when it records
                         ws.close(IDLE_CLOSE, f"idle for {idle:g} s: reconnect to send more")
                     return
-            elif mirror.owed >= READ_AHEAD or (text := ws.receive(timeout=0)) is None:
+            elif mirror.unanswered >= READ_AHEAD or (text := ws.receive(timeout=0)) is None:
                 ws.send(json.dumps(mirror.reply()))
                 metered.answered()  # its bytes are free: the reader may read more
                 mirror.fold_stored()  # the ack is out: fold while the browser sends more
