@@ -28,7 +28,7 @@ class ErrorInfo:
     client_seq: int | None
 
 
-def _text_or_none(value: Any) -> str | None:
+def _str_unless_none(value: Any) -> str | None:
     """str(value), None for None (error codes come as strings or numbers)."""
     return None if value is None else str(value)
 
@@ -38,11 +38,11 @@ def error_fields(event: Event) -> tuple[str, str | None]:
     error = dig(event.data, "error") or dig(event.data, "response", "status_details", "error")
     if isinstance(error, dict):
         code = error.get("code")
-        return str(error.get("message") or error.get("type") or "error"), _text_or_none(code)
+        return str(error.get("message") or error.get("type") or "error"), _str_unless_none(code)
     status = dig(event.data, "response", "status")
     reason = dig(event.data, "response", "status_details", "reason")
     if status:
-        return f"response {status}" + (f": {reason}" if reason else ""), _text_or_none(reason)
+        return f"response {status}" + (f": {reason}" if reason else ""), _str_unless_none(reason)
     return ga_name(event) or "error", None
 
 

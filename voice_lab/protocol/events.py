@@ -157,7 +157,7 @@ def _category(name: str | None) -> str:
     return "unknown"
 
 
-def _str_or_none(value: Any) -> str | None:
+def _nonempty_str(value: Any) -> str | None:
     """value if it is a non-empty string (made storable)."""
     return storable(value) if isinstance(value, str) and value else None
 
@@ -166,8 +166,10 @@ def ids_of(data: dict | None) -> tuple[str | None, str | None]:
     """(response_id, item_id) an event refers to, wherever the protocol puts them."""
     if not isinstance(data, dict):
         return None, None
-    response_id = _str_or_none(data.get("response_id")) or _str_or_none(dig(data, "response", "id"))
-    item_id = _str_or_none(data.get("item_id")) or _str_or_none(dig(data, "item", "id"))
+    response_id = _nonempty_str(data.get("response_id")) or _nonempty_str(
+        dig(data, "response", "id")
+    )
+    item_id = _nonempty_str(data.get("item_id")) or _nonempty_str(dig(data, "item", "id"))
     return response_id, item_id
 
 
