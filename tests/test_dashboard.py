@@ -94,7 +94,7 @@ def test_flat_view_one_row_per_event_when_not_collapsed(client, add_session):
     [
         ("cat=vad", lambda e: e.category == "vad"),
         ("cat=vad&cat=error", lambda e: e.category in ("vad", "error")),
-        ("dir=client", lambda e: e.dir == "client"),
+        ("dir=client", lambda e: e.direction == "client"),
         ("type=response.done", lambda e: e.type == "response.done"),
         ("type=input_audio_buffer.*", lambda e: (e.type or "").startswith("input_audio_buffer.")),
         ("q=speech_stopped", lambda e: "speech_stopped" in e.raw),
@@ -104,7 +104,7 @@ def test_filters(client, add_session, query, check):
     # Three logs in one session, so that every filter selects several events of several kinds.
     logs = (barge_in_log(), client_error_log(), function_call_log())
     events = [
-        parse_event(n, e.dir, e.t, e.raw)
+        parse_event(n, e.direction, e.t, e.raw)
         for n, e in enumerate([e for log in logs for e in log.events], 1)
     ]
     sid = add_session(events)

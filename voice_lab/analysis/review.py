@@ -60,7 +60,7 @@ def errors(events: Sequence[Event]) -> list[ErrorInfo]:
     client_seqs = {
         event_id: event.seq
         for event in ordered
-        if event.dir == "client" and isinstance(event_id := dig(event.data, "event_id"), str)
+        if event.direction == "client" and isinstance(event_id := dig(event.data, "event_id"), str)
     }
     return [error_info(event, client_seqs) for event in ordered if pinned(event)]
 
@@ -91,7 +91,7 @@ class ConfigChange:
     """A session.update (what the client asked) or session.updated (what the server applied)."""
 
     seq: int
-    dir: str
+    direction: str
     type: str | None
     changes: tuple[FieldChange, ...]
 
@@ -146,12 +146,14 @@ def config_step(effective: dict, event: Event, name: str) -> tuple[dict, ConfigC
     session = dig(event.data, "session")
     if not isinstance(session, dict):
         return effective, None
-    if name == "session.created" and event.dir == "server":
+    if name == "session.created" and event.direction == "server":
         return session, None
     if name not in ("session.update", "session.updated"):
         return effective, None
     merged = deep_merge(effective, session)
-    change = ConfigChange(event.seq, event.dir, event.type, tuple(config_diff(effective, merged)))
+    change = ConfigChange(
+        event.seq, event.direction, event.type, tuple(config_diff(effective, merged))
+    )
     return (merged if name == "session.updated" else effective), change
 
 
