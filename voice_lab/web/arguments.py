@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 from urllib.parse import urlencode
 
 from flask import abort, request, url_for
@@ -46,6 +47,10 @@ def add_converter(state: BlueprintSetupState) -> None:
     state.app.url_map.converters["seq"] = SeqConverter
 
 
+@overload
+def seq_arg(name: str, default: int) -> int: ...
+@overload
+def seq_arg(name: str, default: None) -> int | None: ...
 def seq_arg(name: str, default: int | None) -> int | None:
     """A seq query argument, `default` when absent; a 400 naming it when out of range."""
     text = request.args.get(name)

@@ -66,7 +66,9 @@ def token_ok() -> bool:
     offered = header.removeprefix("Bearer ").strip() or request.headers.get("X-Voice-Lab-Token")
     if request.path == "/ws/mirror":
         offered = offered or request.args.get("token")  # pages on other origins have no cookie
-    return bool(offered) and hmac.compare_digest(offered.encode(), token.encode())
+    if not offered:
+        return False
+    return hmac.compare_digest(offered.encode(), token.encode())
 
 
 def _digest(token: str) -> str:
@@ -133,7 +135,9 @@ def guard():
 def _csrf_ok() -> bool:
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = session.get("csrf")
-    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+    if not expected:
+        return False
+    return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
@@ -146,16 +147,17 @@ class _Recent:
     """A small least-recently-used map, safe across request threads."""
 
     def __init__(self, size: int):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+        self.size, self.lock = size, threading.Lock()
+        self.items: OrderedDict[Hashable, str] = OrderedDict()
 
-    def get(self, key):
+    def get(self, key: Hashable) -> str | None:
         """The value for key, or None."""
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
             return self.items.get(key)
 
-    def put(self, key, value) -> None:
+    def put(self, key: Hashable, value: str) -> None:
         """Remember a value, forgetting the least recently used past the size."""
         with self.lock:
             self.items[key] = value
