@@ -110,9 +110,9 @@ def wire_events(events: Sequence[Event]) -> list[dict]:
     return [
         {
             "seq": e.seq,
-            "dir": e.dir,
+            "dir": e.direction,
             "t": e.t,
-            "data": json.loads(e.raw) if e.dir == "local" else e.raw,
+            "data": json.loads(e.raw) if e.direction == "local" else e.raw,
         }
         for e in events
     ]

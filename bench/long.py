@@ -16,7 +16,7 @@ from .common import Figure, Server, best_of, filled, serving
 
 TRIES = 5
 TIMELINE = {"HX-Request": "true", "HX-Target": "timeline"}
-WINDOW = 301  # dashboard.WINDOW + 1: how many rows a window asks for
+WINDOW = 301  # web.session.WINDOW + 1: how many rows a window asks for
 TARGETS = {"page": 300, "filter": 100, "next page": 300, "panels": 200}
 
 

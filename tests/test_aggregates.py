@@ -40,7 +40,7 @@ def events_of(log, ga):
 
 def wire_of(events):
     """Events as mirror.js sends them."""
-    return [{"seq": e.seq, "dir": e.dir, "t": e.t, "data": e.raw} for e in events]
+    return [{"seq": e.seq, "dir": e.direction, "t": e.t, "data": e.raw} for e in events]
 
 
 def saved_and_loaded(fold: Aggregates) -> Aggregates:
@@ -162,7 +162,9 @@ def test_the_mirror_folds_what_it_stores_and_saves_it(store):
     assert (upto, folded) == (events[-1].seq, len(events))
     assert (
         state
-        == Aggregates().feed_all(parse_event(e.seq, e.dir, e.t, e.raw) for e in events).dumps()
+        == Aggregates()
+        .feed_all(parse_event(e.seq, e.direction, e.t, e.raw) for e in events)
+        .dumps()
     )
 
 

@@ -20,7 +20,7 @@ from tests.waiting import GIVE_UP, until
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.events import parse_event
 from voice_lab.storage import EventRow, open_store
-from voice_lab.web import dashboard
+from voice_lab.web import session
 
 HX = {"HX-Request": "true"}
 
@@ -94,7 +94,7 @@ def test_flat_view_one_row_per_event_when_not_collapsed(client, add_session):
     [
         ("cat=vad", lambda e: e.category == "vad"),
         ("cat=vad&cat=error", lambda e: e.category in ("vad", "error")),
-        ("dir=client", lambda e: e.dir == "client"),
+        ("dir=client", lambda e: e.direction == "client"),
         ("type=response.done", lambda e: e.type == "response.done"),
         ("type=input_audio_buffer.*", lambda e: (e.type or "").startswith("input_audio_buffer.")),
         ("q=speech_stopped", lambda e: "speech_stopped" in e.raw),
@@ -104,7 +104,7 @@ def test_filters(client, add_session, query, check):
     # Three logs in one session, so that every filter selects several events of several kinds.
     logs = (barge_in_log(), client_error_log(), function_call_log())
     events = [
-        parse_event(n, e.dir, e.t, e.raw)
+        parse_event(n, e.direction, e.t, e.raw)
         for n, e in enumerate([e for log in logs for e in log.events], 1)
     ]
     sid = add_session(events)
@@ -125,7 +125,7 @@ def test_filters_reproduced_from_the_url(client, add_session):
 
 
 def test_windows_page_and_live_tail(client, add_session, monkeypatch):
-    monkeypatch.setattr(dashboard, "WINDOW", 5)
+    monkeypatch.setattr(session, "WINDOW", 5)
     log = voice_turn_log()
     sid = add_session(log.events)
     first = client.get(f"/sessions/{sid}?view=flat").get_data(as_text=True)
@@ -154,7 +154,7 @@ def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server, monkey
     last = len(log.events) - 1
     url = f"{live_server.url}/sessions/{sid}/window?view=flat&after={last - 1}&upto={last}"
     # Only the broker's news can end this wait: the store is looked at again after an hour.
-    monkeypatch.setattr(dashboard, "RECHECK", 3600)
+    monkeypatch.setattr(session, "RECHECK", 3600)
     app.config["VOICE_LAB_LIVE_WAIT"] = 3600
     broker = app.extensions["voice_lab_broker"]
     answer = {}

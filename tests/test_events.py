@@ -318,7 +318,7 @@ def test_parse_event_keeps_raw_byte_for_byte():
     raw = '{ "type": "input_audio_buffer.speech_started",  "item_id": "item_1", "x": "é" }'
     event = parse_event(5, "server", 12.5, raw)
     assert event.raw == raw
-    assert (event.seq, event.dir, event.t) == (5, "server", 12.5)
+    assert (event.seq, event.direction, event.t) == (5, "server", 12.5)
     assert (event.type, event.category, event.item_id) == (
         "input_audio_buffer.speech_started",
         "vad",
@@ -469,8 +469,8 @@ def test_event_logs_match_the_sdk_models(scenario, ga):
     client = pydantic.TypeAdapter(realtime.RealtimeClientEvent)
     log = eventlogs.SCENARIOS[scenario](ga)
     for event in log.events:
-        if event.dir != "local":
-            (server if event.dir == "server" else client).validate_python(event.data)
+        if event.direction != "local":
+            (server if event.direction == "server" else client).validate_python(event.data)
     assert [e.seq for e in log.events] == list(range(1, len(log.events) + 1))
     assert all(a.t < b.t for a, b in itertools.pairwise(log.events))
 

@@ -10,14 +10,9 @@ import websocket
 from tests.figures import count
 from voice_lab import exchange
 from voice_lab.exchange import MAX_EVENT_BYTES
-from voice_lab.ingest.mirror import (
-    MAX_FRAME_BYTES,
-    Mirror,
-    MirrorError,
-    origin_allowed,
-    parse_frame,
-)
+from voice_lab.ingest.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, parse_frame
 from voice_lab.storage import open_store
+from voice_lab.web.security import origin_allowed
 
 
 @pytest.fixture
@@ -64,7 +59,7 @@ class Client:
         self.ws.close()
 
 
-def event(seq: int, data=None, dir="server") -> dict:
+def event(seq: int, data=None, direction="server") -> dict:
     if data is None:
         data = json.dumps(
             {
@@ -74,7 +69,7 @@ def event(seq: int, data=None, dir="server") -> dict:
                 "delta": "hi",
             }
         )
-    return {"seq": seq, "dir": dir, "t": 1763900000000.0 + seq, "data": data}
+    return {"seq": seq, "dir": direction, "t": 1763900000000.0 + seq, "data": data}
 
 
 def stored(app, session_id):
@@ -221,7 +216,7 @@ def test_lone_surrogates_are_stored_as_their_escapes(live_server, app, new_sessi
     frame = json.dumps({"op": "events", "events": [event(1, text), event(2, "\ud800 raw")]})
     assert client.call(frame) == {"op": "ack", "upto": 2}
     local = {"type": "voicelab.error", "message": "\udc00"}
-    assert client.batch([3], data=local, dir="local") == {"op": "ack", "upto": 3}
+    assert client.batch([3], data=local, direction="local") == {"op": "ack", "upto": 3}
     rows = stored(app, sid)
     assert rows[0]["type"] == "x\\ud800" and rows[0]["item_id"] == "\\udfff"
     assert rows[1]["payload"] == "\\ud800 raw"
@@ -380,7 +375,7 @@ def test_a_welcome_counts_the_batches_taken_before_it(app, new_session):
         {"op": "ack", "upto": 2},
         {"op": "welcome", "session": sid, "acked": 2},
     ]
-    assert not mirror.owing
+    assert mirror.unanswered == 0
     store.close()
 
 

@@ -18,7 +18,8 @@ from voice_lab.testing import CapturedSession, HarnessError, TcpProxy
 def export_of(log: eventlogs.Log) -> dict:
     """An export document of a built log, as Voice Lab writes it."""
     events = [
-        {"seq": e.seq, "dir": e.dir, "t": e.t, "type": e.type, "event": e.raw} for e in log.events
+        {"seq": e.seq, "dir": e.direction, "t": e.t, "type": e.type, "event": e.raw}
+        for e in log.events
     ]
     return {"format": "voice-lab.session", "version": 1, "session": {"id": "s"}, "events": events}
 

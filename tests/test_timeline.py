@@ -388,7 +388,7 @@ def test_deep_merge_keeps_untouched_fields():
 def test_session_config_changes(ga, path):
     log = eventlogs.function_call_log(ga)
     config = review.session_config(log.events)
-    assert [(c.dir, c.type) for c in config.changes] == [
+    assert [(c.direction, c.type) for c in config.changes] == [
         ("client", "session.update"),
         ("server", "session.updated"),
     ] * 2
@@ -410,7 +410,7 @@ def test_a_refused_update_leaves_the_config():
     events = _without(eventlogs.voice_turn_log().events, "session.updated")
     config = review.session_config(events)
     assert config.effective["audio"]["input"]["transcription"] is None
-    assert len(config.changes) == 1 and config.changes[0].dir == "client"
+    assert len(config.changes) == 1 and config.changes[0].direction == "client"
 
 
 # ---------------------------------------------------------------- transcript

@@ -34,15 +34,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store.init_app(app)
 
     from . import cli
-    from .ingest import broker, mirror
-    from .web import api, call, dashboard, security
+    from .ingest import broker
+    from .web import api, call, filters, mirror_socket, security, session, sessions
 
     broker.init_app(app)
     security.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(call.bp)
-    app.register_blueprint(dashboard.bp)
-    mirror.init_app(app)
+    app.register_blueprint(sessions.bp)
+    app.register_blueprint(session.bp)
+    filters.init_app(app)
+    mirror_socket.init_app(app)
     cli.init_app(app)
     if app.config["VOICE_LAB_EMULATOR"]:
         from . import emulator

@@ -56,7 +56,7 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_READ_AHEAD_TOTAL": "32",
 }
 MIN_TOKEN_LENGTH = 16
-# The mirror sockets' limits (see mirror.py) and what one of their units means.
+# The mirror sockets' limits (see web/sockets.py) and what one of their units means.
 SOCKET_LIMITS = {
     "VOICE_LAB_SOCKETS_PER_CLIENT": "sockets",
     "VOICE_LAB_SOCKETS": "sockets",

@@ -176,7 +176,7 @@ class Aggregates:
             self._usage(event)
         if name == "rate_limits.updated" or event.type == "voicelab.stats":
             self._charts(event, name)
-        if event.dir == "client" or event.category == "error" or name == "response.done":
+        if event.direction == "client" or event.category == "error" or name == "response.done":
             self._errors(event)
         if name in _CONFIG_NAMES:
             self._config(event, name)
@@ -203,7 +203,7 @@ class Aggregates:
                 record["status"] = dig(event.data, "response", "status")
 
     def _latency(self, event: Event, name: str) -> None:
-        if (name, event.dir) in ANCHORS:
+        if (name, event.direction) in ANCHORS:
             self.anchor = [name, event.seq, event.t]
         elif name == "response.created" and event.response_id:
             record = self.responses.setdefault(event.response_id, {})
@@ -251,7 +251,11 @@ class Aggregates:
 
     def _errors(self, event: Event) -> None:
         event_id = dig(event.data, "event_id")
-        if event.dir == "client" and isinstance(event_id, str) and len(self.errors) < FIRST_ERRORS:
+        if (
+            event.direction == "client"
+            and isinstance(event_id, str)
+            and len(self.errors) < FIRST_ERRORS
+        ):
             self.client_seqs[event_id] = event.seq  # the latest, for the errors still listed
             if len(self.client_seqs) > MAX_CLIENT_IDS:
                 del self.client_seqs[next(iter(self.client_seqs))]
@@ -269,7 +273,7 @@ class Aggregates:
         self.config, change = config_step(self.config, event, name)
         if change is not None:
             diff = [_values(field) for field in change.changes]
-            saved = [change.seq, change.dir, change.type, diff]
+            saved = [change.seq, change.direction, change.type, diff]
             self.changes = [*self.changes, saved][-LATEST_CHANGES:]
             self.change_count += 1
 

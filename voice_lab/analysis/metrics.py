@@ -57,7 +57,7 @@ def _anchors(ordered: Sequence[Event]) -> dict[str, Event | None]:
     anchor: Event | None = None
     for event in ordered:
         name = ga_name(event)
-        if (name, event.dir) in ANCHORS:
+        if (name, event.direction) in ANCHORS:
             anchor = event
         elif name == "response.created" and event.response_id:
             anchors[event.response_id] = anchor

@@ -28,7 +28,7 @@ class ErrorInfo:
     client_seq: int | None
 
 
-def _text_or_none(value: Any) -> str | None:
+def _str_unless_none(value: Any) -> str | None:
     """str(value), None for None (error codes come as strings or numbers)."""
     return None if value is None else str(value)
 
@@ -38,11 +38,11 @@ def error_fields(event: Event) -> tuple[str, str | None]:
     error = dig(event.data, "error") or dig(event.data, "response", "status_details", "error")
     if isinstance(error, dict):
         code = error.get("code")
-        return str(error.get("message") or error.get("type") or "error"), _text_or_none(code)
+        return str(error.get("message") or error.get("type") or "error"), _str_unless_none(code)
     status = dig(event.data, "response", "status")
     reason = dig(event.data, "response", "status_details", "reason")
     if status:
-        return f"response {status}" + (f": {reason}" if reason else ""), _text_or_none(reason)
+        return f"response {status}" + (f": {reason}" if reason else ""), _str_unless_none(reason)
     return ga_name(event) or "error", None
 
 
@@ -60,7 +60,7 @@ def errors(events: Sequence[Event]) -> list[ErrorInfo]:
     client_seqs = {
         event_id: event.seq
         for event in ordered
-        if event.dir == "client" and isinstance(event_id := dig(event.data, "event_id"), str)
+        if event.direction == "client" and isinstance(event_id := dig(event.data, "event_id"), str)
     }
     return [error_info(event, client_seqs) for event in ordered if pinned(event)]
 
@@ -91,7 +91,7 @@ class ConfigChange:
     """A session.update (what the client asked) or session.updated (what the server applied)."""
 
     seq: int
-    dir: str
+    direction: str
     type: str | None
     changes: tuple[FieldChange, ...]
 
@@ -146,12 +146,14 @@ def config_step(effective: dict, event: Event, name: str) -> tuple[dict, ConfigC
     session = dig(event.data, "session")
     if not isinstance(session, dict):
         return effective, None
-    if name == "session.created" and event.dir == "server":
+    if name == "session.created" and event.direction == "server":
         return session, None
     if name not in ("session.update", "session.updated"):
         return effective, None
     merged = deep_merge(effective, session)
-    change = ConfigChange(event.seq, event.dir, event.type, tuple(config_diff(effective, merged)))
+    change = ConfigChange(
+        event.seq, event.direction, event.type, tuple(config_diff(effective, merged))
+    )
     return (merged if name == "session.updated" else effective), change
 
 

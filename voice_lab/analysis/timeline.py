@@ -46,7 +46,7 @@ class Row:
     t: float
     t_end: float
     rel_ms: float
-    dir: str
+    direction: str
     type: str | None
     category: str
     summary: str
@@ -66,7 +66,7 @@ def _row(kind: str, run: Sequence[Event], t0: float, label: str, text: str | Non
         t=first.t,
         t_end=run[-1].t,
         rel_ms=first.t - t0,
-        dir=first.dir,
+        direction=first.direction,
         type=first.type,
         category=first.category,
         summary=label,
@@ -81,7 +81,7 @@ def delta_key(event: Event) -> tuple:
     """What makes deltas one stream: GA type, direction, ids, content part or call."""
     data = event.data or {}
     ids = (event.response_id, event.item_id, data.get("content_index"), data.get("call_id"))
-    return (ga_name(event), event.dir, *ids)
+    return (ga_name(event), event.direction, *ids)
 
 
 def _delta_text(run: Sequence[Event]) -> str | None:
@@ -209,7 +209,7 @@ def response_turns(events: Sequence[Event]) -> dict[str, str | None]:
 def commits_user_item(event: Event, name: str) -> bool:
     """Whether the server commits a user item here: input_audio_buffer.committed (voice), or a
     role=user item it adds (text)."""
-    return event.dir == "server" and (
+    return event.direction == "server" and (
         name == "input_audio_buffer.committed"
         or (name.startswith("conversation.item.") and dig(event.data, "item", "role") == "user")
     )
@@ -217,7 +217,7 @@ def commits_user_item(event: Event, name: str) -> bool:
 
 def started_response(event: Event, name: str) -> str | None:
     """The id of the response the server starts here, if it starts one."""
-    if event.dir == "server" and name == "response.created" and event.response_id:
+    if event.direction == "server" and name == "response.created" and event.response_id:
         return event.response_id
     return None
 

@@ -1,12 +1,12 @@
-"""The mirror's websocket: the browser copies every data-channel event here, we store and ack.
+"""The mirror protocol: the browser copies every data-channel event to us, we store and ack.
 
-The socket handler is a thin loop; `Mirror.handle` takes one text frame and returns the replies,
-so tests reach the protocol without a socket. See docs/architecture.md, "Mirror protocol".
+`Mirror.handle` takes one text frame and returns its reply, so tests reach the protocol without
+a socket; the socket's thin loop is web/mirror_socket.py. See docs/architecture.md, "Mirror
+protocol".
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
@@ -14,9 +14,6 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import Any, NamedTuple
-
-from flask import Blueprint, current_app, request
-from flask_sock import Sock
 
 from ..analysis import aggregates
 from ..analysis.aggregates import Aggregates
@@ -30,9 +27,7 @@ from ..protocol.events import (
     row_problem,
     storable,
 )
-from ..storage import EventRow, Store, Stored, open_store
-from ..web.security import origin_allowed
-from ..web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE, Gate, Metered
+from ..storage import EventRow, Store, Stored
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
@@ -40,17 +35,11 @@ MAX_BATCH_EVENTS = 500
 MAX_FRAME_DEPTH = MAX_DEPTH + 3
 # No event limit of its own: an event is at most a frame, and what is stored is never longer
 # than its frame (escapes only shrink), so every stored event fits the importer's event limit.
-# Past this a socket frame is cut off by the websocket layer itself, closing the connection; below
-# it, frames over MAX_FRAME_BYTES get their own error and the connection stays up.
-SOCKET_MESSAGE_LIMIT = 16 * MAX_FRAME_BYTES
 SAVE_EVERY = 10.0  # seconds between saves of a mirrored session's panel figures
 HELLO_FOLDS = 5000  # events a hello folds at most to catch the panel figures up
-READ_AHEAD = 32  # frames a socket takes before it answers the first
 CREATE_FIELDS = ("label", "provider", "model", "protocol", "voice")
 
 logger = logging.getLogger(__name__)
-sock = Sock()
-bp = Blueprint("mirror", __name__)
 
 
 class MirrorError(Exception):
@@ -117,12 +106,7 @@ class Mirror:
         self._owed.append(owed)
 
     @property
-    def owing(self) -> bool:
-        """Whether a frame taken has not been answered yet."""
-        return bool(self._owed)
-
-    @property
-    def owed(self) -> int:
+    def unanswered(self) -> int:
         """How many frames taken have not been answered yet."""
         return len(self._owed)
 
@@ -345,118 +329,3 @@ def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:
     fields = {k: field_text(v) for k, v in fields.items() if v}
     fields.setdefault("provider", "external")
     return fields
-
-
-@bp.before_request
-def check_origin():
-    """Refuse the websocket handshake from a page on an origin nobody allowed."""
-    origin = request.headers.get("Origin")
-    if not origin_allowed(origin, request.host, current_app.config["VOICE_LAB_ALLOWED_ORIGINS"]):
-        return {
-            "error": {
-                "source": "voice-lab",
-                "code": "origin_not_allowed",
-                "message": f"{origin} may not mirror here: add it to VOICE_LAB_ALLOWED_ORIGINS",
-            }
-        }, 403
-    return None
-
-
-@bp.before_request
-def meter_socket():
-    """Put the connection's socket behind the app's gate before simple-websocket reads it."""
-    for key in ("werkzeug.socket", "gunicorn.socket"):
-        if key in request.environ:
-            gate = current_app.extensions["voice_lab_sockets"]
-            request.environ[key] = gate.meter(request.environ[key])
-
-
-@sock.route("/ws/mirror", bp=bp)
-def mirror_socket(ws) -> None:
-    """Receive frames until the browser goes away or falls idle, answering each one in turn;
-    refuse the socket when its client (or everyone) has too many open."""
-    gate: Gate = current_app.extensions["voice_lab_sockets"]
-    metered: Metered = ws.sock
-    client = request.remote_addr or "unknown"
-    refused = gate.admit(client)
-    try:
-        if refused:
-            ws.send(json.dumps(MirrorError("too_many_sockets", refused).frame()))
-            ws.close(TOO_MANY_CLOSE, refused)
-            return
-        gate.open(metered, ws)
-        try:
-            _serve(ws, metered, current_app.config["VOICE_LAB_SOCKET_IDLE"])
-        finally:
-            gate.leave(client)
-    finally:
-        gate.close(metered)
-        request.environ[SOCKET_DONE] = True
-
-
-def _serve(ws, metered: Metered, idle: float) -> None:
-    """The socket loop: take what is read, reply in order; close after `idle` quiet seconds."""
-    store = open_store()
-    mirror = Mirror(store, current_app.extensions["voice_lab_broker"].publish)
-    try:
-        while True:
-            if not mirror.owing:
-                text = ws.receive(timeout=idle)  # wait for the next frame
-                if text is None:
-                    if ws.connected:  # idle, not gone: mirror.js reconnects when it records
-                        ws.close(IDLE_CLOSE, f"idle for {idle:g} s: reconnect to send more")
-                    return
-            elif mirror.owed >= READ_AHEAD or (text := ws.receive(timeout=0)) is None:
-                ws.send(json.dumps(mirror.reply()))
-                metered.answered()  # its bytes are free: the reader may read more
-                mirror.fold_stored()  # the ack is out: fold while the browser sends more
-                continue
-            metered.took(text)  # read already: its batch joins those in flight
-            mirror.take(text)
-    finally:
-        try:
-            mirror.settle()  # nothing queued outlives the socket's store
-            mirror.close()
-        finally:
-            store.close()
-
-
-SOCKET_DONE = "voice_lab.websocket_done"
-
-
-class QuietSocketEnd:
-    """WSGI middleware: after a websocket ends, write no HTTP response on its connection.
-
-    Under werkzeug, flask-sock returns a response once the socket closes, and werkzeug writes
-    its status line onto the finished websocket, which browsers report as an invalid frame.
-    Ending the response as a dropped connection makes werkzeug write nothing.
-    """
-
-    def __init__(self, wsgi_app):
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ, start_response):
-        result = self.wsgi_app(environ, start_response)
-        if environ.get(SOCKET_DONE) and "werkzeug.socket" in environ:
-            return _dropped(result)
-        return result
-
-
-def _dropped(result):
-    close = getattr(result, "close", None)
-    if close is not None:
-        close()
-    raise ConnectionAbortedError("websocket closed")
-    yield  # a generator, so werkzeug meets the error while writing, where it expects it
-
-
-def init_app(app) -> None:
-    """Register the websocket route with a message limit above our own frame limit."""
-    app.config.setdefault(
-        "SOCK_SERVER_OPTIONS",
-        {"max_message_size": SOCKET_MESSAGE_LIMIT, "ping_interval": 25, "receive_bytes": 1 << 16},
-    )
-    app.extensions["voice_lab_sockets"] = Gate.from_config(app.config)
-    app.register_blueprint(bp)
-    sock.init_app(app)
-    app.wsgi_app = QuietSocketEnd(app.wsgi_app)

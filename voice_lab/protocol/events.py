@@ -158,7 +158,7 @@ def _category(name: str | None) -> str:
     return "unknown"
 
 
-def _str_or_none(value: Any) -> str | None:
+def _nonempty_str(value: Any) -> str | None:
     """value if it is a non-empty string (made storable)."""
     return storable(value) if isinstance(value, str) and value else None
 
@@ -167,8 +167,10 @@ def ids_of(data: dict | None) -> tuple[str | None, str | None]:
     """(response_id, item_id) an event refers to, wherever the protocol puts them."""
     if not isinstance(data, dict):
         return None, None
-    response_id = _str_or_none(data.get("response_id")) or _str_or_none(dig(data, "response", "id"))
-    item_id = _str_or_none(data.get("item_id")) or _str_or_none(dig(data, "item", "id"))
+    response_id = _nonempty_str(data.get("response_id")) or _nonempty_str(
+        dig(data, "response", "id")
+    )
+    item_id = _nonempty_str(data.get("item_id")) or _nonempty_str(dig(data, "item", "id"))
     return response_id, item_id
 
 
@@ -399,7 +401,7 @@ class Event(NamedTuple):
     it, in the order of store.EventRow."""
 
     seq: int
-    dir: str
+    direction: str
     t: float
     type: str | None
     category: str
@@ -574,7 +576,7 @@ def row_problem(seq: Any, direction: Any, t: Any) -> str | None:
     return None
 
 
-def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
+def parse_event(seq: int, direction: str, t: float, raw_or_obj: str | dict) -> Event:
     """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object.
 
     Text that does not parse, or nests deeper than MAX_DEPTH, is kept as text: never dropped.
@@ -597,7 +599,7 @@ def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
             data = None
         if not isinstance(data, dict):
             raw = storable(redact_text(raw))
-            return _new_event((seq, dir, t, None, "unknown", None, None, raw, False, None))
+            return _new_event((seq, direction, t, None, "unknown", None, None, raw, False, None))
         if ("\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or storable(raw) != raw:
             data = _storable_strings(data)  # pages and exports must be able to encode it
             raw = storable(raw)
@@ -610,7 +612,9 @@ def parse_event(seq: int, dir: str, t: float, raw_or_obj: str | dict) -> Event:
     type_ = storable(type_) if type_ and isinstance(type_, str) else None
     response_id, item_id = ids_of(data)
     category = category_of(type_, data)
-    return _new_event((seq, dir, t, type_, category, response_id, item_id, raw, compact, data))
+    return _new_event(
+        (seq, direction, t, type_, category, response_id, item_id, raw, compact, data)
+    )
 
 
 def from_row(row: Mapping[str, Any]) -> Event:

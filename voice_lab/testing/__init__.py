@@ -467,23 +467,23 @@ class CapturedSession:
         events = [parse_event(e["seq"], e["dir"], e["t"], e["event"]) for e in document["events"]]
         return cls(document["session"], events, document)
 
-    def types(self, dir: str | None = None) -> list[str]:
+    def types(self, direction: str | None = None) -> list[str]:
         """Event types in seq order, optionally of one direction (server, client, local)."""
-        return [e.type or "" for e in self.events if dir is None or e.dir == dir]
+        return [e.type or "" for e in self.events if direction is None or e.direction == direction]
 
     def of_type(self, type_: str) -> list[Event]:
         """The events of a type (beta and GA names match each other)."""
         wanted = normalize_type(type_)
         return [e for e in self.events if normalize_type(e.type) == wanted]
 
-    def assert_order(self, types: Sequence[str], dir: str | None = None) -> None:
+    def assert_order(self, types: Sequence[str], direction: str | None = None) -> None:
         """Assert the types occur in this order (others may come between; beta = GA names)."""
-        seen = iter(normalize_type(t) for t in self.types(dir))
+        seen = iter(normalize_type(t) for t in self.types(direction))
         for position, wanted in enumerate(types):
             if normalize_type(wanted) not in seen:
                 raise AssertionError(
                     f"{wanted!r} (#{position + 1} of {list(types)}) does not follow "
-                    f"{list(types[:position])} in {self.types(dir)}"
+                    f"{list(types[:position])} in {self.types(direction)}"
                 )
 
     def latencies(self) -> list[metrics.Latency]:

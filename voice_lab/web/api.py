@@ -11,6 +11,7 @@ from .. import providers
 from ..config import configured_providers
 from ..protocol.events import KNOWN_SECRETS, field_text, redact_key, storable
 from ..storage import get_store
+from .errors import error_reply
 from .security import mint_allowed
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -28,13 +29,6 @@ SESSION_OPTIONS: dict[str, type] = {
 }
 
 
-def error(status: int, code: str, message: str, **extra: Any):
-    """A JSON error reply that says what to fix."""
-    return jsonify(
-        {"error": {"source": "voice-lab", "code": code, "message": message, **extra}}
-    ), status
-
-
 @bp.post("/sessions")
 def create_session():
     """Mint an ephemeral key from the chosen provider and record the new session."""
@@ -43,11 +37,11 @@ def create_session():
         return limited
     body, problem = _options(request.get_json(silent=True), request.get_data())
     if problem:
-        return error(400, "invalid_request", problem)
+        return error_reply(400, "invalid_request", problem)
     cfg = current_app.config
     provider = body.pop("provider", None) or cfg["VOICE_LAB_PROVIDER"]
     if provider not in configured_providers(cfg):
-        return error(
+        return error_reply(
             400,
             "unknown_provider",
             f"provider must be one of {', '.join(configured_providers(cfg))} (got {provider!r})",
@@ -117,7 +111,7 @@ def read_session(session_id: str):
     """The stored session row."""
     row = get_store().get_session(session_id)
     if row is None:
-        return error(404, "session_not_found", f"no session {session_id!r}")
+        return error_reply(404, "session_not_found", f"no session {session_id!r}")
     return jsonify(row)
 
 
@@ -128,7 +122,7 @@ def end_session(session_id: str):
     call_id = body.get("call_id") if isinstance(body, dict) else None
     store = get_store()
     if not store.end_session(session_id):
-        return error(404, "session_not_found", f"no session {session_id!r}")
+        return error_reply(404, "session_not_found", f"no session {session_id!r}")
     if isinstance(call_id, str):
         store.update_session(session_id, call_id=field_text(call_id))
     return jsonify(store.get_session(session_id))

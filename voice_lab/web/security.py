@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     Flask,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -23,6 +22,7 @@ from flask import (
 
 from ..config import is_loopback
 from ..protocol.limits import RateLimiter
+from .errors import error_reply
 
 bp = Blueprint("security", __name__)
 
@@ -78,7 +78,7 @@ def _digest(token: str) -> str:
 
 def _refuse(status: int, code: str, message: str):
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        return jsonify({"error": {"source": "voice-lab", "code": code, "message": message}}), status
+        return error_reply(status, code, message)
     return current_app.response_class(message, status=status, mimetype="text/plain")
 
 
@@ -176,20 +176,15 @@ def mint_allowed():
     wait = limiter.retry_after(request.remote_addr or "?")
     if not wait:
         return None
-    reply = jsonify(
-        {
-            "error": {
-                "source": "voice-lab",
-                "code": "mint_rate_limited",
-                "message": f"at most {limiter.limit} keys per {limiter.window:g} s "
-                f"from one client: retry after {wait} s "
-                "(VOICE_LAB_MINT_RATE sets the limit)",
-                "retry_after": str(wait),
-            }
-        }
+    reply, status = error_reply(
+        429,
+        "mint_rate_limited",
+        f"at most {limiter.limit} keys per {limiter.window:g} s from one client: "
+        f"retry after {wait} s (VOICE_LAB_MINT_RATE sets the limit)",
+        retry_after=str(wait),
     )
     reply.headers["Retry-After"] = str(wait)
-    return reply, 429
+    return reply, status
 
 
 LOGIN_RATE = (10, 60.0)  # login tries per client per seconds

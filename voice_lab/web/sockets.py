@@ -8,7 +8,7 @@ browser's own send buffer: mirror.js keeps every unacked event and resends it af
 so nothing is lost, only slowed.
 
 Every socket costs two threads (the request's and the reader's), so `Gate.admit` caps sockets
-per client address and in all; the socket loop closes idle ones (see mirror.py).
+per client address and in all; the socket loop closes idle ones (see mirror_socket.py).
 """
 
 from __future__ import annotations

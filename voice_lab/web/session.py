@@ -1,0 +1,210 @@
+"""A session's page: its timeline in windows, the live tail, an event's JSON, a run of deltas,
+the panels and the export."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from .. import exchange
+from ..analysis import aggregates, timeline
+from ..protocol.events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
+from ..storage import EventQuery, Store, database_path, get_store
+from . import panels
+from .arguments import Filters, add_converter, seq_arg
+from .filters import session_status
+from .sessions import is_partial
+
+bp = Blueprint("session", __name__)
+bp.record_once(add_converter)  # before the routes below are added, which need the converter
+
+WINDOW = 300  # events per window of the timeline; the last window polls while a call is live
+RECHECK = 0.5  # seconds a live tail waits for news before it looks at the store anyway
+
+
+def _event_or_404(session_id: str, seq: int):
+    row = get_store().get_event(session_id, seq)
+    if row is None:
+        abort(404, description=f"Session {session_id} has no event {seq}.")
+    return row
+
+
+def _session_or_404(session_id: str) -> dict:
+    session = get_store().get_session(session_id)
+    if session is None:
+        abort(404, description=f"There is no session {session_id}.")
+    return session
+
+
+@bp.get("/sessions/<session_id>")
+def session_page(session_id: str):
+    """A session's page: filters, panels and the timeline (or just the timeline, for htmx)."""
+    session = _session_or_404(session_id)
+    filters = Filters.from_args(request.args)
+    window = _window(session, filters, after=0)
+    if is_partial("timeline"):
+        return render_template("_timeline.html", session=session, filters=filters, window=window)
+    store = get_store()
+    return render_template(
+        "session.html",
+        session=session,
+        filters=filters,
+        window=window,
+        counts=store.category_counts(session_id),
+        types=store.event_types(session_id),
+        categories=CATEGORIES,
+        labels=CATEGORY_LABELS,
+        directions=DIRECTIONS,
+    )
+
+
+@bp.get("/sessions/<session_id>/window")
+def window(session_id: str):
+    """The timeline after a seq: the next page, or the live tail once it has events past `upto`.
+
+    The live tail waits here (up to VOICE_LAB_LIVE_WAIT seconds) for the mirror to store more,
+    so a following tab shows an event moments after it happened without polling; it answers
+    the same window when nothing came, and the page asks again.
+    """
+    session = _session_or_404(session_id)
+    filters = Filters.from_args(request.args)
+    after = seq_arg("after", 0)
+    upto = seq_arg("upto", None)
+    broker = current_app.extensions["voice_lab_broker"]
+    news = broker.news  # read before the store, so news stored after this look wakes the wait
+    found = _window(session, filters, after)
+    deadline = time.monotonic() + current_app.config["VOICE_LAB_LIVE_WAIT"]
+    while upto is not None and found["last_seq"] <= upto and found["live"]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        # Short waits: another process (a second worker) may store events without telling us.
+        broker.wait(news, min(left, RECHECK))
+        news = broker.news
+        session = _session_or_404(session_id)
+        if session["max_seq"] > found["seen_seq"] or session["ended_at"]:  # news for this one
+            found = _window(session, filters, after)
+    return render_template("_window.html", session=session, filters=filters, window=found)
+
+
+def start_ms(session: dict) -> float:
+    """Where a session's relative times count from: its first browser time, or its creation."""
+    return session["first_t"] or session["created_at"] * 1000
+
+
+def _window(session: dict, filters: Filters, after: int) -> dict:
+    """The events of one window as rows or groups, and where the next window starts."""
+    rows = get_store().query_events(session["id"], filters.query(), after, WINDOW + 1)
+    full = len(rows) > WINDOW
+    events = [from_row(row) for row in rows[:WINDOW]]
+    t0 = start_ms(session)
+    return {
+        "after": after,
+        "events": len(events),
+        "last_seq": events[-1].seq if events else after,
+        "seen_seq": session["max_seq"],  # the newest stored when this window was read
+        "full": full,
+        "live": not full and session_status(session) == "live",
+        "groups": timeline.group_events(events, t0) if filters.view == "grouped" else None,
+        "rows": timeline.rows(events, t0) if filters.view == "flat" else None,
+    }
+
+
+@bp.get("/sessions/<session_id>/events/<seq:seq>")
+def event_json(session_id: str, seq: int):
+    """One event's payload, pretty-printed, for a row being expanded."""
+    row = _event_or_404(session_id, seq)
+    try:
+        pretty = storable(json.dumps(loads(row["payload"]), indent=2, ensure_ascii=False))
+    except ValueError:
+        pretty = row["payload"]
+    return render_template("_event_json.html", session_id=session_id, seq=seq, pretty=pretty)
+
+
+@bp.get("/sessions/<session_id>/panels")
+def panels_partial(session_id: str):
+    """The panels: latency, usage, rate limits, errors, config, transcript, checks, WebRTC."""
+    session = _session_or_404(session_id)
+    # Panels change only with the events: the live page polls them, and an unchanged session
+    # (an ended or imported one, or a quiet moment) is answered from the last rendering.
+    key = (store_key(), session_id, session["event_count"], session["max_seq"])
+    html = _rendered_panels.get(key)
+    if html is None:
+        store = get_store()
+        fold = aggregates.current(store, session_id)
+        built = panels.view(fold, store.missing_seqs(session_id))
+        html = render_template("_panels.html", session=session, panels=built)
+        _rendered_panels.put(key, html)
+    return html
+
+
+class _Recent:
+    """A small least-recently-used map, safe across request threads."""
+
+    def __init__(self, size: int):
+        self.size, self.lock = size, threading.Lock()
+        self.items: OrderedDict[Hashable, str] = OrderedDict()
+
+    def get(self, key: Hashable) -> str | None:
+        """The value for key, or None."""
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+            return self.items.get(key)
+
+    def put(self, key: Hashable, value: str) -> None:
+        """Remember a value, forgetting the least recently used past the size."""
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_rendered_panels = _Recent(32)
+
+
+def store_key() -> str:
+    """Which database this app uses (apps in one process may use different ones)."""
+    return str(database_path(current_app))
+
+
+@bp.get("/sessions/<session_id>/run/<seq:seq>")
+def run(session_id: str, seq: int):
+    """The individual deltas of the collapsed run that starts at `seq`."""
+    session = _session_or_404(session_id)
+    first = from_row(_event_or_404(session_id, seq))
+    if first.category != "delta" or first.type is None:
+        abort(404, description=f"Event {seq} of session {session_id} starts no run of deltas.")
+    same_type = get_store().query_events(session_id, EventQuery(type=first.type), seq - 1, 5000)
+    key = timeline.delta_key(first)
+    events = [e for e in map(from_row, same_type) if timeline.delta_key(e) == key]
+    rows = timeline.rows(events, start_ms(session), collapse=False)
+    return render_template("_run.html", session=session, rows=rows)
+
+
+@bp.get("/sessions/<session_id>/export.json")
+def export(session_id: str):
+    """The session as a download in Voice Lab's format, streamed; `filtered=1` keeps the filters."""
+    session = _session_or_404(session_id)
+    query = Filters.from_args(request.args).query() if request.args.get("filtered") else None
+    path = database_path(current_app)
+
+    def chunks():
+        store = Store(path)  # the stream outlives the request and its connection
+        try:
+            yield from exchange.export_chunks(session, store.export_rows(session_id, query))
+        finally:
+            store.close()
+
+    name = f"voice-lab-{session_id}{'-filtered' if query else ''}.json"
+    return Response(
+        chunks(),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

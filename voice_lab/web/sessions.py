@@ -1,0 +1,95 @@
+"""The sessions list: search it, delete a session, import a log as a new one."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from .. import exchange
+from ..analysis import aggregates
+from ..config import configured_providers
+from ..storage import get_store
+
+bp = Blueprint("sessions", __name__)
+
+
+def is_partial(target: str) -> bool:
+    """Whether htmx asked for just the element `target` (not a whole page)."""
+    return request.headers.get("HX-Request") == "true" and (
+        request.headers.get("HX-Target") == target
+    )
+
+
+@bp.get("/")
+def index():
+    """The sessions list, newest first, searchable; its table polls while calls are live."""
+    search = request.args.get("q", "").strip()[:200]
+    sessions = get_store().list_sessions(search)
+    context = {"sessions": sessions, "search": search}
+    if is_partial("sessions"):
+        return render_template("_sessions.html", **context)
+    return render_template(
+        "index.html",
+        providers=configured_providers(current_app.config),
+        import_error=None,
+        **context,
+    )
+
+
+@bp.delete("/sessions/<session_id>")
+def delete_session(session_id: str):
+    """Delete a session and its events (the page asked for confirmation)."""
+    if not get_store().delete_session(session_id):
+        abort(404, description=f"There is no session {session_id}.")
+    if request.headers.get("HX-Request") == "true":
+        return ""
+    return redirect(url_for("sessions.index"), 303)
+
+
+# Imports at once: each holds up to MAX_EVENTS rows until its one transaction, and more at once
+# would only share the cores while multiplying that memory.
+MAX_IMPORTS = 2
+IMPORT_RETRY_SECONDS = 5
+_imports = threading.BoundedSemaphore(MAX_IMPORTS)
+
+
+@bp.post("/import")
+def import_file():
+    """Import an uploaded log as a new session, or show what is wrong with it."""
+    # Taken before the upload is read, so a refused import costs no parse.
+    if not _imports.acquire(blocking=False):
+        return _import_refused(
+            f"{MAX_IMPORTS} imports are running already: try again in "
+            f"{IMPORT_RETRY_SECONDS} seconds, when one has finished",
+            503,
+            {"Retry-After": str(IMPORT_RETRY_SECONDS)},
+        )
+    try:
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise exchange.ImportRefused("choose a file to import")
+            fields, rows = exchange.parse_import(upload.stream, upload.filename)
+        except exchange.ImportRefused as exc:
+            return _import_refused(str(exc), 400)
+        if request.form.get("label"):
+            fields["label"] = request.form["label"][:200]
+        session_id = get_store().import_session(fields, rows)
+        del rows  # the store has them: let go of their memory before the panels' figures
+        aggregates.prepare(get_store(), session_id)
+    finally:
+        _imports.release()
+    return redirect(url_for("session.session_page", session_id=session_id), 303)
+
+
+def _import_refused(reason: str, status: int, headers: dict[str, str] | None = None):
+    """The sessions page with why nothing was imported."""
+    page = render_template(
+        "index.html",
+        sessions=get_store().list_sessions(),
+        search="",
+        providers=configured_providers(current_app.config),
+        import_error=f"Nothing imported: {reason}",
+    )
+    return page, status, headers or {}
