@@ -7,7 +7,7 @@ import pytest
 
 from voice_lab import exchange
 from voice_lab.protocol.events import parse_event
-from voice_lab.storage import EventRow
+from voice_lab.storage.rows import EventRow
 
 TURN = [
     (

@@ -6,7 +6,10 @@ import sqlite3
 import pytest
 
 from voice_lab.ingest.mirror import Mirror
-from voice_lab.storage import MIGRATIONS, EventRow, Store, Writer
+from voice_lab.storage.migrations import MIGRATIONS
+from voice_lab.storage.rows import EventRow
+from voice_lab.storage.sqlite import Store
+from voice_lab.storage.writer import Writer
 
 
 def row(seq: int, category: str = "response") -> EventRow:

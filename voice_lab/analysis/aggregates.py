@@ -63,7 +63,7 @@ from .timeline import (
 )
 
 if TYPE_CHECKING:
-    from ..storage import Store
+    from ..storage.sqlite import Store
 
 logger = logging.getLogger(__name__)
 VERSION = 1

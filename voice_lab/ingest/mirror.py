@@ -30,7 +30,9 @@ from ..protocol.events import (
     row_problem,
     storable,
 )
-from ..storage import EventRow, Store, Stored, open_store
+from ..storage import open_store
+from ..storage.rows import EventRow, Stored
+from ..storage.sqlite import Store
 from ..web.security import origin_allowed
 from ..web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE, Gate, Metered
 

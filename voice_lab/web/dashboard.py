@@ -27,7 +27,8 @@ from .. import exchange
 from ..analysis import aggregates, timeline
 from ..config import configured_providers
 from ..protocol.events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
-from ..storage import EventQuery, Store, database_path, get_store
+from ..storage import database_path, get_store
+from ..storage.sqlite import EventQuery, Store
 from . import panels
 
 bp = Blueprint("dashboard", __name__)
