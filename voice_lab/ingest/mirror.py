@@ -18,7 +18,6 @@ from typing import Any, NamedTuple
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from ..analysis import aggregates
 from ..analysis.aggregates import Aggregates
 from ..protocol.events import (
     MAX_DEPTH,
@@ -35,6 +34,7 @@ from ..storage.rows import EventRow, Stored
 from ..storage.sqlite import Store
 from ..web.security import origin_allowed
 from ..web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE, Gate, Metered
+from . import panel_state
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
@@ -230,7 +230,7 @@ class Mirror:
         """Pick up the session's saved fold and what was stored since; none (the panels fold
         themselves) when that is more than HELLO_FOLDS events or fails."""
         try:
-            self.fold = aggregates.current(self.store, self.session_id, most=HELLO_FOLDS)
+            self.fold = panel_state.current(self.store, self.session_id, most=HELLO_FOLDS)
         except Exception:  # the figures are a convenience: never worth the mirror
             logger.exception("panel figures of %s not folded", self.session_id)
             self.fold = None

@@ -24,8 +24,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BaseConverter, ValidationError
 
 from .. import exchange
-from ..analysis import aggregates, timeline
+from ..analysis import timeline
 from ..config import configured_providers
+from ..ingest import panel_state
 from ..protocol.events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
 from ..storage import database_path, get_store
 from ..storage.sqlite import EventQuery, Store
@@ -228,7 +229,7 @@ def import_file():
     if request.form.get("label"):
         fields["label"] = request.form["label"][:200]
     session_id = get_store().import_session(fields, rows)
-    aggregates.prepare(get_store(), session_id)
+    panel_state.prepare(get_store(), session_id)
     return redirect(url_for("dashboard.session_page", session_id=session_id), 303)
 
 
@@ -327,7 +328,7 @@ def panels_partial(session_id: str):
     html = _rendered_panels.get(key)
     if html is None:
         store = get_store()
-        fold = aggregates.current(store, session_id)
+        fold = panel_state.current(store, session_id)
         built = panels.view(fold, store.missing_seqs(session_id))
         html = render_template("_panels.html", session=session, panels=built)
         _rendered_panels.put(key, html)
