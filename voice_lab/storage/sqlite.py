@@ -17,7 +17,7 @@ from typing import Any
 from ..protocol.events import redact_text
 from .migrations import MIGRATIONS
 from .rows import EXPORT_COLUMNS, SESSION_FIELDS, EventRow, ExportRow, Stored, new_session_id
-from .writer import Writer, WriterBusy, _insert_events, connect
+from .writer import Writer, WriterBusy, connect, insert_batch
 
 # A session row as Voice Lab shows, serves and exports it: every field but the write secret's hash.
 SESSION_COLUMNS = ", ".join(SESSION_FIELDS)
@@ -80,7 +80,7 @@ class Store:
         this is the one time anyone sees it."""
         secret = "vlw_" + secrets.token_urlsafe(32)
         with self.transaction() as db:
-            return _insert_session(db, fields, _secret_hash(secret)), secret
+            return _insert_session(db, fields, secret_hash(secret)), secret
 
     def write_allowed(self, session_id: str, secret: str) -> bool | None:
         """Whether `secret` is the session's write secret (compared in constant time), or None
@@ -90,7 +90,7 @@ class Store:
         ).fetchone()
         if row is None or row[0] is None:
             return None
-        return hmac.compare_digest(row[0], _secret_hash(secret))
+        return hmac.compare_digest(row[0], secret_hash(secret))
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         """The session row as a dict, or None."""
@@ -110,11 +110,11 @@ class Store:
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Set some columns of a session."""
-        _check_fields(fields)
+        check_fields(fields)
         if "id" in fields:
             raise ValueError("a session's id cannot change")
         sets = ", ".join(f"{name} = ?" for name in fields)
-        values = _redacted(fields).values()
+        values = redacted_fields(fields).values()
         with self.transaction() as db:
             db.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
 
@@ -158,7 +158,7 @@ class Store:
         fields = {"provider": "import", **fields, "origin": "imported"}
         with self.transaction() as db:
             session_id = _insert_session(db, fields)
-            _insert_events(db, session_id, rows)
+            insert_batch(db, session_id, rows)
         return session_id
 
     def missing_seqs(self, session_id: str, limit: int = 100) -> list[int]:
@@ -316,8 +316,8 @@ def _insert_session(
     db: sqlite3.Connection, fields: dict[str, Any], write_hash: str | None = None
 ) -> str:
     """Insert a session row (a new id unless given) inside a transaction; returns its id."""
-    fields = {"id": new_session_id(), "created_at": time.time(), **_redacted(fields)}
-    _check_fields(fields)
+    fields = {"id": new_session_id(), "created_at": time.time(), **redacted_fields(fields)}
+    check_fields(fields)
     if write_hash is not None:  # never one of SESSION_FIELDS: no caller's fields can set it
         fields["write_hash"] = write_hash
     db.execute(
@@ -340,19 +340,20 @@ def _contiguous(db: sqlite3.Connection, session_id: str, event_count: int, max_s
     return gap or 0
 
 
-def _redacted(fields: dict[str, Any]) -> dict[str, Any]:
+def redacted_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """Session fields with every secret in their text redacted: whoever writes a label, a
     model or a call id, no key is stored in it."""
     return {k: redact_text(v) if isinstance(v, str) else v for k, v in fields.items()}
 
 
-def _check_fields(fields: dict[str, Any]) -> None:
+def check_fields(fields: dict[str, Any]) -> None:
+    """Refuse a field that is no column of a session, naming it."""
     unknown = set(fields) - set(SESSION_FIELDS)
     if unknown:
         raise ValueError(f"unknown session fields: {sorted(unknown)}")
 
 
-def _secret_hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
     """What the store keeps of a write secret. The secret is 256 random bits, so a plain hash
     cannot be searched back to it; salting or stretching would add nothing."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()

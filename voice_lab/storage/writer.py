@@ -135,10 +135,10 @@ class Writer:
                 batch.done = True
 
     def _insert(self, batch: _Batch) -> Stored:
-        """_insert_events for a batch, knowing where its session's seqs stopped (forgotten
+        """insert_batch for a batch, knowing where its session's seqs stopped (forgotten
         until it is stored: refused, the session's next batch looks)."""
         top = self._tops.pop(batch.session_id, None)
-        stored = _insert_events(self.db, batch.session_id, batch.rows, top)
+        stored = insert_batch(self.db, batch.session_id, batch.rows, top)
         if stored.count:
             if len(self._tops) >= self.MAX_TOPS:
                 self._tops.clear()
@@ -208,7 +208,7 @@ def _values_sql(insert: str, columns: int, rows: int) -> str:
     return insert + ", ".join([row] * rows)
 
 
-def _insert_events(
+def insert_batch(
     db: sqlite3.Connection, session_id: str, rows: Sequence[EventRow], top: int | None = None
 ) -> Stored:
     """Insert the rows not stored yet and keep the session's counters; inside a transaction.
