@@ -3,10 +3,11 @@ exported events. No SQL here."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from ..protocol.events import Event
+from ..protocol.events import Event, redact_text
 
 
 class Stored(NamedTuple):
@@ -68,3 +69,22 @@ EXPORT_COLUMNS = "seq, direction, t, type, payload, compact"
 def new_session_id() -> str:
     """A short, URL-safe, unguessable session id."""
     return "vl_" + secrets.token_hex(8)
+
+
+def redacted_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Session fields with every secret in their text redacted: whoever writes a label, a
+    model or a call id, no key is stored in it."""
+    return {k: redact_text(v) if isinstance(v, str) else v for k, v in fields.items()}
+
+
+def check_fields(fields: dict[str, Any]) -> None:
+    """Refuse a field that is no column of a session, naming it."""
+    unknown = set(fields) - set(SESSION_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown session fields: {sorted(unknown)}")
+
+
+def secret_hash(secret: str) -> str:
+    """What the store keeps of a write secret. The secret is 256 random bits, so a plain hash
+    cannot be searched back to it; salting or stretching would add nothing."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import sqlite3
@@ -14,9 +13,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..protocol.events import redact_text
 from .migrations import MIGRATIONS
-from .rows import EXPORT_COLUMNS, SESSION_FIELDS, EventRow, ExportRow, Stored, new_session_id
+from .rows import (
+    EXPORT_COLUMNS,
+    SESSION_FIELDS,
+    EventRow,
+    ExportRow,
+    Stored,
+    check_fields,
+    new_session_id,
+    redacted_fields,
+    secret_hash,
+)
 from .writer import Writer, WriterBusy, connect, insert_batch
 
 # A session row as Voice Lab shows, serves and exports it: every field but the write secret's hash.
@@ -338,25 +346,6 @@ def _contiguous(db: sqlite3.Connection, session_id: str, event_count: int, max_s
         (session_id,),
     ).fetchone()[0]
     return gap or 0
-
-
-def redacted_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """Session fields with every secret in their text redacted: whoever writes a label, a
-    model or a call id, no key is stored in it."""
-    return {k: redact_text(v) if isinstance(v, str) else v for k, v in fields.items()}
-
-
-def check_fields(fields: dict[str, Any]) -> None:
-    """Refuse a field that is no column of a session, naming it."""
-    unknown = set(fields) - set(SESSION_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown session fields: {sorted(unknown)}")
-
-
-def secret_hash(secret: str) -> str:
-    """What the store keeps of a write secret. The secret is 256 random bits, so a plain hash
-    cannot be searched back to it; salting or stretching would add nothing."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def escape_like(text: str) -> str:
