@@ -62,7 +62,7 @@ class Writer:
         self.db = connect(path)
         self.db.execute(f"PRAGMA wal_autocheckpoint = {self.WAL_PAGES}")
         self.users = 0
-        self._queue: list[_Batch] = []
+        self._queue: list[Batch] = []
         self._writing = False  # a group is being written
         self._turn = threading.Condition()  # guards both, and wakes the waiters of a group
         # Each session's highest seq stored, as this connection last wrote it: a batch above it
@@ -76,14 +76,14 @@ class Writer:
         """Store a batch, committed by the time this returns."""
         return self.wait(self.submit(session_id, rows))
 
-    def submit(self, session_id: str, rows: Sequence[EventRow]) -> _Batch:
+    def submit(self, session_id: str, rows: Sequence[EventRow]) -> Batch:
         """Queue a batch for the next group; wait() returns once it is stored."""
-        batch = _Batch(session_id, rows)
+        batch = Batch(session_id, rows)
         with self._turn:
             self._queue.append(batch)
         return batch
 
-    def wait(self, batch: _Batch) -> Stored:
+    def wait(self, batch: Batch) -> Stored:
         """What storing a submitted batch did, or its error, once its group committed: this
         thread writes the group unless a writer before it took the batch along."""
         with self._turn:
@@ -108,7 +108,7 @@ class Writer:
             raise batch.error
         return batch.stored
 
-    def _write(self, group: list[_Batch]) -> None:
+    def _write(self, group: list[Batch]) -> None:
         """One transaction for the group; a batch that fails leaves the others stored."""
         db = self.db
         try:
@@ -134,7 +134,7 @@ class Writer:
             for batch in group:
                 batch.done = True
 
-    def _insert(self, batch: _Batch) -> Stored:
+    def _insert(self, batch: Batch) -> Stored:
         """insert_batch for a batch, knowing where its session's seqs stopped (forgotten
         until it is stored: refused, the session's next batch looks)."""
         top = self._tops.pop(batch.session_id, None)
@@ -167,7 +167,7 @@ class Writer:
 
 
 @dataclass(slots=True)
-class _Batch:
+class Batch:
     """Events waiting for the writer, and what became of them."""
 
     session_id: str
