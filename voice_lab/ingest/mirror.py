@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -30,6 +29,7 @@ from ..protocol.events import (
     storable,
 )
 from ..storage import open_store
+from ..storage.errors import SessionGone, StorageError
 from ..storage.rows import EventRow, Stored
 from ..storage.sqlite import Store
 from ..web.security import origin_allowed
@@ -139,7 +139,7 @@ class Mirror:
         self.fold_stored()
         for owed in self._owed:
             if isinstance(owed, Queued):
-                with suppress(sqlite3.DatabaseError):  # reply() says so
+                with suppress(StorageError):  # reply() says so
                     self._fold(owed, owed.stored())
 
     def hello(self, frame: Mapping[str, Any]) -> dict[str, Any]:
@@ -205,13 +205,11 @@ class Mirror:
         """Once the batch is stored, ack the highest contiguous seq; else say why not."""
         try:
             stored = queued.stored()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.IntegrityError) and not self.store.get_session(
-                queued.session_id
-            ):
-                return MirrorError(
-                    "session_not_found", f"session {queued.session_id!r} was deleted"
-                ).frame()
+        except SessionGone:
+            return MirrorError(
+                "session_not_found", f"session {queued.session_id!r} was deleted"
+            ).frame()
+        except StorageError as exc:
             # Locked, disk full, a write refused: not acked, so the browser sends it again.
             return MirrorError(
                 "storage_unavailable", f"could not store the batch ({exc}); send it again"

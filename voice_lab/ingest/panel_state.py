@@ -6,10 +6,10 @@ The fold itself (analysis/aggregates.py) knows nothing of the store; this is whe
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from ..analysis.aggregates import Aggregates
 from ..protocol.events import from_row
+from ..storage.errors import StorageError
 from ..storage.sqlite import Store
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def current(store: Store, session_id: str, most: int | None = None) -> Aggregate
     if fold.folded != before:
         try:  # a cache: a read that finds the database busy does not wait to write it
             store.save_aggregates(session_id, fold.upto, fold.folded, fold.dumps(), wait=False)
-        except sqlite3.Error:
+        except StorageError:
             pass  # saved by the next look, or by the mirror
     return fold
 

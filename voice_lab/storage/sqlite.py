@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .errors import Unavailable
 from .migrations import MIGRATIONS
 from .rows import (
     EXPORT_COLUMNS,
@@ -25,14 +26,17 @@ from .rows import (
     redacted_fields,
     secret_hash,
 )
-from .writer import Writer, WriterBusy, connect, insert_batch
+from .sqlite_errors import translating
+from .writer import Batch, Writer, connect, insert_batch
 
 # A session row as Voice Lab shows, serves and exports it: every field but the write secret's hash.
 SESSION_COLUMNS = ", ".join(SESSION_FIELDS)
 
 
+@translating
 class Store:
-    """One SQLite connection and every query Voice Lab makes."""
+    """One SQLite connection and every query Voice Lab makes. Its methods raise the storage
+    errors (errors.py), never sqlite3's."""
 
     def __init__(self, path: str | Path):
         self.path = str(path)
@@ -58,9 +62,9 @@ class Store:
     @contextmanager
     def transaction(self, wait: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once so concurrent writers queue instead of failing
-        (or, without `wait`, WriterBusy while another write of this process is under way)."""
+        (or, without `wait`, Unavailable while another write of this process is under way)."""
         if not self.writer.lock.acquire(blocking=wait):
-            raise WriterBusy("another write is under way")
+            raise Unavailable("another write of this process is under way: try again after it")
         try:
             db = self.writer.db
             db.execute("BEGIN IMMEDIATE")
@@ -152,8 +156,12 @@ class Store:
         """insert_events in two steps: the batch queues for the writer now, and the function
         returned waits until it is stored (calling it again gives the same outcome). Batches
         queued meanwhile commit with it, in the order they were queued."""
-        wait = partial(self.writer.wait, self.writer.submit(session_id, rows))
-        return lambda: self._acked(session_id, wait())
+        return partial(self._wait, session_id, self.writer.submit(session_id, rows))
+
+    def _wait(self, session_id: str, batch: Batch) -> Stored:
+        """A queued batch's outcome, once its group committed (a method, so that its errors
+        are the storage errors too)."""
+        return self._acked(session_id, self.writer.wait(batch))
 
     def _acked(self, session_id: str, stored: Stored) -> Stored:
         """stored with its contiguous seq, looked for on this Store's connection if needed."""
@@ -226,7 +234,7 @@ class Store:
         self, session_id: str, upto_seq: int, folded: int, state: str, wait: bool = True
     ) -> None:
         """Save a session's panel fold, unless a later one is saved already (without `wait`,
-        WriterBusy instead of waiting for another write)."""
+        Unavailable instead of waiting for another write)."""
         with self.transaction(wait) as db:
             db.execute(
                 "INSERT INTO panel_states (session_id, upto_seq, folded, state) "

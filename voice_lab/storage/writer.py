@@ -25,10 +25,6 @@ def connect(path: str) -> sqlite3.Connection:
     return db
 
 
-class WriterBusy(sqlite3.OperationalError):
-    """A write that would have had to wait for another, and was asked not to."""
-
-
 class Writer:
     """The one connection this process writes a database file with, and the lock its writers
     take turns on.
