@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from voice_lab import create_app, storage
+from voice_lab.config import ConfigError
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import migrations
 from voice_lab.storage.errors import Conflict, SessionGone, StorageError, Unavailable
@@ -278,3 +280,20 @@ def test_nothing_outside_storage_imports_sqlite3():
             if any(name.split(".")[0] == "sqlite3" for name in names):
                 importers.append(str(path.relative_to(package)))
     assert importers == [], "only voice_lab/storage/ speaks to sqlite3"
+
+
+def test_the_database_setting_picks_the_backend(tmp_path):
+    app = create_app({"VOICE_LAB_DATABASE": str(tmp_path / "picked.sqlite3"), "TESTING": True})
+    assert storage.backend(app) is Store
+    store = storage.open_store(app)
+    try:
+        assert type(store) is Store and store.path == str(tmp_path / "picked.sqlite3")
+    finally:
+        store.close()
+
+
+def test_a_database_no_backend_takes_stops_the_start(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a path read from the setting would have been made
+    with pytest.raises(ConfigError, match="VOICE_LAB_DATABASE: no storage backend for postgresql"):
+        create_app({"VOICE_LAB_DATABASE": "postgresql://db.example/voice_lab", "TESTING": True})
+    assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,6 @@
-"""Storage: the Flask glue that opens the app's database. The SQLite backend is in sqlite.py, the
-rows every backend shares in rows.py, the migrations in migrations/."""
+"""Storage: the Flask glue that opens the app's database with the backend its setting names.
+The SQLite backend is in sqlite.py, the rows every backend shares in rows.py, the migrations in
+migrations/, the errors every backend raises in errors.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,25 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
+from ..config import ConfigError
 from .sqlite import Store
+
+# The backends by the scheme VOICE_LAB_DATABASE starts with ("NAME://..."); a file path, with no
+# scheme, is SQLite's. Each is a plain class, built with what the setting says.
+BACKENDS: dict[str, type[Store]] = {"": Store}
+
+
+def backend(app: Flask) -> type[Store]:
+    """The backend class the app's VOICE_LAB_DATABASE names, or ConfigError naming the fix."""
+    setting = str(app.config.get("VOICE_LAB_DATABASE") or "")
+    scheme = setting.split("://", 1)[0] if "://" in setting else ""
+    if scheme not in BACKENDS:
+        raise ConfigError(
+            "VOICE_LAB_DATABASE",
+            f"no storage backend for {scheme}:// databases yet: give the path of a SQLite file "
+            f"(got {setting!r})",
+        )
+    return BACKENDS[scheme]
 
 
 def database_path(app: Flask) -> Path:
@@ -18,7 +37,8 @@ def database_path(app: Flask) -> Path:
 
 def open_store(app: Flask | None = None) -> Store:
     """A new Store on the app's database, for work outside a request (sockets, CLI)."""
-    return Store(database_path(app or current_app))
+    app = app or current_app
+    return backend(app)(database_path(app))
 
 
 def get_store() -> Store:
@@ -36,9 +56,10 @@ def _close_store(_exc: BaseException | None = None) -> None:
 
 def init_app(app: Flask) -> None:
     """Create or migrate the database and close each request's connection after it."""
+    opened = backend(app)  # a setting no backend takes stops the start here
     path = database_path(app)
     path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(path)
+    store = opened(path)
     try:
         store.migrate()
     finally:
