@@ -18,7 +18,8 @@ from pathlib import Path
 from tests.eventlogs import REPLY, USER_TEXT, LogBuilder, voice_turn
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.events import Event
-from voice_lab.storage import EventRow, Store
+from voice_lab.storage.rows import EventRow
+from voice_lab.storage.sqlite import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 TURN_MS = 4400  # a voice turn lasts 4.3 s in eventlogs.voice_turn: the next one starts after it

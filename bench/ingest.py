@@ -15,7 +15,7 @@ from collections import deque
 
 import websocket
 
-from voice_lab.storage import Store
+from voice_lab.storage.sqlite import Store
 
 from .common import (
     Figure,

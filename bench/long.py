@@ -41,7 +41,7 @@ def requests(session_id: str, count: int) -> dict[str, tuple[str, dict, str, tup
     """What each figure asks the server, and the raw SQL for the same rows."""
     rows = "SELECT * FROM events WHERE session_id = ?1 AND seq > ?2 "
     middle = count // 2
-    # The panels read their saved fold and the events stored after it (aggregates.current).
+    # The panels read their saved fold and the events stored after it (panel_state.current).
     panels = (
         "SELECT state, (SELECT count(*) FROM events WHERE session_id = ?1 AND seq > upto_seq) "
         "FROM panel_states WHERE session_id = ?1"

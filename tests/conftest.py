@@ -10,7 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from voice_lab import create_app
-from voice_lab.storage import Store
+from voice_lab.storage.sqlite import Store
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from tests.eventlogs import (
 from voice_lab.analysis import aggregates, metrics, review, timeline
 from voice_lab.analysis.aggregates import Aggregates
 from voice_lab.ingest import mirror as mirror_module
+from voice_lab.ingest import panel_state
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.events import parse_event
-from voice_lab.storage import EventRow
+from voice_lab.storage.rows import EventRow
 
 LOGS = [
     voice_turn_log,
@@ -132,10 +133,10 @@ def test_current_saves_and_then_reads_only_what_is_new(store):
     events = events_of(barge_in_log, True)
     sid = store.create_session(provider="emulator")
     stored(store, events[:10], sid)
-    first = aggregates.current(store, sid)
+    first = panel_state.current(store, sid)
     assert store.load_aggregates(sid)[:2] == (events[9].seq, 10)
     stored(store, events[10:], sid)
-    second = aggregates.current(store, sid)
+    second = panel_state.current(store, sid)
     assert second.dumps() == Aggregates().feed_all(events).dumps() != first.dumps()
 
 
@@ -143,10 +144,10 @@ def test_a_gap_filled_later_rebuilds_the_fold(store):
     events = events_of(barge_in_log, True)
     sid = store.create_session(provider="emulator")
     stored(store, events[:5] + events[6:], sid)  # seq 6 missing
-    with_gap = aggregates.current(store, sid)
+    with_gap = panel_state.current(store, sid)
     assert with_gap.folded == len(events) - 1
     stored(store, [events[5]], sid)
-    assert aggregates.current(store, sid).dumps() == Aggregates().feed_all(events).dumps()
+    assert panel_state.current(store, sid).dumps() == Aggregates().feed_all(events).dumps()
 
 
 def test_the_mirror_folds_what_it_stores_and_saves_it(store):
@@ -204,7 +205,7 @@ def test_a_hello_leaves_a_long_unfolded_session_to_the_panels(store, monkeypatch
     assert mirror.handle(json.dumps({"op": "events", "events": wire}))["op"] == "ack"
     mirror.close()
     assert store.load_aggregates(sid) is None
-    assert aggregates.current(store, sid).dumps() == Aggregates().feed_all(events).dumps()
+    assert panel_state.current(store, sid).dumps() == Aggregates().feed_all(events).dumps()
 
 
 @pytest.mark.parametrize("read_ahead", [False, True])
@@ -312,7 +313,7 @@ def test_a_seq_sent_twice_in_a_batch_is_folded_as_stored(store):
     twice = [{"seq": 1, "dir": "server", "t": 1.0, "data": done % n} for n in (100, 5)]
     mirror.handle(json.dumps({"op": "events", "events": twice}))
     assert mirror.fold.usage_total().total_tokens == 5
-    assert aggregates.current(store, sid).usage_total().total_tokens == 5
+    assert panel_state.current(store, sid).usage_total().total_tokens == 5
 
 
 def test_a_look_at_the_panels_does_not_wait_for_a_write_to_save(store):
@@ -320,5 +321,5 @@ def test_a_look_at_the_panels_does_not_wait_for_a_write_to_save(store):
     sid = store.create_session(provider="emulator")
     stored(store, events, sid)
     with store.writer.lock:  # another write under way
-        fold = aggregates.current(store, sid)
+        fold = panel_state.current(store, sid)
     assert fold.folded == len(events) and store.load_aggregates(sid) is None

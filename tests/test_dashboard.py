@@ -19,7 +19,8 @@ from tests.eventlogs import (
 from tests.waiting import GIVE_UP, until
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.events import parse_event
-from voice_lab.storage import EventRow, open_store
+from voice_lab.storage import open_store
+from voice_lab.storage.rows import EventRow
 from voice_lab.web import session
 
 HX = {"HX-Request": "true"}

@@ -1,13 +1,13 @@
 """Export and import: the versioned format, other tools' logs, and files we refuse."""
 
 import json
-import sqlite3
 
 import pytest
 
 from voice_lab import exchange
 from voice_lab.protocol.events import parse_event
-from voice_lab.storage import EventRow
+from voice_lab.storage.errors import StorageError
+from voice_lab.storage.rows import EventRow
 
 TURN = [
     (
@@ -146,7 +146,7 @@ def test_import_is_all_or_nothing(store):
         EventRow(1, "server", 1.0, "a", "unknown", None, None, "{}"),
         EventRow(2, "server", 1.0, "a", None, None, None, "{}"),
     ]  # category NOT NULL
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StorageError, match="NOT NULL"):
         store.import_session({"label": "x"}, rows)
     assert store.list_sessions() == []
 

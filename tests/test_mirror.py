@@ -280,6 +280,16 @@ def test_secrets_escaped_or_local_are_redacted_too(store, frame):
     assert "abcdefgh12345678" not in payload and "ab…78" in payload
 
 
+def test_a_session_deleted_under_the_mirror_is_said_to_be_gone(store):
+    sid, secret = store.create_writable_session(provider="emulator")
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
+    store.delete_session(sid)
+    batch = '{"op":"events","events":[{"seq":1,"dir":"server","t":1,"data":"{}"}]}'
+    reply = mirror.handle(batch)
+    assert reply["code"] == "session_not_found" and "was deleted" in reply["message"]
+
+
 def test_two_sessions_at_once_stay_apart(live_server, app, new_session):
     (a, hello_a), (b, hello_b) = new_session(), new_session()
     ca, cb = Client(live_server.url), Client(live_server.url)

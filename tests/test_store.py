@@ -1,12 +1,22 @@
 """Storage: migrations, idempotent batches, resume points."""
 
+import ast
 import json
 import sqlite3
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
+from voice_lab import create_app, storage
+from voice_lab.config import ConfigError
 from voice_lab.ingest.mirror import Mirror
-from voice_lab.storage import MIGRATIONS, EventRow, Store, Writer
+from voice_lab.storage import migrations
+from voice_lab.storage.errors import Conflict, SessionGone, StorageError, Unavailable
+from voice_lab.storage.migrations import MIGRATIONS, NAMES
+from voice_lab.storage.rows import EventRow
+from voice_lab.storage.sqlite import Store
+from voice_lab.storage.writer import Writer
 
 
 def row(seq: int, category: str = "response") -> EventRow:
@@ -46,14 +56,14 @@ def test_contiguous_seq_stops_at_the_first_gap(store):
 def test_a_batch_is_one_transaction(store):
     sid = store.create_session(provider="emulator")
     bad = EventRow(2, "server", 1.0, "x", None, None, None, "{}")  # category NOT NULL
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StorageError, match="NOT NULL"):
         store.insert_events(sid, [row(1), bad])
     assert store.get_session(sid)["event_count"] == 0
     assert list(store.iter_events(sid)) == []
 
 
 def test_events_of_unknown_session_refused(store):
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(SessionGone):
         store.insert_events("vl_nope", [row(1)])
 
 
@@ -129,7 +139,7 @@ def test_a_batch_above_what_another_process_stored_is_refused_once(store):
         assert other.insert(sid, [row(3)]).contiguous == 3
     finally:
         other.db.close()
-    with pytest.raises(sqlite3.IntegrityError):  # the mirror says "send it again"
+    with pytest.raises(Conflict):  # the mirror says "send it again"
         store.insert_events(sid, [row(3), row(4)])
     assert store.insert_events(sid, [row(3), row(4)]) == (1, 4, 4, 4)
     assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3, 4]
@@ -161,9 +171,9 @@ def test_batches_queued_together_fail_alone(store):
     last = store.queue_events(sid, [row(3), row(2)])
     assert first()[:2] == (2, 2)  # writes all three: one group, one commit
     assert last()[:2] == (1, 3)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StorageError, match="NOT NULL"):
         refused()
-    with pytest.raises(sqlite3.IntegrityError):  # asked again, the same answer
+    with pytest.raises(StorageError, match="NOT NULL"):  # asked again, the same answer
         refused()
     assert store.get_session(other)["event_count"] == 0
     assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3]
@@ -186,3 +196,104 @@ def test_sessions_from_before_write_secrets_take_no_mirror(tmp_path):
     made, secret = store.create_writable_session(provider="x")
     assert store.write_allowed(made, secret) and store.write_allowed("s", secret) is None
     store.close()
+
+
+def test_a_database_locked_past_the_wait_is_unavailable(store):
+    sid = store.create_session(provider="emulator")
+    store.writer.db.execute("PRAGMA busy_timeout = 50")  # the store waits 10 s: no need here
+    locker = sqlite3.connect(store.path, isolation_level=None)  # as another process would
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(Unavailable, match="locked"):
+            store.insert_events(sid, [row(1)])
+        with pytest.raises(Unavailable, match="locked"):
+            store.end_session(sid)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert store.insert_events(sid, [row(1)]).contiguous == 1
+
+
+def test_a_database_that_cannot_be_opened_is_unavailable(tmp_path):
+    with pytest.raises(Unavailable, match="unable to open"):
+        Store(tmp_path / "no such folder" / "store.sqlite3")
+
+
+def test_a_save_that_would_wait_for_another_write_is_unavailable(store):
+    sid = store.create_session(provider="emulator")
+    with store.writer.lock, pytest.raises(Unavailable, match="under way"):  # a write under way
+        store.save_aggregates(sid, 1, 1, "{}", wait=False)
+    assert store.load_aggregates(sid) is None
+
+
+def test_a_session_deleted_under_a_write_is_gone(store):
+    sid = store.create_session(provider="emulator")
+    queued = store.queue_events(sid, [row(1)])
+    assert store.delete_session(sid)  # before the queued batch is written
+    with pytest.raises(SessionGone, match="FOREIGN KEY"):
+        queued()
+
+
+def test_an_import_under_a_stored_id_is_a_conflict(store):
+    sid = store.create_session(provider="emulator")
+    with pytest.raises(Conflict):
+        store.import_session({"id": sid}, [row(1)])
+    assert store.get_session(sid)["provider"] == "emulator" and store.contiguous_seq(sid) == 0
+
+
+def test_a_database_the_old_layout_made_opens_unchanged(tmp_path):
+    # Before the migrations had names, the same scripts ran from files beside the store, each
+    # counted in user_version: a database at the last version must open as it is.
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS, start=1):
+        old.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    old.execute("INSERT INTO sessions (id, created_at, provider) VALUES ('s', 0, 'x')")
+    old.commit()
+    schema = old.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+    old.close()
+    store = Store(path)
+    assert store.migrate() == len(NAMES) == 5
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 5
+    now = store.db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")
+    assert [tuple(r) for r in now] == schema
+    assert store.get_session("s")["provider"] == "x"
+    store.close()
+
+
+def test_migrations_are_named_in_the_order_they_run():
+    assert [int(name.split("_")[0]) for name in NAMES] == list(range(1, len(NAMES) + 1))
+    files = resources.files(migrations).iterdir()
+    assert sorted(f.name for f in files if f.name.endswith(".sql")) == [f"{n}.sql" for n in NAMES]
+
+
+def test_nothing_outside_storage_imports_sqlite3():
+    package = Path(__file__).resolve().parent.parent / "voice_lab"
+    importers = []
+    for path in package.rglob("*.py"):
+        if "storage" in path.relative_to(package).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] == "sqlite3" for name in names):
+                importers.append(str(path.relative_to(package)))
+    assert importers == [], "only voice_lab/storage/ speaks to sqlite3"
+
+
+def test_the_database_setting_picks_the_backend(tmp_path):
+    app = create_app({"VOICE_LAB_DATABASE": str(tmp_path / "picked.sqlite3"), "TESTING": True})
+    assert storage.backend(app) is Store
+    store = storage.open_store(app)
+    try:
+        assert type(store) is Store and store.path == str(tmp_path / "picked.sqlite3")
+    finally:
+        store.close()
+
+
+def test_a_database_no_backend_takes_stops_the_start(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a path read from the setting would have been made
+    with pytest.raises(ConfigError, match="VOICE_LAB_DATABASE: no storage backend for postgresql"):
+        create_app({"VOICE_LAB_DATABASE": "postgresql://db.example/voice_lab", "TESTING": True})
+    assert list(tmp_path.iterdir()) == []

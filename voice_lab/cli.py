@@ -9,8 +9,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import exchange, providers
-from .analysis import aggregates
 from .config import configured_providers, mask
+from .ingest import panel_state
 from .storage import open_store
 
 # What to do about each kind of failure, keyed by the service's status.
@@ -126,7 +126,7 @@ def import_command(path: str, label: str | None) -> None:
     store = open_store()
     try:
         session_id = store.import_session({**fields, **({"label": label} if label else {})}, rows)
-        aggregates.prepare(store, session_id)
+        panel_state.prepare(store, session_id)
     finally:
         store.close()
     click.echo(f"imported {len(rows)} events as session {session_id}")

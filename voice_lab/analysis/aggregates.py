@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import bisect
 import json
-import logging
-import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..protocol.events import Event, dig, from_row, storable
+from ..protocol.events import Event, dig, storable
 from .metrics import (
     ANCHORS,
     LATENCY_FIGURES,
@@ -62,10 +60,6 @@ from .timeline import (
     started_response,
 )
 
-if TYPE_CHECKING:
-    from ..storage import Store
-
-logger = logging.getLogger(__name__)
 VERSION = 1
 # The state keeps these records as lists of their fields, in this order: a saved state whose
 # order differs (a field added, moved or renamed since) is folded again rather than misread.
@@ -449,38 +443,6 @@ class Aggregates:
                 setattr(fold, name, set(value) if isinstance(default, set) else value)
         fold._shown = {iid for _, iid, _ in fold.lines}
         return fold
-
-
-def current(store: Store, session_id: str, most: int | None = None) -> Aggregates | None:
-    """A session's fold with every stored event in it: the saved one, advanced by the events
-    stored since (and saved again), or rebuilt when events arrived below what it folded.
-    None when that means folding more than `most` events."""
-    saved = store.load_aggregates(session_id)
-    fold = Aggregates.loads(saved[2]) if saved else None
-    if fold is None or store.count_upto(session_id, fold.upto) != fold.folded:
-        fold = Aggregates()
-    if most is not None:
-        session = store.get_session(session_id) or {"event_count": 0}
-        if session["event_count"] - fold.folded > most:
-            return None
-    before = fold.folded
-    for row in store.iter_events(session_id, after=fold.upto):
-        fold.feed(from_row(row))
-    if fold.folded != before:
-        try:  # a cache: a read that finds the database busy does not wait to write it
-            store.save_aggregates(session_id, fold.upto, fold.folded, fold.dumps(), wait=False)
-        except sqlite3.Error:
-            pass  # saved by the next look, or by the mirror
-    return fold
-
-
-def prepare(store: Store, session_id: str) -> None:
-    """Fold an imported session now, so that its panels open at once; a failure (logged) only
-    leaves that to the panels."""
-    try:
-        current(store, session_id)
-    except Exception:
-        logger.exception("panel figures of %s not folded", session_id)
 
 
 def _open(opened: dict[str, list[int]], key: str, seq: int) -> None:

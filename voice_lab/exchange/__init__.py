@@ -26,7 +26,7 @@ from ..protocol.events import (
     row_problem,
     storable,
 )
-from ..storage import SESSION_FIELDS, EventRow, ExportRow
+from ..storage.rows import SESSION_FIELDS, EventRow, ExportRow
 
 FORMAT = "voice-lab.session"
 VERSION = 1

@@ -8,14 +8,12 @@ protocol".
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import Any, NamedTuple
 
-from ..analysis import aggregates
 from ..analysis.aggregates import Aggregates
 from ..protocol.events import (
     MAX_DEPTH,
@@ -27,7 +25,10 @@ from ..protocol.events import (
     row_problem,
     storable,
 )
-from ..storage import EventRow, Store, Stored
+from ..storage.errors import SessionGone, StorageError
+from ..storage.rows import EventRow, Stored
+from ..storage.sqlite import Store
+from . import panel_state
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
@@ -121,7 +122,7 @@ class Mirror:
         self.fold_stored()
         for owed in self._owed:
             if isinstance(owed, Queued):
-                with suppress(sqlite3.DatabaseError):  # reply() says so
+                with suppress(StorageError):  # reply() says so
                     self._fold(owed, owed.stored())
 
     def hello(self, frame: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,13 +188,11 @@ class Mirror:
         """Once the batch is stored, ack the highest contiguous seq; else say why not."""
         try:
             stored = queued.stored()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.IntegrityError) and not self.store.get_session(
-                queued.session_id
-            ):
-                return MirrorError(
-                    "session_not_found", f"session {queued.session_id!r} was deleted"
-                ).frame()
+        except SessionGone:
+            return MirrorError(
+                "session_not_found", f"session {queued.session_id!r} was deleted"
+            ).frame()
+        except StorageError as exc:
             # Locked, disk full, a write refused: not acked, so the browser sends it again.
             return MirrorError(
                 "storage_unavailable", f"could not store the batch ({exc}); send it again"
@@ -212,7 +211,7 @@ class Mirror:
         """Pick up the session's saved fold and what was stored since; none (the panels fold
         themselves) when that is more than HELLO_FOLDS events or fails."""
         try:
-            self.fold = aggregates.current(self.store, self.session_id, most=HELLO_FOLDS)
+            self.fold = panel_state.current(self.store, self.session_id, most=HELLO_FOLDS)
         except Exception:  # the figures are a convenience: never worth the mirror
             logger.exception("panel figures of %s not folded", self.session_id)
             self.fold = None

@@ -398,7 +398,7 @@ def guard_logs(name: str) -> None:
 class Event(NamedTuple):
     """One mirrored data-channel or local event, parsed, categorised and redacted (a tuple:
     the mirror makes one per event it receives). Its first nine fields are the store's row of
-    it, in the order of store.EventRow."""
+    it, in the order of storage.rows.EventRow."""
 
     seq: int
     direction: str

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BaseConverter, ValidationError
 
 from ..protocol.events import CATEGORIES, DIRECTIONS
-from ..storage import EventQuery
+from ..storage.sqlite import EventQuery
 
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer: a seq past it is no event's
 

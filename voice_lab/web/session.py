@@ -12,9 +12,11 @@ from collections.abc import Hashable
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from .. import exchange
-from ..analysis import aggregates, timeline
+from ..analysis import timeline
+from ..ingest import panel_state
 from ..protocol.events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
-from ..storage import EventQuery, Store, database_path, get_store
+from ..storage import database_path, get_store
+from ..storage.sqlite import EventQuery, Store
 from . import panels
 from .arguments import Filters, add_converter, seq_arg
 from .filters import session_status
@@ -136,7 +138,7 @@ def panels_partial(session_id: str):
     html = _rendered_panels.get(key)
     if html is None:
         store = get_store()
-        fold = aggregates.current(store, session_id)
+        fold = panel_state.current(store, session_id)
         built = panels.view(fold, store.missing_seqs(session_id))
         html = render_template("_panels.html", session=session, panels=built)
         _rendered_panels.put(key, html)

@@ -7,8 +7,8 @@ import threading
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from .. import exchange
-from ..analysis import aggregates
 from ..config import configured_providers
+from ..ingest import panel_state
 from ..storage import get_store
 
 bp = Blueprint("sessions", __name__)
@@ -77,7 +77,7 @@ def import_file():
             fields["label"] = request.form["label"][:200]
         session_id = get_store().import_session(fields, rows)
         del rows  # the store has them: let go of their memory before the panels' figures
-        aggregates.prepare(get_store(), session_id)
+        panel_state.prepare(get_store(), session_id)
     finally:
         _imports.release()
     return redirect(url_for("session.session_page", session_id=session_id), 303)

@@ -1,4 +1,4 @@
--- Voice Lab's schema. Each numbered migration in store.py runs once, tracked by user_version.
+-- Voice Lab's schema. Each migration listed in __init__.py runs once, tracked by user_version.
 
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
