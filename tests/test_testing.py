@@ -12,7 +12,7 @@ import requests
 
 from tests import eventlogs
 from voice_lab import testing
-from voice_lab.testing import CapturedSession, HarnessError, TcpProxy
+from voice_lab.testing import CapturedSession, HarnessError, TcpProxy, audio, browser
 
 
 def export_of(log: eventlogs.Log) -> dict:
@@ -41,21 +41,21 @@ def test_the_server_ignores_a_project_env_file(tmp_path, monkeypatch):
 def test_chromium_choice(monkeypatch, tmp_path):
     monkeypatch.setenv("VOICE_LAB_CHROMIUM", str(tmp_path / "missing"))
     with pytest.raises(HarnessError, match="VOICE_LAB_CHROMIUM=.*unset it"):
-        testing.chromium_path()
+        browser.chromium_path()
     fake = tmp_path / "chrome"
     fake.write_text("")
     monkeypatch.setenv("VOICE_LAB_CHROMIUM", str(fake))
-    options = testing.launch_options(tmp_path / "a.wav", loop=False)
+    options = browser.launch_options(tmp_path / "a.wav", loop=False)
     assert options["executable_path"] == str(fake)
     assert f"--use-file-for-fake-audio-capture={tmp_path / 'a.wav'}%noloop" in options["args"]
     assert "--allow-loopback-in-peer-connection" in options["args"]
 
 
 def test_speech_wav_is_16_bit_and_padded(tmp_path):
-    path = testing.speech_wav(tmp_path / "s.wav", seconds=1.0)
+    path = audio.speech_wav(tmp_path / "s.wav", seconds=1.0)
     with wave.open(str(path)) as wav:
         assert (wav.getsampwidth(), wav.getnchannels()) == (2, 1)
-        assert wav.getnframes() == int(5.0 * testing.RATE)
+        assert wav.getnframes() == int(5.0 * audio.RATE)
         frames = wav.readframes(wav.getnframes())
     assert set(frames[:1000]) == {0} and set(frames[-1000:]) == {0}
 

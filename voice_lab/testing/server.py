@@ -1,0 +1,112 @@
+"""Voice Lab served by a subprocess on a free port, the way the `voice_lab_server` fixture
+starts it; `serve()` is what that subprocess runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import HarnessError
+
+READY = "Voice Lab test server on"
+START_TIMEOUT = 30.0
+# Settings the subprocess must not inherit: they would pick a cloud provider or another database.
+_INHERITED_PREFIXES = ("VOICE_LAB_", "AZURE_OPENAI_", "OPENAI_")
+
+
+class ServerProcess:
+    """Voice Lab served by a subprocess on a free port of 127.0.0.1 (see start_server)."""
+
+    def __init__(self, process: subprocess.Popen, log_path: Path, database: Path) -> None:
+        self.process, self.log_path, self.database = process, log_path, database
+        self.url = ""
+
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait for the server's address; HarnessError with its output if it dies or hangs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(rf"{READY} (http://\S+)", self.output())
+            if found:
+                self.url = found.group(1)
+                return
+            if self.process.poll() is not None:
+                raise HarnessError(
+                    f"Voice Lab exited with code {self.process.returncode}:\n{self.output()}"
+                )
+            time.sleep(0.05)
+        self.stop()
+        raise HarnessError(f"Voice Lab did not start within {timeout:g} s:\n{self.output()}")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_server(
+    workdir: Path, env: Mapping[str, str] | None = None, timeout: float = START_TIMEOUT
+) -> ServerProcess:
+    """Start Voice Lab in `workdir` with the emulator on a fresh database, plus `env` settings.
+
+    The environment's own Voice Lab, Azure and OpenAI variables are left out, and the working
+    directory is `workdir`, so a project's .env cannot turn the test server into a cloud one.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    database = workdir / "voice_lab.sqlite3"
+    root = str(Path(__file__).resolve().parent.parent.parent)
+    settings = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+    settings.update(
+        {
+            "VOICE_LAB_PROVIDER": "emulator",
+            "VOICE_LAB_EMULATOR": "on",
+            "VOICE_LAB_DATABASE": str(database),
+            "VOICE_LAB_MINT_RATE": "10000/60",  # a suite mints far faster than a person
+            "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    settings.update(env or {})
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "voice_lab.testing"],
+            cwd=workdir,
+            env=settings,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = ServerProcess(process, log_path, database)
+    server.wait_ready(timeout)
+    return server
+
+
+def serve() -> None:
+    """Serve Voice Lab (settings from the environment) on a free port, printing its address."""
+    from werkzeug.serving import make_server
+
+    from .. import create_app
+
+    app = create_app()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    print(f"{READY} http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever(poll_interval=0.1)
