@@ -37,7 +37,7 @@ from .call_page import (
 from .captured import CapturedSession
 from .errors import HarnessError
 from .proxy import TcpProxy
-from .server import ServerProcess, start_server
+from .server import LiveServer, ServerProcess, start_server
 
 __all__ = [
     "BrowserLauncher",
@@ -45,6 +45,7 @@ __all__ = [
     "CapturedSession",
     "ConsoleLog",
     "HarnessError",
+    "LiveServer",
     "ServerProcess",
     "TcpProxy",
     "choose_settings",

@@ -1,5 +1,5 @@
-"""Voice Lab served by a subprocess on a free port, the way the `voice_lab_server` fixture
-starts it; `serve()` is what that subprocess runs."""
+"""Voice Lab served for tests on a free port of 127.0.0.1: an app in this process (LiveServer),
+or a subprocess the way the `voice_lab_server` fixture starts it (`serve()` is what it runs)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+
+from werkzeug.serving import make_server
 
 from .errors import HarnessError
 
@@ -17,6 +20,26 @@ READY = "Voice Lab test server on"
 START_TIMEOUT = 30.0
 # Settings the subprocess must not inherit: they would pick a cloud provider or another database.
 _INHERITED_PREFIXES = ("VOICE_LAB_", "AZURE_OPENAI_", "OPENAI_")
+
+
+class LiveServer:
+    """A threaded werkzeug server for `app` on a free port of 127.0.0.1."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
 
 
 class ServerProcess:
@@ -102,8 +125,6 @@ def start_server(
 
 def serve() -> None:
     """Serve Voice Lab (settings from the environment) on a free port, printing its address."""
-    from werkzeug.serving import make_server
-
     from .. import create_app
 
     app = create_app()
