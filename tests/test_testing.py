@@ -3,14 +3,21 @@ CapturedSession over logs in both protocols, the cutting proxy."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import sqlite3
+import subprocess
+import sys
 import threading
 import wave
+from pathlib import Path
 
 import pytest
 import requests
 
 from tests import eventlogs
+from tests.waiting import until
 from voice_lab import testing
 from voice_lab.testing import CapturedSession, HarnessError, TcpProxy, audio, browser
 
@@ -36,6 +43,57 @@ def test_the_server_ignores_a_project_env_file(tmp_path, monkeypatch):
         reply = requests.post(f"{server.url}/api/sessions", json={}, timeout=5)
         assert reply.json()["provider"] == "emulator"
     assert server.process.poll() is not None
+
+
+def test_the_server_serves_the_database_it_is_given(tmp_path):
+    database = tmp_path / "own" / "chosen.sqlite3"
+    database.parent.mkdir()
+    env = {"VOICE_LAB_DATABASE": str(database)}
+    with testing.start_server(tmp_path / "server", env) as server:
+        created = requests.post(f"{server.url}/api/sessions", json={}, timeout=5).json()
+    assert server.database == database
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT id FROM sessions").fetchall() == [(created["id"],)]
+
+
+# A process that starts a server, says its pid, and waits to be killed.
+STARTER = """import sys
+from pathlib import Path
+from voice_lab.testing import start_server
+server = start_server(Path(sys.argv[1]))
+print(server.process.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether a process is there and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_server_does_not_outlive_the_process_that_started_it(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path)],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    server_pid = int(starter.stdout.readline())
+    try:
+        assert running(server_pid)
+        starter.kill()  # no clean-up of its own: its server must notice and stop
+        starter.wait(10)
+        until(lambda: not running(server_pid), "the orphaned server stopped")
+    finally:
+        starter.stdin.close()
+        starter.stdout.close()
+        if running(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
 
 
 def test_chromium_choice(monkeypatch, tmp_path):

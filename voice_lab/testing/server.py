@@ -3,13 +3,14 @@ or a subprocess the way the `voice_lab_server` fixture starts it (`serve()` is w
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from werkzeug.serving import make_server
@@ -23,7 +24,11 @@ _INHERITED_PREFIXES = ("VOICE_LAB_", "AZURE_OPENAI_", "OPENAI_")
 
 
 class LiveServer:
-    """A threaded werkzeug server for `app` on a free port of 127.0.0.1."""
+    """A threaded werkzeug server for `app` on a free port of 127.0.0.1, in this process.
+
+    Its socket is bound when it is built, so it answers as soon as the block starts; an app that
+    cannot start raises where it is created, with no output to wait for.
+    """
 
     def __init__(self, app):
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -62,6 +67,7 @@ class ServerProcess:
                 self.url = found.group(1)
                 return
             if self.process.poll() is not None:
+                self.stop()
                 raise HarnessError(
                     f"Voice Lab exited with code {self.process.returncode}:\n{self.output()}"
                 )
@@ -70,14 +76,17 @@ class ServerProcess:
         raise HarnessError(f"Voice Lab did not start within {timeout:g} s:\n{self.output()}")
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
-        if self.process.poll() is None:
-            self.process.terminate()
+        """Stop the server: close its stdin (it shuts down on that), then SIGTERM and SIGKILL
+        after 5 s each."""
+        if self.process.stdin:
+            self.process.stdin.close()
+        for escalate in (self.process.terminate, self.process.kill):
             try:
                 self.process.wait(5)
+                return
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+                escalate()
+        self.process.wait(5)
 
     def __enter__(self) -> ServerProcess:
         return self
@@ -89,20 +98,21 @@ class ServerProcess:
 def start_server(
     workdir: Path, env: Mapping[str, str] | None = None, timeout: float = START_TIMEOUT
 ) -> ServerProcess:
-    """Start Voice Lab in `workdir` with the emulator on a fresh database, plus `env` settings.
+    """Start Voice Lab in `workdir` with the emulator on a fresh database, plus `env` settings
+    (VOICE_LAB_DATABASE among them serves a database of your own).
 
     The environment's own Voice Lab, Azure and OpenAI variables are left out, and the working
     directory is `workdir`, so a project's .env cannot turn the test server into a cloud one.
+    The server serves until its stdin closes, so it never outlives the process that started it.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    database = workdir / "voice_lab.sqlite3"
     root = str(Path(__file__).resolve().parent.parent.parent)
     settings = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
     settings.update(
         {
             "VOICE_LAB_PROVIDER": "emulator",
             "VOICE_LAB_EMULATOR": "on",
-            "VOICE_LAB_DATABASE": str(database),
+            "VOICE_LAB_DATABASE": str(workdir / "voice_lab.sqlite3"),
             "VOICE_LAB_MINT_RATE": "10000/60",  # a suite mints far faster than a person
             "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
             "PYTHONUNBUFFERED": "1",
@@ -112,22 +122,41 @@ def start_server(
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "voice_lab.testing"],
+            [sys.executable, "-m", "voice_lab.testing", "--until-stdin-closes"],
             cwd=workdir,
             env=settings,
+            stdin=subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(process, log_path, database)
+    server = ServerProcess(process, log_path, workdir / settings["VOICE_LAB_DATABASE"])
     server.wait_ready(timeout)
     return server
 
 
-def serve() -> None:
+def serve(argv: Sequence[str] | None = None) -> None:
     """Serve Voice Lab (settings from the environment) on a free port, printing its address."""
     from .. import create_app
 
+    parser = argparse.ArgumentParser(prog="python -m voice_lab.testing", description=__doc__)
+    parser.add_argument(
+        "--until-stdin-closes",
+        action="store_true",
+        help="stop when stdin closes (as it does when the process that started this one dies)",
+    )
+    args = parser.parse_args(argv)
     app = create_app()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     print(f"{READY} http://127.0.0.1:{server.server_port}", flush=True)
-    server.serve_forever(poll_interval=0.1)
+    if not args.until_stdin_closes:
+        server.serve_forever(poll_interval=0.1)
+        return
+    serving = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
+    serving.start()
+    sys.stdin.buffer.read()
+    server.shutdown()
+    emulator = app.extensions.get("voice_lab_emulator")
+    if emulator is not None:
+        emulator.shutdown()
