@@ -45,6 +45,13 @@ def test_the_server_ignores_a_project_env_file(tmp_path, monkeypatch):
     assert server.process.poll() is not None
 
 
+def test_the_served_process_loads_the_app_and_not_the_plugin(tmp_path):
+    with testing.start_server(tmp_path) as server:
+        requests.get(f"{server.url}/login", timeout=5).raise_for_status()
+        mapped = Path(f"/proc/{server.process.pid}/maps").read_text()
+    assert "playwright" not in mapped and "greenlet" not in mapped  # Playwright's extension
+
+
 def test_the_server_serves_the_database_it_is_given(tmp_path):
     database = tmp_path / "own" / "chosen.sqlite3"
     database.parent.mkdir()

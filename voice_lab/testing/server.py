@@ -1,23 +1,23 @@
 """Voice Lab served for tests on a free port of 127.0.0.1: an app in this process (LiveServer),
-or a subprocess the way the `voice_lab_server` fixture starts it (`serve()` is what it runs)."""
+or a subprocess the way the `voice_lab_server` fixture starts it (voice_lab/serving.py is what it
+runs)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from ..serving import READY
 from .errors import HarnessError
 
-READY = "Voice Lab test server on"
 START_TIMEOUT = 30.0
 # Settings the subprocess must not inherit: they would pick a cloud provider or another database.
 _INHERITED_PREFIXES = ("VOICE_LAB_", "AZURE_OPENAI_", "OPENAI_")
@@ -122,7 +122,7 @@ def start_server(
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "voice_lab.testing", "--until-stdin-closes"],
+            [sys.executable, "-m", "voice_lab.serving", "--until-stdin-closes"],
             cwd=workdir,
             env=settings,
             stdin=subprocess.PIPE,
@@ -132,31 +132,3 @@ def start_server(
     server = ServerProcess(process, log_path, workdir / settings["VOICE_LAB_DATABASE"])
     server.wait_ready(timeout)
     return server
-
-
-def serve(argv: Sequence[str] | None = None) -> None:
-    """Serve Voice Lab (settings from the environment) on a free port, printing its address."""
-    from .. import create_app
-
-    parser = argparse.ArgumentParser(prog="python -m voice_lab.testing", description=__doc__)
-    parser.add_argument(
-        "--until-stdin-closes",
-        action="store_true",
-        help="stop when stdin closes (as it does when the process that started this one dies)",
-    )
-    args = parser.parse_args(argv)
-    app = create_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    print(f"{READY} http://127.0.0.1:{server.server_port}", flush=True)
-    if not args.until_stdin_closes:
-        server.serve_forever(poll_interval=0.1)
-        return
-    serving = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-    )
-    serving.start()
-    sys.stdin.buffer.read()
-    server.shutdown()
-    emulator = app.extensions.get("voice_lab_emulator")
-    if emulator is not None:
-        emulator.shutdown()
