@@ -1,4 +1,4 @@
-"""What every benchmark shares: figures, percentiles, realistic events, a server to measure."""
+"""What every benchmark shares: figures, realistic events, a server to measure."""
 
 from __future__ import annotations
 
@@ -58,13 +58,6 @@ class Figure:
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The p-th percentile (0-100) by the nearest-rank method."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def best_of(runs: int, fn) -> float:

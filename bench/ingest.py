@@ -15,10 +15,11 @@ from collections import deque
 
 import websocket
 
+from voice_lab.analysis.metrics import percentile
 from voice_lab.storage import Store
 from voice_lab.testing import ServerProcess
 
-from .common import Figure, event_rows, percentile, scratch, serving, session_log, wire_events
+from .common import Figure, event_rows, scratch, serving, session_log, wire_events
 
 CLIENTS = 8
 BATCH = 20
