@@ -15,6 +15,7 @@ import sqlite3
 
 from playwright.sync_api import sync_playwright
 
+from voice_lab.analysis.metrics import percentile
 from voice_lab.testing import (
     launch_options,
     speech_wav,
@@ -24,7 +25,7 @@ from voice_lab.testing import (
     wait_for_responses,
 )
 
-from .common import Figure, percentile, scratch
+from .common import Figure, scratch
 
 # Records when each timeline row first shows up in the page, on the page's own clock.
 FIRST_SEEN = """
@@ -88,17 +89,23 @@ def run_live(quick: bool = False) -> list[Figure]:
             ).fetchall()
     shown = [seen[seq] - t for seq, t, _ in rows if seq in seen]
     stored = [received * 1000 - t for seq, t, received in rows if seq in seen]
-    p50, p95, base50, base95 = (
-        percentile(shown, 50),
-        percentile(shown, 95),
-        percentile(stored, 50),
-        percentile(stored, 95),
-    )
+    return live_figures(shown, stored)
+
+
+def live_figures(shown: list[float], stored: list[float]) -> list[Figure]:
+    """p50 and p95 of each row's event `t` to its first appearance (ms), against `t` to stored."""
+    names = ("live latency p50", "live latency p95")
+    if not shown:
+        return [
+            Figure(name, None, "ms", note="no row was seen while the call ran") for name in names
+        ]
+    p50, p95 = percentile(shown, 50), percentile(shown, 95)
+    base50, base95 = percentile(stored, 50), percentile(stored, 95)
     note = f"{len(shown)} rows seen while the call ran; stored p50 {base50:.0f} ms"
     return [
-        Figure("live latency p50", p50, "ms", base50, p50 / base50 if base50 else None, "", note),
+        Figure(names[0], p50, "ms", base50, p50 / base50 if base50 else None, "", note),
         Figure(
-            "live latency p95",
+            names[1],
             p95,
             "ms",
             base95,

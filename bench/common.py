@@ -1,14 +1,11 @@
-"""What every benchmark shares: figures, percentiles, realistic events, a server to measure."""
+"""What every benchmark shares: figures, realistic events, a server to measure."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -20,8 +17,8 @@ from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.events import Event
 from voice_lab.storage.rows import EventRow
 from voice_lab.storage.sqlite import Store
+from voice_lab.testing import ServerProcess, start_server
 
-ROOT = Path(__file__).resolve().parent.parent
 TURN_MS = 4400  # a voice turn lasts 4.3 s in eventlogs.voice_turn: the next one starts after it
 STATS_MS = 1000  # mirror.js samples getStats() once a second
 # The longest texts voice_turn's timing holds: 40 reply deltas end before its response.done.
@@ -62,13 +59,6 @@ class Figure:
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The p-th percentile (0-100) by the nearest-rank method."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def best_of(runs: int, fn) -> float:
@@ -161,58 +151,30 @@ def fill_session(path: Path, count: int, batch: int = 500) -> str:
 
 # ---------------------------------------------------------------- a server in its own process
 
-
-class Server:
-    """Voice Lab served by `python -m bench.server` on a free port of 127.0.0.1."""
-
-    def __init__(self, database: Path, emulator: bool = False):
-        args = [sys.executable, "-m", "bench.server", str(database)]
-        self.process = subprocess.Popen(
-            args + (["--emulator"] if emulator else []),
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("http://"):
-            self.process.kill()
-            raise RuntimeError(f"the bench server did not start (said {line!r})")
-        self.url = line
-        self.pid = self.process.pid
-
-    def stop(self) -> None:
-        """Close its stdin (it exits on that), and make sure it did."""
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-    def rss_kib(self, field: str = "VmRSS") -> int:
-        """A memory figure of the server process from /proc (VmRSS now, VmHWM the peak)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        raise RuntimeError(f"no {field} for process {self.pid}")
-
-    def get(self, path: str, headers: dict | None = None) -> bytes:
-        """GET a path, the body."""
-        request = urllib.request.Request(self.url + path, headers=headers or {})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.read()
+# A cloud provider that is never called keeps the emulator (and its loop) off. Its key is as long
+# as a real one, so that every event is checked for it, as in production.
+WITHOUT_EMULATOR = {
+    "VOICE_LAB_PROVIDER": "openai",
+    "VOICE_LAB_EMULATOR": "off",
+    "OPENAI_API_KEY": "sk-unused-7f3a9c1e5b0d2486f1c3a5e7b9d0c2e4f6a8b1d3c5e7f9",
+}
 
 
 @contextmanager
-def serving(database: Path, emulator: bool = False) -> Iterator[Server]:
-    """A Server for the duration of a block."""
-    server = Server(database, emulator)
-    try:
+def serving(database: Path) -> Iterator[ServerProcess]:
+    """Voice Lab on `database` in its own process, started as the test harness starts it."""
+    env = {"VOICE_LAB_DATABASE": str(database), **WITHOUT_EMULATOR}
+    with scratch() as workdir, start_server(workdir, env) as server:
         yield server
-    finally:
-        server.stop()
+
+
+def rss_kib(server: ServerProcess, field: str = "VmRSS") -> int:
+    """A memory figure of the server process from /proc (VmRSS now, VmHWM the peak)."""
+    pid = server.process.pid
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for process {pid}")
 
 
 @contextmanager

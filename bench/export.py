@@ -13,24 +13,27 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .common import Figure, Server, filled, serving
+from voice_lab.testing import ServerProcess
+
+from .common import Figure, filled, rss_kib, serving
 
 
-def reset_peak(server: Server) -> None:
+def reset_peak(server: ServerProcess) -> None:
     """Start the server's peak RSS (VmHWM) again from its current RSS."""
-    Path(f"/proc/{server.pid}/clear_refs").write_text("5")
+    Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
 
 
-def download(server: Server, session_id: str) -> tuple[float, int, int]:
+def download(server: ServerProcess, session_id: str) -> tuple[float, int, int]:
     """Seconds to stream the export, its bytes, and the server's peak RSS (KiB) meanwhile."""
-    server.get(f"/sessions/{session_id}/export.json?x=warm")  # import and cache what it uses
+    with urllib.request.urlopen(f"{server.url}/sessions/{session_id}/export.json?x=warm") as warm:
+        warm.read()  # imports and caches what the export uses
     reset_peak(server)
     start = time.perf_counter()
     size = 0
     with urllib.request.urlopen(f"{server.url}/sessions/{session_id}/export.json") as response:
         while chunk := response.read(1 << 16):
             size += len(chunk)
-    return time.perf_counter() - start, size, server.rss_kib("VmHWM")
+    return time.perf_counter() - start, size, rss_kib(server, "VmHWM")
 
 
 def dumped(path: Path, session_id: str) -> float:
@@ -54,9 +57,9 @@ def measure(count: int) -> tuple[float, float, int, int]:
     path, session_id = filled(count)
     with serving(path) as server:
         seconds, _, peak = download(server, session_id)
-        before = server.rss_kib()
+        before = rss_kib(server)
         seconds = min(seconds, download(server, session_id)[0])
-        peak = max(peak, server.rss_kib("VmHWM"))
+        peak = max(peak, rss_kib(server, "VmHWM"))
     baseline = min(dumped(path, session_id) for _ in range(2))
     return count / seconds, count / baseline, peak, before
 

@@ -15,18 +15,11 @@ from collections import deque
 
 import websocket
 
+from voice_lab.analysis.metrics import percentile
 from voice_lab.storage.sqlite import Store
+from voice_lab.testing import ServerProcess
 
-from .common import (
-    Figure,
-    Server,
-    event_rows,
-    percentile,
-    scratch,
-    serving,
-    session_log,
-    wire_events,
-)
+from .common import Figure, event_rows, scratch, serving, session_log, wire_events
 
 CLIENTS = 8
 BATCH = 20
@@ -74,7 +67,7 @@ def client(url: str, work: list[tuple[str, int]], start: threading.Barrier, out:
         ws.close()
 
 
-def over_websockets(server: Server, work: list[tuple[str, int]], clients: int):
+def over_websockets(server: ServerProcess, work: list[tuple[str, int]], clients: int):
     """Events/s stored and acked for `clients` concurrent mirrors, and every ack latency."""
     start = threading.Barrier(clients + 1)
     results: list = []

@@ -12,7 +12,9 @@ import sqlite3
 import time
 from urllib.parse import urlsplit
 
-from .common import Figure, Server, best_of, filled, serving
+from voice_lab.testing import ServerProcess
+
+from .common import Figure, best_of, filled, serving
 
 TRIES = 5
 TIMELINE = {"HX-Request": "true", "HX-Target": "timeline"}
@@ -20,7 +22,7 @@ WINDOW = 301  # web.session.WINDOW + 1: how many rows a window asks for
 TARGETS = {"page": 300, "filter": 100, "next page": 300, "panels": 200}
 
 
-def timed(server: Server, path: str, headers: dict | None = None) -> tuple[float, float]:
+def timed(server: ServerProcess, path: str, headers: dict | None = None) -> tuple[float, float]:
     """Seconds to the first byte and to the last of one GET, on a new connection."""
     url = urlsplit(server.url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)

@@ -13,7 +13,7 @@ import websocket
 
 from voice_lab.ingest.mirror import MAX_FRAME_BYTES
 
-from .common import Figure, scratch, serving
+from .common import Figure, rss_kib, scratch, serving
 from .export import reset_peak
 
 SOCKETS, FRAMES = 8, 32
@@ -46,7 +46,7 @@ def run(quick: bool = False) -> list[Figure]:
     """Peak RSS over idle RSS with SOCKETS sockets pipelining FRAMES frames of 1 MB each."""
     frames = FRAMES // 4 if quick else FRAMES
     with scratch() as directory, serving(directory / "sockets.sqlite3") as server:
-        idle = server.rss_kib()
+        idle = rss_kib(server)
         reset_peak(server)
         errors: list = []
         threads = [
@@ -57,7 +57,7 @@ def run(quick: bool = False) -> list[Figure]:
             thread.start()
         for thread in threads:
             thread.join()
-        peak = server.rss_kib("VmHWM")
+        peak = rss_kib(server, "VmHWM")
     return [
         Figure(
             "socket pipelining peak RSS",

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import LiveServer
 from voice_lab import create_app
-from voice_lab.testing import ConsoleLog
+from voice_lab.testing import ConsoleLog, LiveServer
 
 
 @pytest.fixture

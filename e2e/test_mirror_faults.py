@@ -7,22 +7,22 @@ cloud service would hold it: restarting the server the page mirrors to leaves th
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.figures import count
-from voice_lab.testing import start_call, stop_call, wait_for_responses
-
-ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = ("VOICE_LAB_", "AZURE_OPENAI_", "OPENAI_")  # the restarted server takes only ours
+from voice_lab.testing import (
+    HarnessError,
+    ServerProcess,
+    start_call,
+    start_server,
+    stop_call,
+    wait_for_responses,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -76,52 +76,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Server:
-    """`python app.py` in its own process, on a fixed port and database, restartable."""
+class Restartable:
+    """Voice Lab on Azure in its own process, on a fixed port and database: killed as a crash
+    would kill it, then started again at the same address."""
 
-    def __init__(self, port: int, database: Path, log: Path, service: str):
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, workdir: Path, service: str):
+        self.workdir, self.port = workdir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(SETTINGS)},
-            "VOICE_LAB_PORT": str(port),
-            "VOICE_LAB_DATABASE": str(database),
+            "VOICE_LAB_PROVIDER": "azure",
+            "VOICE_LAB_EMULATOR": "off",
             "AZURE_OPENAI_ENDPOINT": f"{service}/emulator",
             "AZURE_OPENAI_API_KEY": "azure-key-for-the-stand-in",
             "AZURE_OPENAI_REALTIME_DEPLOYMENT": "gpt-realtime",
-            "VOICE_LAB_EMULATOR": "0",
         }
-        self.log, self.process = log, None
+        self.server: ServerProcess | None = None
 
     def start(self) -> None:
-        """Start and wait until it answers; fail with its output if it dies."""
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "app.py"], cwd=ROOT, env=self.env, stdout=out, stderr=out
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the server died:\n{self.log.read_text()}")
-            try:
-                requests.get(self.url + "/login", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        pytest.fail(f"the server did not answer:\n{self.log.read_text()}")
+        """Start and wait until it serves; fail with its output if it dies."""
+        try:
+            self.server = start_server(self.workdir, self.env, port=self.port)
+        except HarnessError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
     def stop(self) -> None:
         """Stop it as a crash would (no goodbye to the sockets)."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        if self.server is not None:
+            self.server.kill()
 
 
 @pytest.fixture
 def restartable(tmp_path, voice_lab_server):
     """Voice Lab on Azure in a subprocess, `voice_lab_server`'s emulator standing in for Azure."""
-    server = Server(
-        free_port(), tmp_path / "restart.sqlite3", tmp_path / "server.log", voice_lab_server.url
-    )
+    server = Restartable(tmp_path / "restartable", voice_lab_server.url)
     server.start()
     yield server
     server.stop()

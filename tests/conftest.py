@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from voice_lab import create_app
 from voice_lab.storage.sqlite import Store
+from voice_lab.testing import LiveServer
 
 
 @pytest.fixture
@@ -76,26 +75,6 @@ def csrf(client) -> str:
     """The CSRF token of the test client's browser session, as a page shows it."""
     page = client.get("/").get_data(as_text=True)
     return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
-
-
-class LiveServer:
-    """A threaded werkzeug server for `app` on a free port of 127.0.0.1."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import pytest
 import requests
 import websocket
 
-from tests.conftest import LiveServer
 from tests.figures import count, inconsistencies
 from tests.waiting import until
 from voice_lab import create_app
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import open_store
+from voice_lab.testing import LiveServer
 
 
 @pytest.fixture

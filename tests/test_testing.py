@@ -3,16 +3,23 @@ CapturedSession over logs in both protocols, the cutting proxy."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import sqlite3
+import subprocess
+import sys
 import threading
 import wave
+from pathlib import Path
 
 import pytest
 import requests
 
 from tests import eventlogs
+from tests.waiting import until
 from voice_lab import testing
-from voice_lab.testing import CapturedSession, HarnessError, TcpProxy
+from voice_lab.testing import CapturedSession, HarnessError, TcpProxy, audio, browser
 
 
 def export_of(log: eventlogs.Log) -> dict:
@@ -39,24 +46,82 @@ def test_the_server_ignores_a_project_env_file(tmp_path, monkeypatch):
     assert server.process.poll() is not None
 
 
+def test_the_served_process_loads_the_app_and_not_the_plugin(tmp_path):
+    with testing.start_server(tmp_path) as server:
+        requests.get(f"{server.url}/login", timeout=5).raise_for_status()
+        mapped = Path(f"/proc/{server.process.pid}/maps").read_text()
+    assert "playwright" not in mapped and "greenlet" not in mapped  # Playwright's extension
+
+
+def test_the_server_serves_the_database_it_is_given(tmp_path):
+    database = tmp_path / "own" / "chosen.sqlite3"
+    database.parent.mkdir()
+    env = {"VOICE_LAB_DATABASE": str(database)}
+    with testing.start_server(tmp_path / "server", env) as server:
+        created = requests.post(f"{server.url}/api/sessions", json={}, timeout=5).json()
+    assert server.database == database
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT id FROM sessions").fetchall() == [(created["id"],)]
+
+
+# A process that starts a server, says its pid, and waits to be killed.
+STARTER = """import sys
+from pathlib import Path
+from voice_lab.testing import start_server
+server = start_server(Path(sys.argv[1]))
+print(server.process.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether a process is there and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_server_does_not_outlive_the_process_that_started_it(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path)],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    server_pid = int(starter.stdout.readline())
+    try:
+        assert running(server_pid)
+        starter.kill()  # no clean-up of its own: its server must notice and stop
+        starter.wait(10)
+        until(lambda: not running(server_pid), "the orphaned server stopped")
+    finally:
+        starter.stdin.close()
+        starter.stdout.close()
+        if running(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
+
+
 def test_chromium_choice(monkeypatch, tmp_path):
     monkeypatch.setenv("VOICE_LAB_CHROMIUM", str(tmp_path / "missing"))
     with pytest.raises(HarnessError, match="VOICE_LAB_CHROMIUM=.*unset it"):
-        testing.chromium_path()
+        browser.chromium_path()
     fake = tmp_path / "chrome"
     fake.write_text("")
     monkeypatch.setenv("VOICE_LAB_CHROMIUM", str(fake))
-    options = testing.launch_options(tmp_path / "a.wav", loop=False)
+    options = browser.launch_options(tmp_path / "a.wav", loop=False)
     assert options["executable_path"] == str(fake)
     assert f"--use-file-for-fake-audio-capture={tmp_path / 'a.wav'}%noloop" in options["args"]
     assert "--allow-loopback-in-peer-connection" in options["args"]
 
 
 def test_speech_wav_is_16_bit_and_padded(tmp_path):
-    path = testing.speech_wav(tmp_path / "s.wav", seconds=1.0)
+    path = audio.speech_wav(tmp_path / "s.wav", seconds=1.0)
     with wave.open(str(path)) as wav:
         assert (wav.getsampwidth(), wav.getnchannels()) == (2, 1)
-        assert wav.getnframes() == int(5.0 * testing.RATE)
+        assert wav.getnframes() == int(5.0 * audio.RATE)
         frames = wav.readframes(wav.getnframes())
     assert set(frames[:1000]) == {0} and set(frames[-1000:]) == {0}
 

@@ -1,5 +1,5 @@
 """`python -m voice_lab.testing` serves Voice Lab the way `voice_lab_server` starts it."""
 
-from . import serve
+from ..serving import serve
 
 serve()

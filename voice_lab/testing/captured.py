@@ -1,0 +1,85 @@
+"""What Voice Lab stored about a call, read back from its export, with assertions over it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from ..analysis import metrics, review, timeline
+from ..protocol.events import Event, normalize_type, parse_event
+
+
+@dataclass(frozen=True)
+class CapturedSession:
+    """A stored session as Voice Lab exports it, with assertions over its events."""
+
+    session: dict[str, Any]
+    events: list[Event]
+    document: dict[str, Any]
+
+    @classmethod
+    def load(cls, base_url: str, session_id: str, timeout: float = 10) -> CapturedSession:
+        """Download the session's export from a running Voice Lab."""
+        reply = requests.get(f"{base_url}/sessions/{session_id}/export.json", timeout=timeout)
+        reply.raise_for_status()
+        return cls.from_export(reply.json())
+
+    @classmethod
+    def from_export(cls, document: dict[str, Any]) -> CapturedSession:
+        """A CapturedSession from an export document (voice-lab.session, version 1)."""
+        events = [parse_event(e["seq"], e["dir"], e["t"], e["event"]) for e in document["events"]]
+        return cls(document["session"], events, document)
+
+    def types(self, direction: str | None = None) -> list[str]:
+        """Event types in seq order, optionally of one direction (server, client, local)."""
+        return [e.type or "" for e in self.events if direction is None or e.direction == direction]
+
+    def of_type(self, type_: str) -> list[Event]:
+        """The events of a type (beta and GA names match each other)."""
+        wanted = normalize_type(type_)
+        return [e for e in self.events if normalize_type(e.type) == wanted]
+
+    def assert_order(self, types: Sequence[str], direction: str | None = None) -> None:
+        """Assert the types occur in this order (others may come between; beta = GA names)."""
+        seen = iter(normalize_type(t) for t in self.types(direction))
+        for position, wanted in enumerate(types):
+            if normalize_type(wanted) not in seen:
+                raise AssertionError(
+                    f"{wanted!r} (#{position + 1} of {list(types)}) does not follow "
+                    f"{list(types[:position])} in {self.types(direction)}"
+                )
+
+    def latencies(self) -> list[metrics.Latency]:
+        """Latency of each response (see voice_lab.metrics.Latency)."""
+        return metrics.latencies(self.events)
+
+    def latency(self) -> dict[str, metrics.Stat]:
+        """p50/p95 of each latency figure: to_created_ms, to_first_text_ms, ... by name."""
+        return {s.name: s for s in metrics.latency_stats(self.latencies())}
+
+    def assert_latency_under(self, ms: float, figure: str = "to_first_audio_ms") -> None:
+        """Assert the p95 of a latency figure is measured and under `ms`."""
+        stat = self.latency()[figure]
+        assert stat.p95 is not None, f"no response has {figure}"
+        assert stat.p95 < ms, f"{figure} p95 is {stat.p95:.0f} ms (budget {ms:g} ms)"
+
+    def errors(self) -> list[review.ErrorInfo]:
+        """Error events, failed or incomplete responses and cancelled responses."""
+        return review.errors(self.events)
+
+    def checks(self) -> list[review.Check]:
+        """The protocol checks of the session page (responses finish, no errors, ...)."""
+        return review.protocol_checks(self.events)
+
+    def transcript(self) -> list[timeline.Line]:
+        """What each side said."""
+        return timeline.transcript(self.events)
+
+    def assert_no_errors(self) -> None:
+        """Assert no error is pinned and every protocol check holds."""
+        errors = [f"#{e.seq} {e.type}: {e.message}" for e in self.errors()]
+        failed = [f"{c.name}: {c.detail}" for c in self.checks() if not c.ok]
+        assert not errors and not failed, f"errors {errors}, failed checks {failed}"
