@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ..analysis.aggregates import Aggregates
 from ..protocol.events import (
@@ -210,6 +210,8 @@ class Mirror:
     def _catch_up(self) -> None:
         """Pick up the session's saved fold and what was stored since; none (the panels fold
         themselves) when that is more than HELLO_FOLDS events or fails."""
+        if self.session_id is None:
+            return
         try:
             self.fold = panel_state.current(self.store, self.session_id, most=HELLO_FOLDS)
         except Exception:  # the figures are a convenience: never worth the mirror
@@ -238,7 +240,7 @@ class Mirror:
             logger.exception("panel figures of %s not folded", self.session_id)
             self.fold = None
             return
-        if stored.max_seq == self.fold.upto and stored.count != self.fold.folded:
+        if stored.max_seq == self.fold.upto and stored.total != self.fold.folded:
             # A gap below what was folded got filled: fold again from the stored events.
             self.fold, self.saved = None, (0, 0.0)
         elif time.monotonic() - self.saved[1] >= SAVE_EVERY:
@@ -303,19 +305,18 @@ def to_events(events: Any) -> list[Event]:
 
 def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]:
     """An event of a batch as parse_event's arguments, or a MirrorError saying what is wrong."""
-    if not isinstance(item, dict):
-        problem = "must be an object with seq, dir, t and data"
-    else:
+    problem: str | None = "must be an object with seq, dir, t and data"
+    if isinstance(item, dict):
         seq, direction, t, data = item.get("seq"), item.get("dir"), item.get("t"), item.get("data")
         problem = row_problem(seq, direction, t)
-        if problem is None:
-            t = float(t) if t is not None else None
+        if problem is None:  # seq is an int, direction a str and t a number or None
+            row = cast(int, seq), cast(str, direction), float(t) if t is not None else None
             if isinstance(data, str):
-                return seq, direction, t, data
+                return *row, data
             if not isinstance(data, dict):
                 problem = "data must be the data-channel text, or a local event object"
             elif str(data.get("type", "")).startswith("voicelab."):
-                return seq, direction, t, data
+                return *row, data
             else:
                 problem = "an object in data must be a local event with a voicelab.* type"
     raise MirrorError("bad_event", f"events[{index}]: {problem}")

@@ -6,6 +6,7 @@ The fold itself (analysis/aggregates.py) knows nothing of the store; this is whe
 from __future__ import annotations
 
 import logging
+from typing import overload
 
 from ..analysis.aggregates import Aggregates
 from ..protocol.events import from_row
@@ -13,6 +14,14 @@ from ..storage.errors import StorageError
 from ..storage.sqlite import Store
 
 logger = logging.getLogger(__name__)
+
+
+@overload
+def current(store: Store, session_id: str) -> Aggregates: ...
+
+
+@overload
+def current(store: Store, session_id: str, most: int) -> Aggregates | None: ...
 
 
 def current(store: Store, session_id: str, most: int | None = None) -> Aggregates | None:

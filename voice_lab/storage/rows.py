@@ -12,11 +12,11 @@ from ..protocol.events import Event, redact_text
 
 class Stored(NamedTuple):
     """What storing a batch did: how many of its rows were new, and the session's
-    contiguous_seq, event count and highest seq after it."""
+    contiguous_seq, event count (total) and highest seq after it."""
 
     new: int
     contiguous: int | None  # None until Store._acked finds it
-    count: int = 0
+    total: int = 0  # the session's event count
     max_seq: int = 0
 
 

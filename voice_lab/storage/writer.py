@@ -135,7 +135,7 @@ class Writer:
         until it is stored: refused, the session's next batch looks)."""
         top = self._tops.pop(batch.session_id, None)
         stored = insert_batch(self.db, batch.session_id, batch.rows, top)
-        if stored.count:
+        if stored.total:
             if len(self._tops) >= self.MAX_TOPS:
                 self._tops.clear()
             self._tops[batch.session_id] = stored.max_seq
