@@ -5,7 +5,7 @@ import json
 import pytest
 
 from voice_lab import exchange
-from voice_lab.protocol.events import parse_event
+from voice_lab.protocol.record import parse_event
 from voice_lab.storage.errors import StorageError
 from voice_lab.storage.rows import EventRow
 

@@ -11,7 +11,8 @@ import pytest
 import websocket
 
 from voice_lab import exchange
-from voice_lab.protocol.events import dumps, loads, parse_event
+from voice_lab.protocol.codec import dumps, loads
+from voice_lab.protocol.record import parse_event
 from voice_lab.web.sessions import MAX_IMPORTS
 
 TOO_LARGE = ["1e400", "-1e400", "1" + "0" * 400 + ".0", "0.1e310", "1E+999"]

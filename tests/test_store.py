@@ -102,7 +102,7 @@ def test_counts_follow_inserts_resends_and_old_databases(tmp_path):
 
 
 def test_rows_know_when_their_payload_is_compact_json():
-    from voice_lab.protocol.events import parse_event
+    from voice_lab.protocol.record import parse_event
 
     assert EventRow.of(parse_event(1, "server", 1.0, '{"type":"a","n":1}')).compact
     assert not EventRow.of(parse_event(2, "server", 1.0, '{"type": "a", "n": 1}')).compact
@@ -111,7 +111,7 @@ def test_rows_know_when_their_payload_is_compact_json():
 
 
 def test_compact_is_exact_for_odd_text():
-    from voice_lab.protocol.events import parse_event
+    from voice_lab.protocol.record import parse_event
 
     def canonical(raw: str) -> bool:  # what exports embed must be json.dumps' compact text
         return json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")) == raw

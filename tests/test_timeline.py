@@ -9,7 +9,8 @@ import pytest
 from tests import eventlogs
 from tests.eventlogs import REPLY, USER_TEXT, chunks
 from voice_lab.analysis import metrics, review, timeline
-from voice_lab.protocol.events import Event, deep_merge, parse_event
+from voice_lab.protocol.names import deep_merge
+from voice_lab.protocol.record import Event, parse_event
 
 PROTOCOLS = pytest.mark.parametrize("ga", [True, False], ids=["ga", "beta"])
 

@@ -22,7 +22,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..protocol.events import Event, dig, storable
+from ..protocol.codec import storable
+from ..protocol.names import dig
+from ..protocol.record import Event
 from .metrics import (
     ANCHORS,
     LATENCY_FIGURES,

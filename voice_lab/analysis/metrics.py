@@ -9,7 +9,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from ..protocol.events import Event, dig
+from ..protocol.names import dig
+from ..protocol.record import Event
 from .timeline import TEXT_DELTAS, ga_name, response_turns, sorted_events, start_time
 
 # ---------------------------------------------------------------- latency

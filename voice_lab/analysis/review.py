@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..protocol.events import Event, deep_merge, dig
+from ..protocol.names import deep_merge, dig
+from ..protocol.record import Event
 from .timeline import ga_name, sorted_events
 
 # ---------------------------------------------------------------- errors

@@ -12,7 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..protocol.events import Event, dig, normalize_type, redact_text, summary
+from ..protocol.names import dig, normalize_type
+from ..protocol.record import Event
+from ..protocol.redaction import redact_text
+from .summary import summary
 
 TEXT_DELTAS = frozenset({"response.output_text.delta", "response.output_audio_transcript.delta"})
 _SUMMARY_TEXT = 120

@@ -14,18 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, NoReturn
 
-from ..protocol.events import (
-    KNOWN_SECRETS,
-    MAX_DEPTH,
-    MAX_MS,
-    decode_at,
-    dumps,
-    loads,
-    nested_deeper,
-    parse_event,
-    row_problem,
-    storable,
-)
+from ..protocol.codec import MAX_DEPTH, decode_at, dumps, loads, nested_deeper, storable
+from ..protocol.record import MAX_MS, parse_event, row_problem
+from ..protocol.redaction import KNOWN_SECRETS
 from ..storage.rows import SESSION_FIELDS, EventRow, ExportRow
 
 FORMAT = "voice-lab.session"
@@ -220,7 +211,7 @@ class _Reader:
         raise ImportRefused(f"{self.name}: not valid JSON: {problem} at character {where}")
 
     def value(self) -> Any:
-        """The JSON value that comes next, parsed as strictly as events.loads."""
+        """The JSON value that comes next, parsed as strictly as codec.loads."""
         self.peek()
         while True:
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from ..analysis.aggregates import Aggregates
-from ..protocol.events import from_row
+from ..protocol.record import from_row
 from ..storage.errors import StorageError
 from ..storage.sqlite import Store
 

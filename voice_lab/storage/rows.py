@@ -7,7 +7,8 @@ import hashlib
 import secrets
 from typing import Any, NamedTuple
 
-from ..protocol.events import Event, redact_text
+from ..protocol.record import Event
+from ..protocol.redaction import redact_text
 
 
 class Stored(NamedTuple):

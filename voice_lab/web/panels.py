@@ -16,7 +16,7 @@ from typing import Any
 from ..analysis import aggregates, metrics
 from ..analysis.aggregates import Aggregates
 from ..analysis.timeline import sorted_events
-from ..protocol.events import Event
+from ..protocol.record import Event
 
 CHART_W, CHART_H = 320, 72
 

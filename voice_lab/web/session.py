@@ -14,7 +14,9 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from .. import exchange
 from ..analysis import timeline
 from ..ingest import panel_state
-from ..protocol.events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
+from ..protocol.codec import loads, storable
+from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
+from ..protocol.record import from_row
 from ..storage import database_path, get_store
 from ..storage.sqlite import EventQuery, Store
 from . import panels
