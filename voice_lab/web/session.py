@@ -11,8 +11,8 @@ from collections.abc import Hashable
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from .. import exchange
 from ..analysis import timeline
+from ..exchange.export import export_chunks
 from ..ingest import panel_state
 from ..protocol.codec import loads, storable
 from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
@@ -202,7 +202,7 @@ def export(session_id: str):
     def chunks():
         store = Store(path)  # the stream outlives the request and its connection
         try:
-            yield from exchange.export_chunks(session, store.export_rows(session_id, query))
+            yield from export_chunks(session, store.export_rows(session_id, query))
         finally:
             store.close()
 
