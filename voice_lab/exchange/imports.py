@@ -12,7 +12,7 @@ from ..protocol.codec import MAX_DEPTH, dumps, loads, nested_deeper, storable
 from ..protocol.record import MAX_MS, parse_event, row_problem
 from ..storage.rows import EventRow
 from .export import FORMAT, SESSION_EXPORT_FIELDS, VERSION
-from .reader import MAX_EVENT_BYTES, MAX_FILE_DEPTH, ImportRefused, _Reader
+from .reader import MAX_EVENT_BYTES, MAX_FILE_DEPTH, ImportRefused, Reader
 
 MAX_EVENTS = 500_000
 
@@ -43,7 +43,7 @@ def parse_import(
     piece at a time), or ImportRefused saying why. Events are parsed one at a time and made
     rows, so memory follows the rows kept, and a file is refused as soon as it holds more than
     MAX_EVENTS."""
-    reader = _Reader(io.BytesIO(source) if isinstance(source, bytes) else source, name)
+    reader = Reader(io.BytesIO(source) if isinstance(source, bytes) else source, name)
     first = reader.peek()
     if not first:
         raise ImportRefused(f"{name} is empty: export a session or save a JSON array of events")
@@ -55,7 +55,7 @@ def parse_import(
     return _document(reader, name)
 
 
-def _document(reader: _Reader, name: str) -> tuple[dict[str, Any], list[EventRow]]:
+def _document(reader: Reader, name: str) -> tuple[dict[str, Any], list[EventRow]]:
     """A file of one JSON object: a Voice Lab export, its events made rows as they are read, or
     a single event row."""
     document: dict[str, Any] = {}
@@ -98,7 +98,7 @@ def _check_version(document: Mapping[str, Any], name: str) -> None:
         )
 
 
-def _json_lines(reader: _Reader, first: dict[str, Any]) -> Iterator[Any]:
+def _json_lines(reader: Reader, first: dict[str, Any]) -> Iterator[Any]:
     yield first
     number = 1
     while (line := reader.line()) is not None:

@@ -28,7 +28,7 @@ class ImportRefused(ValueError):
     """A file we will not import, with what is wrong and where."""
 
 
-class _Reader:
+class Reader:
     """An upload's text read a piece at a time: values are parsed from a window that holds the
     one being read and what follows it, never the whole file."""
 

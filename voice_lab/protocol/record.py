@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from .codec import dumps, loads, storable
 from .names import DIRECTIONS, category_of, ids_of
-from .redaction import _may_hold_secret, redact, redact_text
+from .redaction import may_hold_secret, redact, redact_text
 
 
 class Event(NamedTuple):
@@ -70,7 +70,7 @@ def parse_event(seq: int, direction: str, t: float, raw_or_obj: str | dict) -> E
     """
     if isinstance(raw_or_obj, dict):
         data, raw = raw_or_obj, dumps(raw_or_obj)
-        if _may_hold_secret(raw):
+        if may_hold_secret(raw):
             data = redact(data)
             raw = dumps(data)
         compact = True
@@ -90,7 +90,7 @@ def parse_event(seq: int, direction: str, t: float, raw_or_obj: str | dict) -> E
         if ("\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or storable(raw) != raw:
             data = _storable_strings(data)  # pages and exports must be able to encode it
             raw = storable(raw)
-        if _may_hold_secret(raw):  # else skip the walk (most events, every delta)
+        if may_hold_secret(raw):  # else skip the walk (most events, every delta)
             redacted = redact(data)
             if redacted != data:
                 data, raw = redacted, storable(dumps(redacted))

@@ -254,7 +254,7 @@ _SECRET_MARKS = (
 _FOLDED_LETTERS = ("\u0131", "\u0130", "\u017f")
 
 
-def _may_hold_secret(raw: str) -> bool:
+def may_hold_secret(raw: str) -> bool:
     """Whether text has anything a secret could be (plain substring tests: this runs per event)."""
     if "\\u" in raw or KNOWN_SECRETS.holds_any(raw):
         return True
