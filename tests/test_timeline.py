@@ -545,6 +545,13 @@ def test_seq_gaps_are_listed_as_ranges():
     assert _checks(events)["seq contiguous"].detail == "4 seq(s) missing: 3-5, 9"
 
 
+def test_missing_seqs_run_to_last_and_stop_at_the_limit():
+    assert review.missing_seqs([3, 1, 6]) == [2, 4, 5]
+    assert review.missing_seqs([1], last=4) == [2, 3, 4]
+    assert review.missing_seqs([], last=5, limit=2) == [1, 2]
+    assert review.missing_seqs([]) == []
+
+
 def test_semantic_vad_may_start_several_times():
     started = {"type": "input_audio_buffer.speech_started", "item_id": "item_1"}
     stopped = {"type": "input_audio_buffer.speech_stopped", "item_id": "item_1"}

@@ -5,8 +5,9 @@ Pure functions over lists of `Event`, like timeline.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ..protocol.names import deep_merge, dig
@@ -195,10 +196,14 @@ def _unstopped_speech(ordered: Sequence[Event]) -> list[int]:
     ]
 
 
-def _missing_seqs(ordered: Sequence[Event]) -> list[int]:
-    """The seqs absent from 1..max."""
-    present = {e.seq for e in ordered}
-    return [seq for seq in range(1, max(present, default=0) + 1) if seq not in present]
+def missing_seqs(
+    seqs: Iterable[int], last: int | None = None, limit: int | None = None
+) -> list[int]:
+    """The seqs absent from 1..last (the highest of seqs unless given), the first `limit` of
+    them when a limit is given: the one rule for gaps, over events here and stored rows alike."""
+    present = set(seqs)
+    top = max(present, default=0) if last is None else last
+    return list(islice((seq for seq in range(1, top + 1) if seq not in present), limit))
 
 
 def protocol_checks(events: Sequence[Event], missing: Sequence[int] | None = None) -> list[Check]:
@@ -214,7 +219,7 @@ def protocol_checks(events: Sequence[Event], missing: Sequence[int] | None = Non
         error_seqs,
         len(error_seqs),
         _unstopped_speech(ordered),
-        _missing_seqs(ordered) if missing is None else missing,
+        missing_seqs(e.seq for e in ordered) if missing is None else missing,
     )
 
 
