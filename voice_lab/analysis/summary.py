@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..protocol.codec import clip
 from ..protocol.names import dig, normalize_type
 from ..protocol.record import Event
 
 SUMMARY_MAX = 160
-
-
-def _clip(text: str, limit: int = SUMMARY_MAX) -> str:
-    """text on one line, cut to limit characters with an ellipsis."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _quoted(text: Any) -> str:
@@ -99,8 +94,8 @@ def summary(event: Event) -> str:
     """The one-line summary the timeline shows for an event."""
     data = event.data
     if data is None:
-        return _clip(event.raw)
-    return _clip(_summary_of(normalize_type(event.type) or "", data))
+        return clip(event.raw, SUMMARY_MAX)
+    return clip(_summary_of(normalize_type(event.type) or "", data), SUMMARY_MAX)
 
 
 def _summary_of(name: str, data: dict) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..protocol.codec import clip
 from ..protocol.names import dig, normalize_type
 from ..protocol.record import Event
 from ..protocol.redaction import redact_text
@@ -98,9 +99,7 @@ def _delta_text(run: Sequence[Event]) -> str | None:
 def _delta_row(run: Sequence[Event], t0: float) -> Row:
     """The row of a run of deltas: their count and assembled text."""
     text = _delta_text(run)
-    shown = " ".join(text.split()) if text is not None else ""
-    if len(shown) > _SUMMARY_TEXT:
-        shown = shown[: _SUMMARY_TEXT - 1] + "…"
+    shown = clip(text, _SUMMARY_TEXT) if text is not None else ""
     label = f"{len(run)} deltas" + (f": “{shown}”" if text is not None else "")
     return _row("deltas", run, t0, label, text)
 

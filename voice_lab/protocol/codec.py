@@ -1,5 +1,5 @@
 """The JSON codec: strict parsing (no NaN, no infinities, bounded nesting), compact encoding as
-the services write it, and text made storable."""
+the services write it, and text made storable and short."""
 
 from __future__ import annotations
 
@@ -101,6 +101,13 @@ def storable(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode()
     return text
+
+
+def clip(text: str, limit: int) -> str:
+    """text on one line, cut to limit characters with an ellipsis: how summaries and a delta
+    run's text are kept short."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def dumps(obj: Any) -> str:
