@@ -104,8 +104,8 @@ def storable(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """text on one line, cut to limit characters with an ellipsis: how summaries and a delta
-    run's text are kept short."""
+    """text on one line, cut to limit characters with an ellipsis: how summaries, a delta
+    run's text and session fields are kept short."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from .codec import storable
+from .codec import clip, storable
 
 # Ephemeral keys (ek_...) and, should one ever leak into an upstream message, API keys (sk-...).
 # On its own a key needs 8 characters after its prefix; right after a letter, digit or `_`
@@ -108,9 +108,10 @@ def _redact_secret(value: Any) -> Any:
 
 
 def field_text(value: str, limit: int = 200) -> str:
-    """A session field as stored: secrets redacted before it is cut to limit characters (a cut
-    key would no longer be known), and storable."""
-    return storable(redact_text(value)[:limit])
+    """A session field as stored: secrets redacted before it is clipped to limit characters (a
+    cut key would no longer be known), and storable. Clipped as summaries are, so a page
+    shows it on one line, with an ellipsis where it was cut."""
+    return storable(clip(redact_text(value), limit))
 
 
 # Known secrets are found on the hot path by sampling: the text, cut in consecutive pieces of
