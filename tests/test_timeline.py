@@ -75,6 +75,14 @@ def test_rows_without_collapse_are_one_per_event():
     assert {r.kind for r in rows} == {"event"} and all(r.count == 1 for r in rows)
 
 
+def test_an_event_without_a_time_is_refused_naming_the_fix():
+    undated = parse_event(1, "server", None, '{"type": "session.created"}')
+    with pytest.raises(ValueError, match="read it back with from_row"):
+        timeline.flat_rows([undated])
+    with pytest.raises(ValueError, match="read it back with from_row"):
+        review.errors([parse_event(1, "server", None, '{"type": "error", "error": {}}')])
+
+
 @PROTOCOLS
 def test_function_call_argument_deltas_collapse(ga):
     rows = timeline.flat_rows(eventlogs.function_call_log(ga).events)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..protocol.names import deep_merge, dig
 from ..protocol.record import Event
-from .timeline import ga_name, sorted_events
+from .timeline import ga_name, sorted_events, time_of
 
 # ---------------------------------------------------------------- errors
 
@@ -72,7 +72,7 @@ def error_info(event: Event, client_seqs: Mapping[str, int]) -> ErrorInfo:
     message, code = error_fields(event)
     echoed = dig(event.data, "error", "event_id")
     client_seq = client_seqs.get(echoed) if isinstance(echoed, str) else None
-    return ErrorInfo(event.seq, event.t, event.type, message, code, echoed, client_seq)
+    return ErrorInfo(event.seq, time_of(event), event.type, message, code, echoed, client_seq)
 
 
 # ---------------------------------------------------------------- session config

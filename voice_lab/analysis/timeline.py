@@ -32,9 +32,19 @@ def ga_name(event: Event) -> str:
     return normalize_type(event.type) or ""
 
 
+def time_of(event: Event) -> float:
+    """An event's time in ms. A parsed event may have none (no browser time); the analysis reads
+    events as stored, where from_row and the mirror's fold have dated them on arrival."""
+    if event.t is None:
+        raise ValueError(
+            f"event {event.seq} has no time: read it back with from_row, which dates it on arrival"
+        )
+    return event.t
+
+
 def start_time(events: Sequence[Event]) -> float:
-    """t0 of a session: the browser time of its first event (0 when there are none)."""
-    return min(events, key=lambda event: event.seq).t if events else 0.0
+    """t0 of a session: the time of its first event (0 when there are none)."""
+    return time_of(min(events, key=lambda event: event.seq)) if events else 0.0
 
 
 # ---------------------------------------------------------------- rows and delta runs
@@ -67,9 +77,9 @@ def _row(kind: str, run: Sequence[Event], t0: float, label: str, text: str | Non
         kind=kind,
         seq=first.seq,
         seqs=tuple(e.seq for e in run),
-        t=first.t,
-        t_end=run[-1].t,
-        rel_ms=first.t - t0,
+        t=time_of(first),
+        t_end=time_of(run[-1]),
+        rel_ms=time_of(first) - t0,
         direction=first.direction,
         type=first.type,
         category=first.category,

@@ -20,7 +20,7 @@ class Event(NamedTuple):
 
     seq: int
     direction: str
-    t: float
+    t: float | None
     type: str | None
     category: str
     response_id: str | None
@@ -63,7 +63,7 @@ def row_problem(seq: Any, direction: Any, t: Any) -> str | None:
     return None
 
 
-def parse_event(seq: int, direction: str, t: float, raw_or_obj: str | dict) -> Event:
+def parse_event(seq: int, direction: str, t: float | None, raw_or_obj: str | dict) -> Event:
     """An Event from data-channel text (kept byte-for-byte unless redacted) or a local object.
 
     Text that does not parse, or nests deeper than MAX_DEPTH, is kept as text: never dropped.
