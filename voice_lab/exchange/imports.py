@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from ..protocol.codec import MAX_DEPTH, dumps, loads, nested_deeper, storable
 from ..protocol.record import MAX_MS, parse_event, row_problem
@@ -80,8 +80,9 @@ def _document(reader: Reader, name: str) -> tuple[dict[str, Any], list[EventRow]
         _check_version(document, name)
         if not isinstance(document.get("events"), list):
             raise ImportRefused(f'{name}: "events" must be a list')
-        session = document.get("session") if isinstance(document.get("session"), dict) else {}
-        return _session_fields(session, name), rows or _rows(document["events"], name)
+        session = document.get("session")
+        fields = _session_fields(session if isinstance(session, dict) else {}, name)
+        return fields, rows or _rows(document["events"], name)
     if "event" in document or "seq" in document:
         return {"label": name}, _rows([document], name, lines=True)
     raise ImportRefused(
@@ -121,7 +122,8 @@ def _bare_events(events: Iterable[Any], name: str) -> Iterator[dict[str, Any]]:
 
 
 def _rows(items: Iterable[Any], name: str, lines: bool = False) -> list[EventRow]:
-    rows, seen = [], set()
+    rows: list[EventRow] = []
+    seen: set[int] = set()
     for index, item in enumerate(items):
         where = f"{name}: {'line' if lines else 'event'} {index + 1}"
         if len(rows) >= MAX_EVENTS:
@@ -155,7 +157,7 @@ def _checked_row(item: Any, where: str) -> tuple[int, str, float | None, str | d
     if len(text.encode()) > MAX_EVENT_BYTES:
         raise ImportRefused(f"{where}: the event is over {MAX_EVENT_BYTES} bytes")
     # An object is stored as its compact text, so export -> import -> export is stable.
-    return seq, direction, (float(t) if t is not None else None), text
+    return cast(int, seq), cast(str, direction), (float(t) if t is not None else None), text
 
 
 def _session_fields(session: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ READ_BYTES = 1024 * 1024  # read from an upload at a time
 # The longest value (an event row, a line) read whole. An acked event came in a frame of at
 # most a megabyte, and its export escapes it as the frame did: twice the stored size covers it.
 MAX_ITEM_CHARS = 2 * MAX_EVENT_BYTES + 64 * 1024
-_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace, and nothing else
+_NOT_SPACE = re.compile(r"[^ \t\n\r]")  # what JSON's whitespace is not
 
 
 class ImportRefused(ValueError):
@@ -74,7 +74,8 @@ class Reader:
     def peek(self) -> str:
         """The next character that is not JSON whitespace, or "" at the end of the file."""
         while True:
-            self.pos = _SPACE.match(self.text, self.pos).end()
+            found = _NOT_SPACE.search(self.text, self.pos)
+            self.pos = found.start() if found else len(self.text)
             if self.pos < len(self.text) or not self.more():
                 return self.text[self.pos : self.pos + 1]
 
@@ -158,7 +159,7 @@ class Reader:
         start = self.pos
         try:
             line = self.line()
-            row = loads(line, MAX_FILE_DEPTH)
+            row = loads(line, MAX_FILE_DEPTH) if line is not None else None
         except (ImportRefused, ValueError):
             row = None
         if isinstance(row, dict) and "format" not in row and ("event" in row or "seq" in row):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 # How deeply JSON may nest anywhere Voice Lab parses it. Real events nest a handful of levels;
@@ -36,6 +36,7 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 # _ENCODER.encode still makes a C encoder per call, which costs as much as encoding an event:
 # this one is made once, with no check for cycles (values parsed from JSON cannot hold one),
 # and refuses NaN and infinities as _ENCODER does (ValueError), so what it writes is JSON.
+# (The stubs declare neither c_make_encoder nor a decoder's scan_once; CPython has both.)
 _C_ENCODE = c_make_encoder and c_make_encoder(
     None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False
 )
@@ -71,7 +72,7 @@ def _decode(text: str) -> Any:
     """_DECODER.decode(text), its common case (a value and nothing around it) without the
     regular expressions that look for whitespace; any other text takes the full path."""
     try:
-        value, end = _DECODER.scan_once(text, 0)
+        value, end = _DECODER.scan_once(text, 0)  # type: ignore[attr-defined]
     except StopIteration:  # no value at 0: leading whitespace, or none at all
         end = -1
     return value if end == len(text) else _DECODER.decode(text)

@@ -4,9 +4,8 @@ checks on a row's seq, direction and time, and an event read back from its store
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from .codec import dumps, loads, storable
 from .names import DIRECTIONS, category_of, ids_of
@@ -28,6 +27,13 @@ class Event(NamedTuple):
     raw: str  # the text stored: as received unless redacted
     compact: bool  # raw is data's compact JSON (dumps), so exports can embed it as is
     data: dict | None
+
+
+class Columns(Protocol):
+    """A stored row read by column name: a sqlite3.Row, or a dict."""
+
+    def __getitem__(self, key: str, /) -> Any:
+        """The value of a column."""
 
 
 # Event(...) runs a Python __new__; the mirror makes one per event, so parse_event skips it.
@@ -81,12 +87,13 @@ def parse_event(seq: int, direction: str, t: float | None, raw_or_obj: str | dic
     else:
         raw = raw_or_obj
         try:
-            data = loads(raw)
+            parsed = loads(raw)
         except ValueError:
-            data = None
-        if not isinstance(data, dict):
+            parsed = None
+        if not isinstance(parsed, dict):
             raw = storable(redact_text(raw))
             return _new_event((seq, direction, t, None, "unknown", None, None, raw, False, None))
+        data = parsed
         if ("\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or storable(raw) != raw:
             data = _storable_strings(data)  # pages and exports must be able to encode it
             raw = storable(raw)
@@ -104,7 +111,7 @@ def parse_event(seq: int, direction: str, t: float | None, raw_or_obj: str | dic
     )
 
 
-def from_row(row: Mapping[str, Any]) -> Event:
+def from_row(row: Columns) -> Event:
     """An Event from a stored row: its columns were derived and its payload redacted on the way
     in, so reading only parses the JSON again."""
     try:

@@ -47,10 +47,14 @@ _FIELD_RE = re.compile(
 )
 
 
+_KEY_PREFIX = re.compile(r"ek_|sk-(?:proj-)?")
+
+
 def redact_key(key: str) -> str:
     """A hint that identifies a secret without revealing it: ek_ab…yz (short ones: ek_…)."""
-    match = re.match(r"(ek_|sk-(?:proj-)?)?(.*)", key, re.DOTALL)
-    prefix, rest = match.group(1) or "", match.group(2)
+    found = _KEY_PREFIX.match(key)
+    prefix = found.group(0) if found else ""
+    rest = key[len(prefix) :]
     if len(rest) < 8:
         return f"{prefix}…"
     return f"{prefix}{rest[:2]}…{rest[-2:]}"
@@ -74,7 +78,7 @@ def redact(obj: Any) -> Any:
     """A copy of a JSON value with client_secret values, secret fields and keys (object keys
     too) as hints."""
     if isinstance(obj, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in obj.items():
             name = str(key).lower()
             if name == "client_secret" and isinstance(value, dict) and "value" in value:
