@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.eventlogs import REPLY, USER_TEXT, LogBuilder, voice_turn
 from voice_lab.ingest.mirror import Mirror
-from voice_lab.protocol.events import Event
+from voice_lab.protocol.record import Event
 from voice_lab.storage.rows import EventRow
 from voice_lab.storage.sqlite import Store
 from voice_lab.testing import ServerProcess, start_server

@@ -11,7 +11,8 @@ import re
 import urllib.error
 import urllib.request
 
-from voice_lab.exchange import MAX_EVENTS, MAX_FILE_BYTES
+from voice_lab.exchange.imports import MAX_EVENTS
+from voice_lab.exchange.reader import MAX_FILE_BYTES
 
 from .common import Figure, Server, scratch, serving
 from .export import reset_peak

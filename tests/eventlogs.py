@@ -11,7 +11,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 
-from voice_lab.protocol.events import Event, parse_event
+from voice_lab.protocol.record import Event, parse_event
 
 T0 = 1_763_900_000_000.0
 EPHEMERAL_KEY = "ek_68c2f3a9b1d04e7f8a6b5c4d3e2f1a0b"

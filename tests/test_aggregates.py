@@ -19,7 +19,7 @@ from voice_lab.analysis.aggregates import Aggregates
 from voice_lab.ingest import mirror as mirror_module
 from voice_lab.ingest import panel_state
 from voice_lab.ingest.mirror import Mirror
-from voice_lab.protocol.events import parse_event
+from voice_lab.protocol.record import parse_event
 from voice_lab.storage.rows import EventRow
 
 LOGS = [

@@ -49,6 +49,14 @@ def test_end_session(azure, client):
     assert client.post("/api/sessions/vl_nope/end").status_code == 404
 
 
+def test_a_long_call_id_is_stored_on_one_line_and_marked_cut(azure, client):
+    azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(GA_REPLY)
+    session_id = client.post("/api/sessions").get_json()["id"]
+    call_id = "rtc_1\n" + "x" * 300
+    ended = client.post(f"/api/sessions/{session_id}/end", json={"call_id": call_id}).get_json()
+    assert ended["call_id"] == "rtc_1 " + "x" * 193 + "…"
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [

@@ -18,7 +18,7 @@ from tests.eventlogs import (
 )
 from tests.waiting import GIVE_UP, until
 from voice_lab.ingest.mirror import Mirror
-from voice_lab.protocol.events import parse_event
+from voice_lab.protocol.record import parse_event
 from voice_lab.storage import open_store
 from voice_lab.storage.rows import EventRow
 from voice_lab.web import session

@@ -1,4 +1,5 @@
-"""Tests for voice_lab.events: categories of every protocol event, names, ids, redaction."""
+"""Tests for voice_lab.protocol and analysis.summary: categories of every protocol event, names,
+ids, redaction, the codec, the record, summaries."""
 
 from __future__ import annotations
 
@@ -10,19 +11,17 @@ import typing
 import pytest
 
 from tests import eventlogs
-from voice_lab.protocol import events
-from voice_lab.protocol.events import (
+from voice_lab.analysis.summary import summary
+from voice_lab.protocol import codec
+from voice_lab.protocol.names import (
     CATEGORIES,
     CATEGORY_LABELS,
     category_of,
     ids_of,
     normalize_type,
-    parse_event,
-    redact,
-    redact_key,
-    redact_text,
-    summary,
 )
+from voice_lab.protocol.record import parse_event
+from voice_lab.protocol.redaction import redact, redact_key, redact_text
 
 KEY = eventlogs.EPHEMERAL_KEY
 KEY_HINT = "ek_68…0b"
@@ -479,31 +478,31 @@ def test_event_logs_match_the_sdk_models(scenario, ga):
     "text", ["[" * 100_000, "[" * 65 + "]" * 65, '{"a": ' * 65 + "1" + "}" * 65]
 )
 def test_loads_refuses_what_nests_too_deep(text):
-    with pytest.raises(events.TooDeep, match="nested deeper than 64"):
-        events.loads(text)
+    with pytest.raises(codec.TooDeep, match="nested deeper than 64"):
+        codec.loads(text)
 
 
 def test_loads_takes_what_nests_to_the_limit():
-    assert events.loads("[" * 64 + "]" * 64) is not None
-    assert events.loads("[" * 70 + "]" * 70, max_depth=70) is not None
-    assert events.loads('"' + "[" * 500 + '"') == "[" * 500  # brackets in text do not nest
+    assert codec.loads("[" * 64 + "]" * 64) is not None
+    assert codec.loads("[" * 70 + "]" * 70, max_depth=70) is not None
+    assert codec.loads('"' + "[" * 500 + '"') == "[" * 500  # brackets in text do not nest
 
 
 def test_data_channel_text_too_deep_is_kept_as_text():
     bomb = "[" * 100_000
-    event = events.parse_event(1, "server", 1.0, bomb)
+    event = parse_event(1, "server", 1.0, bomb)
     assert (event.raw, event.data, event.type, event.category) == (bomb, None, None, "unknown")
 
 
 def test_storable_escapes_lone_surrogates_only():
-    assert events.storable("héllo 😀") == "héllo 😀"
-    assert events.storable("a\ud800b") == "a\\ud800b"
-    event = events.parse_event(1, "server", 1.0, '{"type": "x\\udfff"}')
+    assert codec.storable("héllo 😀") == "héllo 😀"
+    assert codec.storable("a\ud800b") == "a\\ud800b"
+    event = parse_event(1, "server", 1.0, '{"type": "x\\udfff"}')
     assert event.type == "x\\udfff" and event.raw == '{"type": "x\\udfff"}'
 
 
 def test_from_row_matches_parse_event_for_stored_payloads():
-    from voice_lab.protocol.events import from_row
+    from voice_lab.protocol.record import from_row
 
     for text in ('{"type":"response.done","response":{"id":"r1","status":"failed"}}', "not json"):
         event = parse_event(4, "server", 12.5, text)
@@ -548,9 +547,9 @@ def test_loads_and_dumps_read_and_write_as_json_does(text):
         expected = json.loads(text)
     except ValueError as exc:
         with pytest.raises(ValueError, match=re.escape(str(exc))):
-            events.loads(text)
+            codec.loads(text)
     else:
-        assert events.loads(text) == expected
-        assert events.dumps(expected) == json.dumps(
+        assert codec.loads(text) == expected
+        assert codec.dumps(expected) == json.dumps(
             expected, ensure_ascii=False, separators=(",", ":")
         )

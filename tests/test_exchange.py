@@ -4,8 +4,11 @@ import json
 
 import pytest
 
-from voice_lab import exchange
-from voice_lab.protocol.events import parse_event
+from voice_lab.exchange import reader
+from voice_lab.exchange.export import EventLines, export_chunks
+from voice_lab.exchange.imports import parse_import
+from voice_lab.exchange.reader import ImportRefused
+from voice_lab.protocol.record import parse_event
 from voice_lab.storage.errors import StorageError
 from voice_lab.storage.rows import EventRow
 
@@ -43,7 +46,7 @@ def live_session(store) -> str:
 
 
 def export_text(store, sid) -> str:
-    return "".join(exchange.export_chunks(store.get_session(sid), store.export_rows(sid)))
+    return "".join(export_chunks(store.get_session(sid), store.export_rows(sid)))
 
 
 def test_export_format(store):
@@ -64,7 +67,7 @@ def test_export_format(store):
 
 def test_export_import_export_is_stable(store):
     first = export_text(store, live_session(store))
-    fields, rows = exchange.parse_import(first.encode(), "first.json")
+    fields, rows = parse_import(first.encode(), "first.json")
     again = store.import_session(fields, rows)
     second = export_text(store, again)
     assert json.loads(second)["session"]["origin"] == "imported"
@@ -79,7 +82,7 @@ def test_json_lines_of_event_rows(store):
         )
         for n in (2, 1, 3)
     )
-    fields, rows = exchange.parse_import(lines.encode() + b"\n\n", "log.jsonl")
+    fields, rows = parse_import(lines.encode() + b"\n\n", "log.jsonl")
     assert [r.seq for r in rows] == [1, 2, 3] and fields["label"] == "log.jsonl"
     assert rows[0].type == "response.done" and rows[0].payload == '{"type":"response.done","n":1}'
 
@@ -91,7 +94,7 @@ def test_bare_array_of_realtime_events(store):
         {"type": "response.create"},
         {"type": "response.created", "response": {"id": "resp_9"}},
     ]
-    fields, rows = exchange.parse_import(json.dumps(events).encode(), "capture.json")
+    fields, rows = parse_import(json.dumps(events).encode(), "capture.json")
     assert [(r.seq, r.direction) for r in rows] == [
         (1, "server"),
         (2, "client"),
@@ -130,15 +133,15 @@ def test_bare_array_of_realtime_events(store):
     ],
 )
 def test_bad_files_are_refused_with_a_reason(store, data, fragment):
-    with pytest.raises(exchange.ImportRefused) as info:
-        exchange.parse_import(data, "bad.json")
+    with pytest.raises(ImportRefused) as info:
+        parse_import(data, "bad.json")
     assert fragment in str(info.value)
 
 
 def test_too_big_refused_before_parsing(monkeypatch):
-    monkeypatch.setattr(exchange, "MAX_FILE_BYTES", 10)
-    with pytest.raises(exchange.ImportRefused, match="the limit is 10"):
-        exchange.parse_import(b"[" + b" " * 20 + b"]")
+    monkeypatch.setattr(reader, "MAX_FILE_BYTES", 10)
+    with pytest.raises(ImportRefused, match="the limit is 10"):
+        parse_import(b"[" + b" " * 20 + b"]")
 
 
 def test_import_is_all_or_nothing(store):
@@ -177,18 +180,18 @@ def test_deep_or_odd_text_exports_and_imports_again(store):
             EventRow(2, "server", 2.0, "x\\ud800", "unknown", None, None, odd),
         ],
     )
-    first = "".join(exchange.export_chunks(store.get_session(sid), store.export_rows(sid)))
-    fields, rows = exchange.parse_import(first.encode(), "x.json")
+    first = "".join(export_chunks(store.get_session(sid), store.export_rows(sid)))
+    fields, rows = parse_import(first.encode(), "x.json")
     assert [r.payload for r in rows] == [bomb, '{"type":"x\\ud800"}']
     again = store.import_session(fields, rows)
-    second = "".join(exchange.export_chunks(store.get_session(again), store.export_rows(again)))
+    second = "".join(export_chunks(store.get_session(again), store.export_rows(again)))
     assert first.split('"events": [')[1] == second.split('"events": [')[1]
 
 
 def test_lone_surrogates_in_a_file_are_stored_as_escapes(store):
     data = b'{"format": "voice-lab.session", "version": 1, "session": {"label": "a\\udc00"},'
     data += b' "events": [{"seq": 1, "dir": "server", "t": 1, "event": "\\ud800"}]}'
-    fields, rows = exchange.parse_import(data, "x.json")
+    fields, rows = parse_import(data, "x.json")
     sid = store.import_session(fields, rows)
     assert store.get_session(sid)["label"] == "a\\udc00"
     assert rows[0].payload == "\\ud800"
@@ -207,7 +210,7 @@ def test_event_line_is_the_json_of_its_fields(t, type_):
         )[:-1]
         + ', "event": {"a":1}}'
     )
-    assert exchange.EventLines()(row) == expected
+    assert EventLines()(row) == expected
 
 
 @pytest.mark.parametrize(
@@ -226,5 +229,5 @@ def test_times_dates_cannot_show_are_refused(document, fragment):
         "session": document.get("session", {}),
         "events": [{"seq": 1, "dir": "server", "t": document.get("t", 1.0), "event": {}}],
     }
-    with pytest.raises(exchange.ImportRefused, match=fragment):
-        exchange.parse_import(json.dumps(export).encode())
+    with pytest.raises(ImportRefused, match=fragment):
+        parse_import(json.dumps(export).encode())

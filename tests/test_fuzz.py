@@ -19,9 +19,12 @@ from hypothesis import strategies as st
 
 from tests.eventlogs import barge_in_log, function_call_log, voice_turn_log
 from tests.figures import count, inconsistencies
-from voice_lab import create_app, exchange
+from voice_lab import create_app
+from voice_lab.exchange.export import export_chunks
+from voice_lab.exchange.imports import parse_import
+from voice_lab.exchange.reader import ImportRefused
 from voice_lab.ingest.mirror import Mirror, to_events
-from voice_lab.protocol.events import DIRECTIONS
+from voice_lab.protocol.names import DIRECTIONS
 from voice_lab.storage import open_store
 from voice_lab.testing import LiveServer
 
@@ -300,16 +303,16 @@ def test_import_parser(fuzz_app):
     def run(data):
         count("import files fuzzed (parser)")
         try:
-            fields, rows = exchange.parse_import(data, "fuzz.json")
-        except exchange.ImportRefused as exc:
+            fields, rows = parse_import(data, "fuzz.json")
+        except ImportRefused as exc:
             assert str(exc)
             return
         session_id = store.import_session(fields, rows)
         session = store.get_session(session_id)
-        exported = "".join(exchange.export_chunks(session, store.export_rows(session_id)))
-        again = store.import_session(*exchange.parse_import(exported.encode(), "again.json"))
+        exported = "".join(export_chunks(session, store.export_rows(session_id)))
+        again = store.import_session(*parse_import(exported.encode(), "again.json"))
         second = store.get_session(again)
-        exported_again = "".join(exchange.export_chunks(second, store.export_rows(again)))
+        exported_again = "".join(export_chunks(second, store.export_rows(again)))
         assert exported.split('"events": [')[1] == exported_again.split('"events": [')[1]
         assert second["label"] == session["label"]
 

@@ -10,8 +10,13 @@ import urllib.request
 import pytest
 import websocket
 
-from voice_lab import exchange
-from voice_lab.protocol.events import dumps, loads, parse_event
+from voice_lab.exchange import imports, reader
+from voice_lab.exchange.export import export_chunks
+from voice_lab.exchange.imports import parse_import
+from voice_lab.exchange.reader import ImportRefused
+from voice_lab.protocol.codec import dumps, loads
+from voice_lab.protocol.record import parse_event
+from voice_lab.storage.rows import EventRow
 from voice_lab.web.sessions import MAX_IMPORTS
 
 TOO_LARGE = ["1e400", "-1e400", "1" + "0" * 400 + ".0", "0.1e310", "1E+999"]
@@ -109,7 +114,7 @@ def test_json_lines_end_only_at_newlines():
         for n, text in enumerate(texts, 1)
     ]
     data = ("\r\n".join(lines[:2]) + "\n" + lines[2]).encode()  # no \n after the last
-    _, rows = exchange.parse_import(data, "log.jsonl")
+    _, rows = parse_import(data, "log.jsonl")
     assert [json.loads(r.payload)["text"] for r in rows] == texts
 
 
@@ -123,12 +128,12 @@ def bomb(path, events: int) -> int:
 
 
 def test_a_bomb_is_refused_while_it_is_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(exchange, "MAX_EVENTS", 1_000)
-    monkeypatch.setattr(exchange, "READ_BYTES", 4096)
+    monkeypatch.setattr(imports, "MAX_EVENTS", 1_000)
+    monkeypatch.setattr(reader, "READ_BYTES", 4096)
     size = bomb(tmp_path / "bomb.json", 100_000)
     with open(tmp_path / "bomb.json", "rb") as file:
-        with pytest.raises(exchange.ImportRefused, match="more than 1000 events"):
-            exchange.parse_import(file, "bomb.json")
+        with pytest.raises(ImportRefused, match="more than 1000 events"):
+            parse_import(file, "bomb.json")
         # 1,001 events of 13 bytes and one read ahead, not the 1.3 MB after them.
         assert file.tell() <= 1_001 * 13 + 2 * 4096 < size
 
@@ -150,8 +155,8 @@ def test_a_bomb_is_refused_while_it_is_read(tmp_path, monkeypatch):
     ],
 )
 def test_files_cut_or_padded_are_refused_with_where(data, fragment):
-    with pytest.raises(exchange.ImportRefused) as info:
-        exchange.parse_import(data, "bad.json")
+    with pytest.raises(ImportRefused) as info:
+        parse_import(data, "bad.json")
     assert fragment in str(info.value)
 
 
@@ -161,12 +166,12 @@ def test_any_read_size_gives_the_same_rows(store, monkeypatch, piece):
     texts = ['{"type":"x","v":12345.678e-2}', "not json {", '{"type":"é\u2028","n":[1,2,[3]]}']
     store.insert_events(
         sid,
-        [exchange.EventRow.of(parse_event(n, "server", 1.0, t)) for n, t in enumerate(texts, 1)],
+        [EventRow.of(parse_event(n, "server", 1.0, t)) for n, t in enumerate(texts, 1)],
     )
-    export = "".join(exchange.export_chunks(store.get_session(sid), store.export_rows(sid)))
-    whole = exchange.parse_import(export.encode(), "x.json")
-    monkeypatch.setattr(exchange, "READ_BYTES", piece)
-    assert exchange.parse_import(export.encode(), "x.json") == whole
+    export = "".join(export_chunks(store.get_session(sid), store.export_rows(sid)))
+    whole = parse_import(export.encode(), "x.json")
+    monkeypatch.setattr(reader, "READ_BYTES", piece)
+    assert parse_import(export.encode(), "x.json") == whole
     assert [r.payload for r in whole[1]] == ['{"type":"x","v":123.45678}', *texts[1:]]
 
 

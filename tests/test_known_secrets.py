@@ -19,15 +19,10 @@ import websocket
 
 from tests.figures import count
 from voice_lab import create_app
-from voice_lab.exchange import export_chunks
+from voice_lab.exchange.export import export_chunks
 from voice_lab.ingest.mirror import Mirror
-from voice_lab.protocol.events import (
-    KNOWN_SECRETS,
-    MIN_SECRET,
-    KnownSecrets,
-    parse_event,
-    redact_key,
-)
+from voice_lab.protocol.record import parse_event
+from voice_lab.protocol.redaction import KNOWN_SECRETS, MIN_SECRET, KnownSecrets, redact_key
 
 
 def _b64_forms(secret: str) -> list[str]:

@@ -8,8 +8,8 @@ import pytest
 import websocket
 
 from tests.figures import count
-from voice_lab import exchange
-from voice_lab.exchange import MAX_EVENT_BYTES
+from voice_lab.exchange.export import export_chunks
+from voice_lab.exchange.reader import MAX_EVENT_BYTES
 from voice_lab.ingest.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, parse_frame
 from voice_lab.storage import open_store
 from voice_lab.web.security import origin_allowed
@@ -465,6 +465,6 @@ def test_the_write_secret_is_in_no_row_read_and_no_export(store):
     written = hashlib.sha256(secret.encode()).hexdigest()
     rows = [store.get_session(sid), *store.list_sessions()]
     assert all("write_hash" not in row for row in rows)
-    export = "".join(exchange.export_chunks(store.get_session(sid), store.export_rows(sid)))
+    export = "".join(export_chunks(store.get_session(sid), store.export_rows(sid)))
     assert secret not in export and written not in export
     assert store.write_allowed(sid, secret) is True

@@ -53,6 +53,16 @@ def test_contiguous_seq_stops_at_the_first_gap(store):
     assert store.contiguous_seq("vl_missing") == 0
 
 
+def test_missing_seqs_are_the_first_gaps_up_to_max_seq(store):
+    sid = store.create_session(provider="emulator")
+    store.insert_events(sid, [row(1), row(2), row(3)])
+    assert store.missing_seqs(sid) == []
+    store.insert_events(sid, [row(5), row(9)])
+    assert store.missing_seqs(sid) == [4, 6, 7, 8]
+    assert store.missing_seqs(sid, limit=2) == [4, 6]
+    assert store.missing_seqs("vl_missing") == []
+
+
 def test_a_batch_is_one_transaction(store):
     sid = store.create_session(provider="emulator")
     bad = EventRow(2, "server", 1.0, "x", None, None, None, "{}")  # category NOT NULL
@@ -102,7 +112,7 @@ def test_counts_follow_inserts_resends_and_old_databases(tmp_path):
 
 
 def test_rows_know_when_their_payload_is_compact_json():
-    from voice_lab.protocol.events import parse_event
+    from voice_lab.protocol.record import parse_event
 
     assert EventRow.of(parse_event(1, "server", 1.0, '{"type":"a","n":1}')).compact
     assert not EventRow.of(parse_event(2, "server", 1.0, '{"type": "a", "n": 1}')).compact
@@ -111,7 +121,7 @@ def test_rows_know_when_their_payload_is_compact_json():
 
 
 def test_compact_is_exact_for_odd_text():
-    from voice_lab.protocol.events import parse_event
+    from voice_lab.protocol.record import parse_event
 
     def canonical(raw: str) -> bool:  # what exports embed must be json.dumps' compact text
         return json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")) == raw

@@ -9,7 +9,8 @@ import pytest
 from tests import eventlogs
 from tests.eventlogs import REPLY, USER_TEXT, chunks
 from voice_lab.analysis import metrics, review, timeline
-from voice_lab.protocol.events import Event, deep_merge, parse_event
+from voice_lab.protocol.names import deep_merge
+from voice_lab.protocol.record import Event, parse_event
 
 PROTOCOLS = pytest.mark.parametrize("ga", [True, False], ids=["ga", "beta"])
 
@@ -72,6 +73,14 @@ def test_rows_without_collapse_are_one_per_event():
     rows = timeline.flat_rows(events, collapse=False)
     assert [r.seq for r in rows] == [e.seq for e in events]
     assert {r.kind for r in rows} == {"event"} and all(r.count == 1 for r in rows)
+
+
+def test_an_event_without_a_time_is_refused_naming_the_fix():
+    undated = parse_event(1, "server", None, '{"type": "session.created"}')
+    with pytest.raises(ValueError, match="read it back with from_row"):
+        timeline.flat_rows([undated])
+    with pytest.raises(ValueError, match="read it back with from_row"):
+        review.errors([parse_event(1, "server", None, '{"type": "error", "error": {}}')])
 
 
 @PROTOCOLS
@@ -542,6 +551,13 @@ def test_speech_without_stop_fails_and_seq_gap_is_named():
 def test_seq_gaps_are_listed_as_ranges():
     events = [e for e in eventlogs.voice_turn_log().events if e.seq not in (3, 4, 5, 9)]
     assert _checks(events)["seq contiguous"].detail == "4 seq(s) missing: 3-5, 9"
+
+
+def test_missing_seqs_run_to_last_and_stop_at_the_limit():
+    assert review.missing_seqs([3, 1, 6]) == [2, 4, 5]
+    assert review.missing_seqs([1], last=4) == [2, 3, 4]
+    assert review.missing_seqs([], last=5, limit=2) == [1, 2]
+    assert review.missing_seqs([]) == []
 
 
 def test_semantic_vad_may_start_several_times():

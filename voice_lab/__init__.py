@@ -11,7 +11,7 @@ from flask import Flask
 
 from . import config
 from . import storage as store
-from .protocol import events
+from .protocol import redaction
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,9 +57,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _guard_secrets(app: Flask) -> None:
     """Make every API key the configuration holds (and the access token) known, so it is
     redacted wherever it shows up, and redact the app's and werkzeug's logs."""
-    known = app.extensions["voice_lab_secrets"] = events.KNOWN_SECRETS
+    known = app.extensions["voice_lab_secrets"] = redaction.KNOWN_SECRETS
     for name, value in app.config.items():
         if name.endswith("API_KEY") or name == "VOICE_LAB_TOKEN":
             known.add(value)
-    events.guard_logs(app.logger.name)
-    events.guard_logs("werkzeug")
+    redaction.guard_logs(app.logger.name)
+    redaction.guard_logs("werkzeug")

@@ -8,8 +8,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import exchange, providers
+from . import providers
 from .config import configured_providers, mask
+from .exchange.export import export_chunks
+from .exchange.imports import parse_import
+from .exchange.reader import ImportRefused
 from .ingest import panel_state
 from .storage import open_store
 
@@ -106,7 +109,7 @@ def export_command(session_id: str, output) -> None:
         session = store.get_session(session_id)
         if session is None:
             raise click.ClickException(f"no session {session_id!r} (see the list at /)")
-        for chunk in exchange.export_chunks(session, store.export_rows(session_id)):
+        for chunk in export_chunks(session, store.export_rows(session_id)):
             output.write(chunk)
     finally:
         store.close()
@@ -120,8 +123,8 @@ def import_command(path: str, label: str | None) -> None:
     """Import a Voice Lab export, JSON Lines of event rows, or a JSON array of events."""
     try:
         with open(path, "rb") as file:
-            fields, rows = exchange.parse_import(file, click.format_filename(path, shorten=True))
-    except exchange.ImportRefused as exc:
+            fields, rows = parse_import(file, click.format_filename(path, shorten=True))
+    except ImportRefused as exc:
         raise click.ClickException(f"nothing imported: {exc}") from None
     store = open_store()
     try:

@@ -17,7 +17,8 @@ from urllib.parse import quote
 import requests
 
 from .config import PREVIEW_API_VERSION, missing_for
-from .protocol.events import deep_merge, loads
+from .protocol.codec import loads
+from .protocol.names import deep_merge
 from .protocol.reply import Reply
 
 GA_VOICE = "marin"

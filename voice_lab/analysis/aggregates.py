@@ -22,7 +22,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..protocol.events import Event, dig, storable
+from ..protocol.codec import storable
+from ..protocol.names import dig
+from ..protocol.record import Event
 from .metrics import (
     ANCHORS,
     LATENCY_FIGURES,
@@ -58,6 +60,7 @@ from .timeline import (
     line_role,
     note_owner,
     started_response,
+    time_of,
 )
 
 VERSION = 1
@@ -152,7 +155,7 @@ class Aggregates:
         self.upto = event.seq
         self.folded += 1
         if self.t0 is None:
-            self.t0 = event.t
+            self.t0 = time_of(event)
         name, iid, rid = ga_name(event), event.item_id, event.response_id
         if iid and not self._forgotten(iid):
             note_owner(event, self.item_response, self.user_items)
@@ -192,13 +195,13 @@ class Aggregates:
             return  # not a response of the latest (those are all here): its times count no more
         record = self.responses.setdefault(rid, {})
         if key not in record:
-            record[key] = event.t
+            record[key] = time_of(event)
             if key == "done":
                 record["status"] = dig(event.data, "response", "status")
 
     def _latency(self, event: Event, name: str) -> None:
         if (name, event.direction) in ANCHORS:
-            self.anchor = [name, event.seq, event.t]
+            self.anchor = [name, event.seq, time_of(event)]
         elif name == "response.created" and event.response_id:
             record = self.responses.setdefault(event.response_id, {})
             if "anchor" not in record:
@@ -229,7 +232,7 @@ class Aggregates:
         self.usage_count += 1
 
     def _charts(self, event: Event, name: str) -> None:
-        t0 = event.t if self.t0 is None else self.t0  # set by feed before any chart is drawn
+        t0 = time_of(event) if self.t0 is None else self.t0  # set by feed before any chart is drawn
         if name == "rate_limits.updated":
             for point in rate_limit_points(event, t0):
                 key = point.name or "?"
@@ -237,7 +240,8 @@ class Aggregates:
                     _sample(self.rate_limits.setdefault(key, _series()), _values(point))
         elif event.type == "voicelab.stats":
             values = [number(event.data, field) for field in STATS_FIELDS]
-            _sample(self.stats, [event.seq, event.t, event.t - t0, *values])
+            t = time_of(event)
+            _sample(self.stats, [event.seq, t, t - t0, *values])
             for field, value in zip(STATS_FIELDS, values, strict=True):
                 if value is not None:
                     low, high, _ = self.stats_range.get(field, (value, value, value))

@@ -9,8 +9,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from ..protocol.events import Event, dig
-from .timeline import TEXT_DELTAS, ga_name, response_turns, sorted_events, start_time
+from ..protocol.names import dig
+from ..protocol.record import Event
+from .timeline import TEXT_DELTAS, ga_name, response_turns, sorted_events, start_time, time_of
 
 # ---------------------------------------------------------------- latency
 
@@ -82,7 +83,7 @@ def latencies(events: Sequence[Event]) -> list[Latency]:
     result = []
     for rid, anchor in anchors.items():
         times = {
-            key: event.t
+            key: time_of(event)
             for key, name in RESPONSE_TIMES.items()
             if (event := firsts.get((rid, name))) is not None
         }
@@ -92,7 +93,7 @@ def latencies(events: Sequence[Event]) -> list[Latency]:
                 rid,
                 turns.get(rid),
                 dig(done.data, "response", "status") if done else None,
-                (ga_name(anchor), anchor.seq, anchor.t) if anchor else None,
+                (ga_name(anchor), anchor.seq, time_of(anchor)) if anchor else None,
                 times,
             )
         )
@@ -275,8 +276,8 @@ def rate_limit_points(event: Event, t0: float) -> list[RateLimit]:
     return [
         RateLimit(
             event.seq,
-            event.t,
-            event.t - t0,
+            time_of(event),
+            time_of(event) - t0,
             name if isinstance(name := dig(limit, "name"), str) else None,
             *(number(limit, field) for field in _LIMIT_FIELDS[1:]),
         )
@@ -320,7 +321,12 @@ def stats_series(events: Sequence[Event]) -> list[StatsPoint]:
     """The voicelab.stats samples in seq order (non-numeric values read as None)."""
     t0 = start_time(events)
     return [
-        StatsPoint(event.seq, event.t, event.t - t0, *(number(event.data, f) for f in STATS_FIELDS))
+        StatsPoint(
+            event.seq,
+            time_of(event),
+            time_of(event) - t0,
+            *(number(event.data, f) for f in STATS_FIELDS),
+        )
         for event in sorted_events(events)
         if event.type == "voicelab.stats"
     ]

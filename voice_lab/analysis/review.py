@@ -5,12 +5,14 @@ Pure functions over lists of `Event`, like timeline.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from ..protocol.events import Event, deep_merge, dig
-from .timeline import ga_name, sorted_events
+from ..protocol.names import deep_merge, dig
+from ..protocol.record import Event
+from .timeline import ga_name, sorted_events, time_of
 
 # ---------------------------------------------------------------- errors
 
@@ -70,7 +72,7 @@ def error_info(event: Event, client_seqs: Mapping[str, int]) -> ErrorInfo:
     message, code = error_fields(event)
     echoed = dig(event.data, "error", "event_id")
     client_seq = client_seqs.get(echoed) if isinstance(echoed, str) else None
-    return ErrorInfo(event.seq, event.t, event.type, message, code, echoed, client_seq)
+    return ErrorInfo(event.seq, time_of(event), event.type, message, code, echoed, client_seq)
 
 
 # ---------------------------------------------------------------- session config
@@ -194,10 +196,14 @@ def _unstopped_speech(ordered: Sequence[Event]) -> list[int]:
     ]
 
 
-def _missing_seqs(ordered: Sequence[Event]) -> list[int]:
-    """The seqs absent from 1..max."""
-    present = {e.seq for e in ordered}
-    return [seq for seq in range(1, max(present, default=0) + 1) if seq not in present]
+def missing_seqs(
+    seqs: Iterable[int], last: int | None = None, limit: int | None = None
+) -> list[int]:
+    """The seqs absent from 1..last (the highest of seqs unless given), the first `limit` of
+    them when a limit is given: the one rule for gaps, over events here and stored rows alike."""
+    present = set(seqs)
+    top = max(present, default=0) if last is None else last
+    return list(islice((seq for seq in range(1, top + 1) if seq not in present), limit))
 
 
 def protocol_checks(events: Sequence[Event], missing: Sequence[int] | None = None) -> list[Check]:
@@ -213,7 +219,7 @@ def protocol_checks(events: Sequence[Event], missing: Sequence[int] | None = Non
         error_seqs,
         len(error_seqs),
         _unstopped_speech(ordered),
-        _missing_seqs(ordered) if missing is None else missing,
+        missing_seqs(e.seq for e in ordered) if missing is None else missing,
     )
 
 

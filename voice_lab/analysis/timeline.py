@@ -12,7 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..protocol.events import Event, dig, normalize_type, redact_text, summary
+from ..protocol.codec import clip
+from ..protocol.names import dig, normalize_type
+from ..protocol.record import Event
+from ..protocol.redaction import redact_text
+from .summary import summary
 
 TEXT_DELTAS = frozenset({"response.output_text.delta", "response.output_audio_transcript.delta"})
 _SUMMARY_TEXT = 120
@@ -28,9 +32,19 @@ def ga_name(event: Event) -> str:
     return normalize_type(event.type) or ""
 
 
+def time_of(event: Event) -> float:
+    """An event's time in ms. A parsed event may have none (no browser time); the analysis reads
+    events as stored, where from_row and the mirror's fold have dated them on arrival."""
+    if event.t is None:
+        raise ValueError(
+            f"event {event.seq} has no time: read it back with from_row, which dates it on arrival"
+        )
+    return event.t
+
+
 def start_time(events: Sequence[Event]) -> float:
-    """t0 of a session: the browser time of its first event (0 when there are none)."""
-    return min(events, key=lambda event: event.seq).t if events else 0.0
+    """t0 of a session: the time of its first event (0 when there are none)."""
+    return time_of(min(events, key=lambda event: event.seq)) if events else 0.0
 
 
 # ---------------------------------------------------------------- rows and delta runs
@@ -63,9 +77,9 @@ def _row(kind: str, run: Sequence[Event], t0: float, label: str, text: str | Non
         kind=kind,
         seq=first.seq,
         seqs=tuple(e.seq for e in run),
-        t=first.t,
-        t_end=run[-1].t,
-        rel_ms=first.t - t0,
+        t=time_of(first),
+        t_end=time_of(run[-1]),
+        rel_ms=time_of(first) - t0,
         direction=first.direction,
         type=first.type,
         category=first.category,
@@ -95,9 +109,7 @@ def _delta_text(run: Sequence[Event]) -> str | None:
 def _delta_row(run: Sequence[Event], t0: float) -> Row:
     """The row of a run of deltas: their count and assembled text."""
     text = _delta_text(run)
-    shown = " ".join(text.split()) if text is not None else ""
-    if len(shown) > _SUMMARY_TEXT:
-        shown = shown[: _SUMMARY_TEXT - 1] + "…"
+    shown = clip(text, _SUMMARY_TEXT) if text is not None else ""
     label = f"{len(run)} deltas" + (f": “{shown}”" if text is not None else "")
     return _row("deltas", run, t0, label, text)
 

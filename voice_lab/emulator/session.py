@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..protocol.events import dumps
+from ..protocol.codec import dumps
 from . import client_events, settings, voice
 from .client_events import ClientError
 from .keys import Key

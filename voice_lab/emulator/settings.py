@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..protocol.events import deep_merge
+from ..protocol.names import deep_merge
 
 DEFAULT_VAD = {
     "type": "server_vad",

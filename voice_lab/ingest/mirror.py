@@ -15,16 +15,9 @@ from contextlib import suppress
 from typing import Any, NamedTuple, cast
 
 from ..analysis.aggregates import Aggregates
-from ..protocol.events import (
-    MAX_DEPTH,
-    Event,
-    TooDeep,
-    field_text,
-    loads,
-    parse_event,
-    row_problem,
-    storable,
-)
+from ..protocol.codec import MAX_DEPTH, TooDeep, loads, storable
+from ..protocol.record import Event, parse_event, row_problem
+from ..protocol.redaction import field_text
 from ..storage.errors import SessionGone, StorageError
 from ..storage.rows import EventRow, Stored
 from ..storage.sqlite import Store

@@ -9,7 +9,7 @@ import logging
 from typing import overload
 
 from ..analysis.aggregates import Aggregates
-from ..protocol.events import from_row
+from ..protocol.record import from_row
 from ..storage.errors import StorageError
 from ..storage.sqlite import Store
 

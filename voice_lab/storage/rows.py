@@ -7,7 +7,8 @@ import hashlib
 import secrets
 from typing import Any, NamedTuple
 
-from ..protocol.events import Event, redact_text
+from ..protocol.record import Event
+from ..protocol.redaction import redact_text
 
 
 class Stored(NamedTuple):
@@ -61,7 +62,7 @@ class EventRow(NamedTuple):
         return tuple.__new__(cls, event[:9])
 
 
-# An event as exported: seq, direction, t, type, payload, compact (see exchange.export_chunks).
+# An event as exported: seq, direction, t, type, payload, compact (see exchange/export.py).
 ExportRow = tuple[int, str, float | None, str | None, str, int]
 EXPORT_COLUMNS = "seq, direction, t, type, payload, compact"
 

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..analysis.review import missing_seqs
 from .errors import Unavailable
 from .migrations import MIGRATIONS
 from .rows import (
@@ -182,12 +183,8 @@ class Store:
         session = self.get_session(session_id)
         if session is None or session["event_count"] == session["max_seq"]:
             return []
-        present = {
-            r[0]
-            for r in self.db.execute("SELECT seq FROM events WHERE session_id = ?", (session_id,))
-        }
-        gaps = (seq for seq in range(1, session["max_seq"] + 1) if seq not in present)
-        return [seq for _, seq in zip(range(limit), gaps, strict=False)]
+        rows = self.db.execute("SELECT seq FROM events WHERE session_id = ?", (session_id,))
+        return missing_seqs((row[0] for row in rows), session["max_seq"], limit)
 
     def query_events(
         self,

@@ -9,7 +9,8 @@ from typing import Any
 import requests
 
 from ..analysis import metrics, review, timeline
-from ..protocol.events import Event, normalize_type, parse_event
+from ..protocol.names import normalize_type
+from ..protocol.record import Event, parse_event
 
 
 @dataclass(frozen=True)

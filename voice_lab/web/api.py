@@ -9,7 +9,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .. import providers
 from ..config import configured_providers
-from ..protocol.events import KNOWN_SECRETS, field_text, redact_key, storable
+from ..protocol.codec import storable
+from ..protocol.redaction import KNOWN_SECRETS, field_text, redact_key
 from ..storage import get_store
 from .errors import error_reply
 from .security import mint_allowed

@@ -11,7 +11,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BaseConverter, ValidationError
 
-from ..protocol.events import CATEGORIES, DIRECTIONS
+from ..protocol.names import CATEGORIES, DIRECTIONS
 from ..storage.sqlite import EventQuery
 
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer: a seq past it is no event's

@@ -15,8 +15,9 @@ from typing import Any
 
 from ..analysis import aggregates, metrics
 from ..analysis.aggregates import Aggregates
+from ..analysis.review import missing_seqs
 from ..analysis.timeline import sorted_events
-from ..protocol.events import Event
+from ..protocol.record import Event
 
 CHART_W, CHART_H = 320, 72
 
@@ -46,8 +47,7 @@ def build(events: Sequence[Event], missing: Sequence[int] | None = None) -> dict
     """The panels of a list of events (gaps in their seqs found from them unless given)."""
     ordered = sorted_events(events)
     if missing is None:
-        present = {e.seq for e in ordered}
-        missing = [s for s in range(1, max(present, default=0) + 1) if s not in present]
+        missing = missing_seqs(e.seq for e in ordered)
     return view(Aggregates().feed_all(ordered), missing)
 
 

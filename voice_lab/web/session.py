@@ -11,10 +11,12 @@ from collections.abc import Hashable
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from .. import exchange
 from ..analysis import timeline
+from ..exchange.export import export_chunks
 from ..ingest import panel_state
-from ..protocol.events import CATEGORIES, CATEGORY_LABELS, DIRECTIONS, from_row, loads, storable
+from ..protocol.codec import loads, storable
+from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
+from ..protocol.record import from_row
 from ..storage import database_path, get_store
 from ..storage.sqlite import EventQuery, Store
 from . import panels
@@ -200,7 +202,7 @@ def export(session_id: str):
     def chunks():
         store = Store(path)  # the stream outlives the request and its connection
         try:
-            yield from exchange.export_chunks(session, store.export_rows(session_id, query))
+            yield from export_chunks(session, store.export_rows(session_id, query))
         finally:
             store.close()
 

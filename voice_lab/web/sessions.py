@@ -6,8 +6,9 @@ import threading
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from .. import exchange
 from ..config import configured_providers
+from ..exchange.imports import parse_import
+from ..exchange.reader import ImportRefused
 from ..ingest import panel_state
 from ..storage import get_store
 
@@ -69,9 +70,9 @@ def import_file():
         upload = request.files.get("file")
         try:
             if upload is None or not upload.filename:
-                raise exchange.ImportRefused("choose a file to import")
-            fields, rows = exchange.parse_import(upload.stream, upload.filename)
-        except exchange.ImportRefused as exc:
+                raise ImportRefused("choose a file to import")
+            fields, rows = parse_import(upload.stream, upload.filename)
+        except ImportRefused as exc:
             return _import_refused(str(exc), 400)
         if request.form.get("label"):
             fields["label"] = request.form["label"][:200]

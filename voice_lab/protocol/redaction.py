@@ -1,0 +1,274 @@
+"""Redaction: keys and secret fields hinted wherever they appear, the secrets the server knows,
+and the logging filter that keeps them out of logs."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from .codec import clip, storable
+
+# Ephemeral keys (ek_...) and, should one ever leak into an upstream message, API keys (sk-...).
+# On its own a key needs 8 characters after its prefix; right after a letter, digit or `_`
+# (`token_ek_...`, a URL-encoded `Bearer%20ek_...`) it needs 16 and a digit, so that words such as
+# `week_` or `risk-management` stay text while a random key, which always has a digit, does not.
+_KEY_RE = re.compile(
+    r"(?<![A-Za-z0-9_-])(?:ek_|sk-(?:proj-)?)[A-Za-z0-9_-]{8,}"
+    r"|(?:ek_|sk-(?:proj-)?)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}"
+)
+_SECRET_FIELDS = frozenset(
+    {
+        "api-key",
+        "api_key",
+        "apikey",
+        "x-api-key",
+        "authorization",
+        "ocp-apim-subscription-key",
+        "client_secret",
+        "client-secret",
+    }
+)
+# A header, JSON field or query parameter in free text: `api-key: X`, `"Authorization": "Bearer
+# X"`, `apikey=X`, `Ocp-Apim-Subscription-Key: X`, `client_secret=X`, and the same URL-encoded
+# (`Authorization%3A%20Bearer%20X`).
+_SPACE = r"(?:\s|%20|\+)*"
+_FIELD_RE = re.compile(
+    r"""(?P<head>["']?(?:(?:x-)?api[-_]?key|ocp-apim-subscription-key|client[-_]secret"""
+    r"""|authorization)["']?"""
+    rf"""{_SPACE}(?:[:=]|%3a|%3d){_SPACE}["']?(?:bearer(?:\s|%20|\+)+)?)"""
+    r"""(?P<secret>[^\s"',;}&]{4,})""",
+    re.IGNORECASE,
+)
+
+
+_KEY_PREFIX = re.compile(r"ek_|sk-(?:proj-)?")
+
+
+def redact_key(key: str) -> str:
+    """A hint that identifies a secret without revealing it: ek_ab…yz (short ones: ek_…)."""
+    found = _KEY_PREFIX.match(key)
+    prefix = found.group(0) if found else ""
+    rest = key[len(prefix) :]
+    if len(rest) < 8:
+        return f"{prefix}…"
+    return f"{prefix}{rest[:2]}…{rest[-2:]}"
+
+
+def _redact_header_value(value: str) -> str:
+    """An Authorization/api-key value with its secret hinted, keeping a `Bearer ` scheme."""
+    scheme, _, token = value.rpartition(" ")
+    return f"{scheme} {redact_key(token)}" if scheme else redact_key(value)
+
+
+def redact_text(text: str) -> str:
+    """text with every secret the server knows, every key-looking string and every header-like
+    secret field replaced by its hint."""
+    text = KNOWN_SECRETS.redact(text)
+    text = _FIELD_RE.sub(lambda m: m.group("head") + _redact_secret(m.group("secret")), text)
+    return _KEY_RE.sub(lambda m: redact_key(m.group(0)), text)
+
+
+def redact(obj: Any) -> Any:
+    """A copy of a JSON value with client_secret values, secret fields and keys (object keys
+    too) as hints."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            name = str(key).lower()
+            if name == "client_secret" and isinstance(value, dict) and "value" in value:
+                value = {**value, "value": _redact_secret(value.get("value"))}
+            elif name in _SECRET_FIELDS:
+                value = _redact_secret(value)
+            out[_free_key(out, redact_text(key))] = redact(value)
+        return out
+    if isinstance(obj, list):
+        return [redact(value) for value in obj]
+    if isinstance(obj, str):
+        return redact_text(obj)
+    return obj
+
+
+def _free_key(out: dict, key: str) -> str:
+    """key, or key with a counter when two secrets used as keys share a hint: nothing is lost."""
+    n, free = 1, key
+    while free in out:
+        n += 1
+        free = f"{key} ({n})"
+    return free
+
+
+def _redact_secret(value: Any) -> Any:
+    """A secret's hint; non-strings (None, numbers) and hints already made are left alone, so
+    redacting twice changes nothing."""
+    if not isinstance(value, str) or "…" in value:
+        return value
+    return _redact_header_value(value)
+
+
+def field_text(value: str, limit: int = 200) -> str:
+    """A session field as stored: secrets redacted before it is clipped to limit characters (a
+    cut key would no longer be known), and storable. Clipped as summaries are, so a page
+    shows it on one line, with an ellipsis where it was cut."""
+    return storable(clip(redact_text(value), limit))
+
+
+# Known secrets are found on the hot path by sampling: the text, cut in consecutive pieces of
+# _GRAM characters, is looked up in a set of every _GRAM-character piece of every known form, so
+# the cost grows with the text, not with how many secrets are known. A form at least _GRAM * 2 - 1
+# long always holds one whole piece; MIN_SECRET keeps every form (base64 ones are cut at both
+# ends) that long.
+_GRAM = 16  # longer pieces, fewer lookups
+MIN_SECRET = 32  # every key a service issues is as long (Azure's 32, sk- and ek_ ones longer)
+_PIECES = re.compile(rf"(?s).{{{_GRAM}}}")  # cuts in C what a slicing loop would in Python
+SECRET_MARGIN = 3600.0  # seconds a minted key stays known after it expires: calls outlive keys
+MAX_SECRETS = 512  # minted keys known at most; held API keys always stay
+
+
+def _forms(value: str) -> set[str]:
+    """value, URL-encoded, and base64-encoded at each of the three offsets a longer blob can
+    put it at (only the characters that depend on value alone), in both base64 alphabets."""
+    forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
+    raw = value.encode()
+    for pad in range(3):
+        encoded = base64.b64encode(bytes(pad) + raw).decode()
+        start = -(-8 * pad // 6)  # the first character with no bit of the padding
+        end = (8 * (pad + len(raw))) // 6  # past the last with every bit from value
+        piece = encoded[start:end]
+        forms.update((piece, piece.translate(_URLSAFE)))
+    return forms
+
+
+_URLSAFE = str.maketrans("+/", "-_")
+
+
+class KnownSecrets:
+    """Secrets the server holds (API keys, kept) or minted (kept until expiry plus
+    SECRET_MARGIN), redacted wherever they appear in their plain, URL-encoded and base64 forms.
+
+    Thread-safe: adding rebuilds an immutable index that readers take in one read.
+    """
+
+    def __init__(self, margin: float = SECRET_MARGIN, most: int = MAX_SECRETS) -> None:
+        self.margin, self.most = margin, most
+        self._until: dict[str, float] = {}  # value -> when it is forgotten (inf: never)
+        self._lock = threading.Lock()
+        self._index: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
+
+    def add(self, value: Any, expires_at: float | None = None) -> None:
+        """Know value from now on: for good (an API key) or until expires_at plus the margin.
+        Values shorter than MIN_SECRET are not taken: they would match ordinary text."""
+        if not isinstance(value, str) or len(value.strip()) < MIN_SECRET:
+            return
+        until = float("inf") if expires_at is None else expires_at + self.margin
+        with self._lock:
+            now = time.time()
+            kept = {v: u for v, u in self._until.items() if u > now}
+            kept[value] = max(until, kept.get(value, until))
+            minted = sorted((u, v) for v, u in kept.items() if u != float("inf"))
+            for _, stale in minted[: max(0, len(minted) - self.most)]:
+                del kept[stale]  # the soonest to expire go first
+            if kept.keys() != self._until.keys():
+                self._index = _index_of(kept)
+            self._until = kept
+
+    def holds_any(self, text: str) -> bool:
+        """Whether text may hold a known secret (never False when it does; a cheap check)."""
+        grams = self._index[0]
+        if not grams or len(text) < MIN_SECRET:
+            return False
+        return not grams.isdisjoint(_PIECES.findall(text))
+
+    def redact(self, text: str) -> str:
+        """text with every known secret, in any of its forms, replaced by its hint."""
+        pattern = self._index[1]
+        if pattern is None or not self.holds_any(text):
+            return text
+        return pattern.sub(lambda m: redact_key(m.group(0)), text)
+
+
+def _index_of(until: Mapping[str, float]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """The sampling set and the pattern (longest forms first) of a set of secrets."""
+    forms = {form for value in until for form in _forms(value)}
+    if not forms:
+        return frozenset(), None
+    grams = frozenset(f[i : i + _GRAM] for f in forms for i in range(len(f) - _GRAM + 1))
+    ordered = sorted(forms, key=len, reverse=True)
+    return grams, re.compile("|".join(map(re.escape, ordered)))
+
+
+# One per process: logs (werkzeug's among them) are the process's, and so is what it minted.
+KNOWN_SECRETS = KnownSecrets()
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record's message (and traceback) with every secret redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place; never drops it."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging reports it when a handler formats it
+            return True
+        clean = redact_text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+_LOG_FILTER = RedactingFilter()
+
+
+def guard_logs(name: str) -> None:
+    """Redact what the logger `name`, every logger below it and their handlers write. A logger's
+    filter sees only its own records, and the app logger has no handler of its own once logging
+    is configured, so each logger of the tree gets one."""
+    below = logging.Logger.manager.loggerDict.items()
+    tree = [logger for key, logger in list(below) if key.startswith(f"{name}.")]
+    for logger in (logging.getLogger(name), *tree):
+        if not isinstance(logger, logging.Logger):  # a placeholder for loggers not made yet
+            continue
+        for target in (logger, *logger.handlers):
+            if _LOG_FILTER not in target.filters:
+                target.addFilter(_LOG_FILTER)
+
+
+# Text without any of these cannot hold a secret redact() would change (a \\u escape could
+# spell one, so it sends the event through the full walk too).
+_SECRET_MARKS = (
+    "ek_",
+    "sk-",
+    "apikey",
+    "api-key",
+    "api_key",
+    "authorization",
+    "client_secret",
+    "client-secret",
+    "subscription-key",
+    "\\/",  # JSON may escape a slash, which breaks a base64 form apart in the raw text
+)
+# Letters that _FIELD_RE's IGNORECASE matches to ASCII ones but lower() does not make ASCII
+# (dotless i, dotted capital I, long s; the Kelvin sign lowers to k).
+_FOLDED_LETTERS = ("\u0131", "\u0130", "\u017f")
+
+
+def may_hold_secret(raw: str) -> bool:
+    """Whether text has anything a secret could be (plain substring tests: this runs per event)."""
+    if "\\u" in raw or KNOWN_SECRETS.holds_any(raw):
+        return True
+    if not raw.isascii():
+        for letter in _FOLDED_LETTERS:
+            if letter in raw:
+                return True
+    low = raw.lower()
+    for mark in _SECRET_MARKS:  # a loop, not any() over a generator: a third faster
+        if mark in low:
+            return True
+    return False
