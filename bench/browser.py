@@ -103,13 +103,13 @@ def live_figures(shown: list[float], stored: list[float]) -> list[Figure]:
     base50, base95 = percentile(stored, 50), percentile(stored, 95)
     note = f"{len(shown)} rows seen while the call ran; stored p50 {base50:.0f} ms"
     return [
-        Figure(names[0], p50, "ms", base50, p50 / base50 if base50 else None, "", note),
+        Figure(names[0], p50, "ms", base50, _ratio(p50, base50), "", note),
         Figure(
             names[1],
             p95,
             "ms",
             base95,
-            p95 / base95 if base95 else None,
+            _ratio(p95, base95),
             "p95 <= 250 ms",
             "baseline: event t to stored",
         ),
@@ -141,3 +141,8 @@ def run_mirror(quick: bool = False) -> list[Figure]:
         finally:
             browser.close()
     return figures
+
+
+def _ratio(value: float | None, baseline: float | None) -> float | None:
+    """value / baseline, None when either is missing (or the baseline is 0)."""
+    return value / baseline if value is not None and baseline else None

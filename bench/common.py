@@ -168,6 +168,11 @@ def serving(database: Path) -> Iterator[ServerProcess]:
         yield server
 
 
+def in_ms(seconds: float | None) -> float | None:
+    """A duration in seconds as milliseconds (None stays None: nothing was measured)."""
+    return None if seconds is None else seconds * 1000
+
+
 def rss_kib(server: ServerProcess, field: str = "VmRSS") -> int:
     """A memory figure of the server process from /proc (VmRSS now, VmHWM the peak)."""
     pid = server.process.pid

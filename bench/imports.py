@@ -13,8 +13,9 @@ import urllib.request
 
 from voice_lab.exchange.imports import MAX_EVENTS
 from voice_lab.exchange.reader import MAX_FILE_BYTES
+from voice_lab.testing import ServerProcess
 
-from .common import Figure, Server, scratch, serving
+from .common import Figure, rss_kib, scratch, serving
 from .export import reset_peak
 
 EVENT = b'{"type":"a"}'
@@ -25,11 +26,14 @@ def bomb(events: int) -> bytes:
     return b"[" + b",".join([EVENT] * events) + b"]"
 
 
-def upload(server: Server, data: bytes) -> tuple[int, str]:
+def upload(server: ServerProcess, data: bytes) -> tuple[int, str]:
     """POST data to /import as the page's form does: the status and the page's error."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     with opener.open(server.url + "/", timeout=60) as page:
-        csrf = re.search(rb'name="csrf-token" content="([^"]+)"', page.read()).group(1)
+        found = re.search(rb'name="csrf-token" content="([^"]+)"', page.read())
+    if found is None:
+        raise RuntimeError("the sessions page has no CSRF token: the form cannot be posted")
+    csrf = found.group(1)
     boundary = b"voicelabbench"
     body = b"".join(
         [
@@ -58,10 +62,10 @@ def run(quick: bool = False) -> list[Figure]:
     data = bomb(events)
     with scratch() as tmp, serving(tmp / "imports.sqlite3") as server:
         upload(server, bomb(3))  # load and cache what an import uses
-        idle = server.rss_kib()
+        idle = rss_kib(server)
         reset_peak(server)
         status, error = upload(server, data)
-        peak = server.rss_kib("VmHWM")
+        peak = rss_kib(server, "VmHWM")
     if status != 400 or f"more than {MAX_EVENTS} events" not in error:
         raise RuntimeError(f"the bomb was not refused at the event limit ({status}: {error})")
     return [

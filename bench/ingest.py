@@ -19,7 +19,7 @@ from voice_lab.analysis.metrics import percentile
 from voice_lab.storage.sqlite import Store
 from voice_lab.testing import ServerProcess
 
-from .common import Figure, event_rows, scratch, serving, session_log, wire_events
+from .common import Figure, event_rows, in_ms, scratch, serving, session_log, wire_events
 
 CLIENTS = 8
 BATCH = 20
@@ -137,6 +137,6 @@ def run(quick: bool = False) -> list[Figure]:
             ">= 20,000 and ratio >= 0.5",
             setup,
         ),
-        Figure("ingest ack p50", percentile(latencies, 50) * 1000, "ms"),
-        Figure("ingest ack p99", percentile(latencies, 99) * 1000, "ms"),
+        Figure("ingest ack p50", in_ms(percentile(latencies, 50)), "ms"),
+        Figure("ingest ack p99", in_ms(percentile(latencies, 99)), "ms"),
     ]

@@ -25,7 +25,7 @@ TARGETS = {"page": 300, "filter": 100, "next page": 300, "panels": 200}
 def timed(server: ServerProcess, path: str, headers: dict | None = None) -> tuple[float, float]:
     """Seconds to the first byte and to the last of one GET, on a new connection."""
     url = urlsplit(server.url)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
     try:
         start = time.perf_counter()
         connection.request("GET", path, headers=headers or {})

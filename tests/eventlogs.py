@@ -217,7 +217,7 @@ class LogBuilder:
 
     def response(self, rid: str, status: str = "in_progress", **fields: object) -> dict:
         """A response object (output and usage empty until response.done)."""
-        common = {"object": "realtime.response", "id": rid, "status": status}
+        common: dict[str, object] = {"object": "realtime.response", "id": rid, "status": status}
         common.update({"status_details": None, "output": [], "conversation_id": "conv_001"})
         if self.ga:
             modalities = {"output_modalities": ["audio"], "max_output_tokens": "inf"}
@@ -359,8 +359,8 @@ class LogBuilder:
             end = cut_at + 15
         self.server(end, "response.output_audio.done", **ids)
         self.server(end + 10, "response.output_audio_transcript.done", **ids, transcript=said)
-        part = {"type": "audio", "transcript": said}
-        self.server(end + 20, "response.content_part.done", **ids, part=part)
+        heard = {"type": "audio", "transcript": said}
+        self.server(end + 20, "response.content_part.done", **ids, part=heard)
         status = "incomplete" if cut_at is not None else "completed"
         item = {
             "id": item_id,
