@@ -1,4 +1,4 @@
-# Two commands: `make run` serves Voice Lab, `make test` runs lint and every test.
+# Two commands: `make run` serves Voice Lab, `make test` runs lint (ruff, mypy) and every test.
 VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
