@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import av
 import numpy as np
 
+from voice_lab.analysis.speech import Span
+
 RATE = 48000
 T0 = 1_763_900_000_000.0  # the recording's start on the events' clock (ms since the epoch)
 CLUSTER = b"\x1f\x43\xb6\x75"  # the EBML id of a Matroska Cluster
@@ -76,3 +78,12 @@ def _find_all(data: bytes, needle: bytes) -> list[int]:
         found.append(at)
         at = data.find(needle, at + 1)
     return found
+
+
+def assert_spans(
+    found: Sequence[Span], expected: Sequence[tuple[float, float]], within_ms: float
+) -> None:
+    """The spans are the expected (start_s, end_s), each edge within `within_ms`."""
+    got = [(s.start_ms / 1000, s.end_ms / 1000) for s in found]
+    assert len(got) == len(expected), (got, expected)
+    assert np.allclose(got, expected, rtol=0, atol=within_ms / 1000), (got, expected)

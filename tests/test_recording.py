@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.recordings import RATE, recorder_chunks, stereo, webm_live
+from tests.recordings import RATE, assert_spans, recorder_chunks, stereo, webm_live
 from voice_lab.analysis.recording import (
     CLUSTER_MS,
     Peaks,
@@ -37,18 +37,6 @@ def pcm() -> np.ndarray:
 def chunks(pcm) -> list[bytes]:
     """The chunks MediaRecorder would send for pcm."""
     return recorder_chunks(pcm)
-
-
-def spans_s(samples: np.ndarray, channel: int, rate: int = RATE) -> list[tuple[float, float]]:
-    """The sound spans of one channel, in seconds."""
-    return [(s.start_ms / 1000, s.end_ms / 1000) for s in segments(samples[:, channel], rate)]
-
-
-def assert_near(found: list[tuple[float, float]], expected: list[tuple[float, float]]) -> None:
-    """The same spans, each edge within TOLERANCE_MS."""
-    assert len(found) == len(expected), found
-    for got, want in zip(found, expected, strict=True):
-        assert got == pytest.approx(want, abs=TOLERANCE_MS / 1000), (found, expected)
 
 
 def test_the_chunks_are_a_live_stream_that_cannot_be_seeked(chunks):
@@ -93,8 +81,8 @@ def test_decode_puts_the_sound_where_it_was(pcm, chunks, tmp_path):
     rate, samples = decode(tmp_path / "call.webm")
     assert (rate, samples.dtype, samples.shape[1]) == (RATE, np.int16, 2)
     assert len(samples) == pytest.approx(len(pcm), abs=RATE * 0.03)
-    assert_near(spans_s(samples, 0), USER)
-    assert_near(spans_s(samples, 1), MODEL)
+    assert_spans(segments(samples[:, 0], RATE), USER, TOLERANCE_MS)
+    assert_spans(segments(samples[:, 1], RATE), MODEL, TOLERANCE_MS)
 
 
 def test_decoded_levels_match_the_source_within_a_decibel(pcm, chunks, tmp_path):
@@ -112,8 +100,8 @@ def test_decode_resamples_on_the_same_times(chunks, tmp_path):
     rate, samples = decode(tmp_path / "call.webm", rate=16000)
     assert rate == 16000
     assert len(samples) == pytest.approx(SECONDS * 16000, abs=16000 * 0.03)
-    assert_near(spans_s(samples, 0, rate), USER)
-    assert_near(spans_s(samples, 1, rate), MODEL)
+    assert_spans(segments(samples[:, 0], rate), USER, TOLERANCE_MS)
+    assert_spans(segments(samples[:, 1], rate), MODEL, TOLERANCE_MS)
 
 
 def test_chunks_split_anywhere_make_the_same_file(pcm, tmp_path):
@@ -132,8 +120,10 @@ def test_a_lost_chunk_leaves_silence_and_later_sound_on_time(chunks, tmp_path):
     _, samples = decode(tmp_path / "gap.webm")
     gap_start, gap_end = _starts_at(chunks[lost]), _starts_at(chunks[lost + 1])
     assert not samples[round((gap_start + 0.05) * RATE) : round((gap_end - 0.01) * RATE)].any()
-    assert_near([s for s in spans_s(samples, 0) if s[0] > 5.5], [USER[1]])
-    assert_near([s for s in spans_s(samples, 1) if s[0] > 5.5], [MODEL[1]])
+    after = [s for s in segments(samples[:, 0], RATE) if s.start_ms > 5500]
+    assert_spans(after, [USER[1]], TOLERANCE_MS)
+    after = [s for s in segments(samples[:, 1], RATE) if s.start_ms > 5500]
+    assert_spans(after, [MODEL[1]], TOLERANCE_MS)
 
 
 def _starts_at(chunk: bytes) -> float:
