@@ -10,6 +10,7 @@ import pytest
 
 from tests.recordings import RATE, assert_spans, recorder_chunks, stereo, webm_live
 from voice_lab.analysis.recording import (
+    ANALYSIS_RATE,
     CLUSTER_MS,
     Peaks,
     RecordingError,
@@ -78,7 +79,7 @@ def test_remux_copies_the_packets_without_re_encoding(chunks, tmp_path):
 
 def test_decode_puts_the_sound_where_it_was(pcm, chunks, tmp_path):
     remux(chunks, tmp_path / "call.webm")
-    rate, samples = decode(tmp_path / "call.webm")
+    rate, samples = decode(tmp_path / "call.webm", rate=RATE)
     assert (rate, samples.dtype, samples.shape[1]) == (RATE, np.int16, 2)
     assert len(samples) == pytest.approx(len(pcm), abs=RATE * 0.03)
     assert_spans(segments(samples[:, 0], RATE), USER, TOLERANCE_MS)
@@ -87,7 +88,7 @@ def test_decode_puts_the_sound_where_it_was(pcm, chunks, tmp_path):
 
 def test_decoded_levels_match_the_source_within_a_decibel(pcm, chunks, tmp_path):
     remux(chunks, tmp_path / "call.webm")
-    _, samples = decode(tmp_path / "call.webm")
+    _, samples = decode(tmp_path / "call.webm", rate=RATE)
     for channel, (start, end) in ((0, USER[0]), (1, MODEL[0])):
         a, b = round((start + 0.1) * RATE), round((end - 0.1) * RATE)
         source = np.sqrt(np.mean((pcm[a:b, channel] / 32768.0) ** 2))
@@ -95,10 +96,10 @@ def test_decoded_levels_match_the_source_within_a_decibel(pcm, chunks, tmp_path)
         assert 20 * np.log10(decoded / source) == pytest.approx(0, abs=1)
 
 
-def test_decode_resamples_on_the_same_times(chunks, tmp_path):
+def test_decode_gives_the_analysis_rate_on_the_same_times(chunks, tmp_path):
     remux(chunks, tmp_path / "call.webm")
-    rate, samples = decode(tmp_path / "call.webm", rate=16000)
-    assert rate == 16000
+    rate, samples = decode(tmp_path / "call.webm")
+    assert rate == ANALYSIS_RATE == 16000
     assert len(samples) == pytest.approx(SECONDS * 16000, abs=16000 * 0.03)
     assert_spans(segments(samples[:, 0], rate), USER, TOLERANCE_MS)
     assert_spans(segments(samples[:, 1], rate), MODEL, TOLERANCE_MS)
@@ -117,7 +118,7 @@ def test_a_lost_chunk_leaves_silence_and_later_sound_on_time(chunks, tmp_path):
     media = remux(chunks[:lost] + chunks[lost + 1 :], tmp_path / "gap.webm")
     assert media.seekable
     assert media.duration_ms == pytest.approx(SECONDS * 1000, abs=30)
-    _, samples = decode(tmp_path / "gap.webm")
+    _, samples = decode(tmp_path / "gap.webm", rate=RATE)
     gap_start, gap_end = _starts_at(chunks[lost]), _starts_at(chunks[lost + 1])
     assert not samples[round((gap_start + 0.05) * RATE) : round((gap_end - 0.01) * RATE)].any()
     after = [s for s in segments(samples[:, 0], RATE) if s.start_ms > 5500]
