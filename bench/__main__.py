@@ -1,4 +1,5 @@
-"""`python -m bench [ingest|long|export|imports|sockets|live|mirror ...] [--quick] [--json]`."""
+"""`python -m bench [ingest|long|export|imports|sockets|audio|live|mirror ...] [--quick]
+[--json]`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ FIGURES = {
     "export": "bench.export",
     "imports": "bench.imports",
     "sockets": "bench.sockets",
+    "audio": "bench.audio",
     "live": "bench.browser",
     "mirror": "bench.browser",
 }
