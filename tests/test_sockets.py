@@ -145,6 +145,7 @@ def test_a_socket_past_the_cap_gets_an_error_and_a_close_reason(live_server, app
 def test_an_idle_socket_is_closed_its_threads_end_and_a_hello_resumes(live_server, app):
     gate = app.extensions["voice_lab_sockets"]
     sid, secret = new_session(app)
+    threads = threading.active_count()  # before any socket: the server's own
     ws = connect(live_server.url, (sid, secret))
     ws.send(big_frame(1))
     assert json.loads(ws.recv()) == {"op": "ack", "upto": 1}
@@ -152,7 +153,7 @@ def test_an_idle_socket_is_closed_its_threads_end_and_a_hello_resumes(live_serve
     ws.close()
     until(lambda: gate.sockets == 0, "no socket left")
     # Both of a socket's threads (the request's and its reader's) end with it.
-    threads = threading.active_count()
+    until(lambda: threading.active_count() == threads, "the first socket's threads ended")
     again = connect(live_server.url)
     again.send(json.dumps({"op": "hello", "session": sid, "secret": secret}))
     assert json.loads(again.recv()) == {"op": "welcome", "session": sid, "acked": 1}
