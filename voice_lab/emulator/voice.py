@@ -17,7 +17,6 @@ import subprocess
 import wave
 import zlib
 
-import av
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -67,6 +66,8 @@ def resample(samples: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
     """Mono s16 samples from `source_rate` to `rate` (libswresample, through PyAV)."""
     if source_rate == rate or len(samples) == 0:
         return samples.astype(np.int16)
+    import av  # PyAV loads with the first spoken text, not with every import of the test harness
+
     frame = av.AudioFrame.from_ndarray(
         np.ascontiguousarray(samples, dtype=np.int16).reshape(1, -1), format="s16", layout="mono"
     )
