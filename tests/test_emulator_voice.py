@@ -82,3 +82,16 @@ def test_without_espeak_the_stand_in_voice_speaks(tmp_path):
     samples = stand_in.samples(REPLY)
     assert len(samples) == int(7 * voice.WORD_SECONDS * voice.RATE)
     assert rms(samples) > 1000
+
+
+@pytest.fixture
+def emulator_provider(settings):
+    """The app under test uses the emulator."""
+    settings["VOICE_LAB_PROVIDER"] = "emulator"
+
+
+def test_doctor_says_which_voice_speaks(emulator_provider, runner):
+    """The doctor names the emulator's voice, so a missing espeak-ng is seen before a call."""
+    result = runner.invoke(args=["doctor"])
+    assert result.exit_code == 0, result.output
+    assert f"speech:    replies spoken by {voice.default().name}" in result.output
