@@ -247,9 +247,9 @@ class Session:
         return "Hello from the Voice Lab emulator."
 
     async def _run_response(self, plan: ResponsePlan) -> None:
-        samples = await voice.default().speak(plan.text) if plan.audio else None
-        if samples is not None:
-            plan.audio_ms = len(samples) * 1000 // voice.RATE  # usage counts what plays
+        # The speech is made while response.created and the first events go out, as the
+        # service's model is still generating when it announces the response.
+        speaking = self.spawn(voice.default().speak(plan.text)) if plan.audio else None
         first_delta = True
         for event in self.script.response_events(plan):
             if event["type"].endswith(".delta"):
@@ -257,7 +257,9 @@ class Session:
                     await asyncio.sleep(self.scenario.seconds)
                 first_delta = False
                 await asyncio.sleep(DELTA_SPACING)
-            if event["type"] == "output_audio_buffer.started" and samples is not None:
+            if event["type"] == "output_audio_buffer.started" and speaking is not None:
+                samples = await speaking
+                plan.audio_ms = len(samples) * 1000 // voice.RATE  # usage counts what plays
                 self._play(plan, samples)
             if event["type"] == "response.done":
                 self._finish(plan, event)
