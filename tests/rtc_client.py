@@ -14,6 +14,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import requests
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -106,6 +107,8 @@ class RtcClient:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, av.AudioFrame):
+                continue  # an audio track yields only audio frames
             samples = frame.to_ndarray().astype(np.float64)
             self.frames_in += 1
             if np.sqrt(np.mean(samples**2)) > 1000:
