@@ -1,8 +1,8 @@
 """A WebRTC client for tests, built on aiortc: it holds a real call the way a browser does.
 
 It opens the data channel before the offer, POSTs the SDP with the ephemeral key, plays audio
-into its microphone track on demand, records every server event and measures the audio it
-receives.
+into its microphone track on demand, records every server event and keeps the audio it receives,
+with how much of it had arrived when each event did (so audio and events share one clock).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import requests
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -59,6 +60,9 @@ class RtcClient:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.mic = Microphone() if audio else None
         self.events: list[dict[str, Any]] = []
+        self.arrivals: list[int] = []  # per event: samples heard when it arrived
+        self.heard: list[np.ndarray] = []  # received audio, 48 kHz mono s16, frame by frame
+        self.heard_count = 0
         self.raw: list[str] = []
         self.changed = asyncio.Event()
         self.loud_frames = 0
@@ -89,6 +93,7 @@ class RtcClient:
     def _on_message(self, message: str) -> None:
         self.raw.append(message)
         self.events.append(json.loads(message))
+        self.arrivals.append(self.heard_count)
         self.changed.set()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -96,16 +101,22 @@ class RtcClient:
             self.reader = asyncio.get_running_loop().create_task(self._listen(track))
 
     async def _listen(self, track: MediaStreamTrack) -> None:
-        """Count received frames and those with real energy (RMS over about -30 dBFS)."""
+        """Keep received audio; count frames, and those with real energy (RMS over -30 dBFS)."""
         while True:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, av.AudioFrame):
+                continue  # an audio track yields only audio frames
             samples = frame.to_ndarray().astype(np.float64)
             self.frames_in += 1
             if np.sqrt(np.mean(samples**2)) > 1000:
                 self.loud_frames += 1
+            mono = samples.reshape(-1, len(frame.layout.channels)).mean(axis=1)
+            self.heard.append(mono.astype(np.int16))
+            self.heard_count += len(mono)
+            self.changed.set()
 
     def send(self, event: dict[str, Any] | str) -> None:
         """Send a client event (a dict as JSON, a str as is)."""
@@ -129,6 +140,27 @@ class RtcClient:
                 raise TimeoutError(
                     f"no {type_} {fields or ''} within {timeout} s; got {self.types()[after:]}"
                 )
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                pass
+
+    def heard_at(self, event: dict[str, Any]) -> int:
+        """How many samples of audio had been received when `event` arrived."""
+        return self.arrivals[self.index(event)]
+
+    def audio(self) -> np.ndarray:
+        """All the audio received so far, 48 kHz mono s16."""
+        return np.concatenate(self.heard) if self.heard else np.zeros(0, dtype=np.int16)
+
+    async def wait_heard(self, count: int, timeout: float = 15) -> None:
+        """Wait until `count` samples of audio have been received."""
+        deadline = time.monotonic() + timeout
+        while self.heard_count < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"heard {self.heard_count} of {count} samples in {timeout} s")
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), left)

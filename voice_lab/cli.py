@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from . import providers
 from .config import configured_providers, mask
+from .emulator import voice
 from .exchange.export import export_chunks
 from .exchange.imports import parse_import
 from .exchange.reader import ImportRefused
@@ -74,7 +75,10 @@ def _describe(provider: str, cfg) -> list[str]:
             f"base url:  {cfg.get('OPENAI_BASE_URL')}",
             f"api key:   {mask(cfg.get('OPENAI_API_KEY'))}",
         ]
-    return ["endpoint:  the embedded emulator (no credentials needed)"]
+    return [
+        "endpoint:  the embedded emulator (no credentials needed)",
+        f"speech:    replies spoken by {voice.default().name}",
+    ]
 
 
 def _fix(exc: providers.MintError) -> str:

@@ -10,7 +10,6 @@ import asyncio
 import copy
 import json
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
@@ -21,13 +20,12 @@ from . import client_events, settings, voice
 from .client_events import ClientError
 from .keys import Key
 from .scenarios import Scenario
-from .script import Ids, ResponsePlan, Script, split_words, text_tokens
+from .script import Ids, ResponsePlan, Script, text_tokens
 from .vad import TurnDetector
 
 log = logging.getLogger(__name__)
 
 DELTA_SPACING = 0.04  # seconds between streamed deltas: fast, yet visibly streaming
-WORD_MS = 250  # spoken length of one word of the reply
 TRANSCRIPTION_DELAY = 0.05
 FAILURE = {
     "type": "server_error",
@@ -227,7 +225,6 @@ class Session:
             input_text_tokens=text_tokens(str(self.config.get("instructions") or ""))
             + sum(text_tokens(item_text(i)) for i in self.items),
             input_audio_tokens=sum(self.audio_ms.values()) // 100,
-            audio_ms=len(split_words(text)) * WORD_MS if audio else 0,
             failure=FAILURE if self.scenario.name == "response_error" else None,
         )
         if not out_of_band:
@@ -250,6 +247,9 @@ class Session:
         return "Hello from the Voice Lab emulator."
 
     async def _run_response(self, plan: ResponsePlan) -> None:
+        # The speech is made while response.created and the first events go out, as the
+        # service's model is still generating when it announces the response.
+        speaking = self.spawn(voice.default().speak(plan.text)) if plan.audio else None
         first_delta = True
         for event in self.script.response_events(plan):
             if event["type"].endswith(".delta"):
@@ -257,8 +257,10 @@ class Session:
                     await asyncio.sleep(self.scenario.seconds)
                 first_delta = False
                 await asyncio.sleep(DELTA_SPACING)
-            if event["type"] == "output_audio_buffer.started":
-                self._play(plan)
+            if event["type"] == "output_audio_buffer.started" and speaking is not None:
+                samples = await speaking
+                plan.audio_ms = len(samples) * 1000 // voice.RATE  # usage counts what plays
+                self._play(plan, samples)
             if event["type"] == "response.done":
                 self._finish(plan, event)
             self.send(event)
@@ -279,9 +281,7 @@ class Session:
                     self.items[index] = final
                 break
 
-    def _play(self, plan: ResponsePlan) -> None:
-        seed = zlib.crc32(plan.response_id.encode())
-        samples = voice.speech_like(plan.audio_ms / 1000, seed=seed)
+    def _play(self, plan: ResponsePlan, samples: np.ndarray) -> None:
         self.playing, self.spoke = plan, True
         self.audio.play(samples, lambda: self._drained(plan))
 

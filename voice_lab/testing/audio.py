@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import wave
 from pathlib import Path
 
@@ -40,15 +37,7 @@ def speech_wav(path: Path, seconds: float = 2.0, seed: int = 11) -> Path:
 
 def spoken_wav(path: Path, text: str, rate: int = 16000) -> Path:
     """A WAV of `text` spoken by espeak-ng, padded with silence; HarnessError without espeak-ng."""
-    engine = shutil.which("espeak-ng")
+    engine = voice.Voice.detect().engine
     if engine is None:
         raise HarnessError("spoken_wav needs espeak-ng (apt-get install espeak-ng); or speech_wav")
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        subprocess.run([engine, "-w", str(raw), text], check=True, capture_output=True)
-        with wave.open(str(raw)) as wav:
-            source_rate = wav.getframerate()
-            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-    positions = np.arange(0, len(samples), source_rate / rate)
-    resampled = np.interp(positions, np.arange(len(samples)), samples)
-    return write_wav(path, padded(resampled, rate), rate)
+    return write_wav(path, padded(voice.spoken(engine, text, rate), rate), rate)
