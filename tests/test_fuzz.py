@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from tests.eventlogs import barge_in_log, function_call_log, voice_turn_log
 from tests.figures import count, inconsistencies
 from voice_lab import create_app, exchange
-from voice_lab.ingest.mirror import Mirror, to_events
+from voice_lab.ingest.frames import to_events
+from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.events import DIRECTIONS
 from voice_lab.storage import open_store
 from voice_lab.testing import LiveServer

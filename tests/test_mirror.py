@@ -10,7 +10,8 @@ import websocket
 from tests.figures import count
 from voice_lab import exchange
 from voice_lab.exchange import MAX_EVENT_BYTES
-from voice_lab.ingest.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, parse_frame
+from voice_lab.ingest.frames import MAX_FRAME_BYTES, MirrorError, parse_frame
+from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import open_store
 from voice_lab.web.security import origin_allowed
 

@@ -12,7 +12,7 @@ import pytest
 import websocket
 
 from tests.waiting import until
-from voice_lab.ingest.mirror import MAX_FRAME_BYTES
+from voice_lab.ingest.frames import MAX_FRAME_BYTES
 from voice_lab.storage import open_store
 from voice_lab.web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE
 

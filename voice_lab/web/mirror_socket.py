@@ -8,7 +8,8 @@ import json
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from ..ingest.mirror import MAX_FRAME_BYTES, Mirror, MirrorError
+from ..ingest.frames import MAX_FRAME_BYTES, MirrorError
+from ..ingest.mirror import Mirror
 from ..storage import open_store
 from .errors import error_reply
 from .security import origin_allowed
