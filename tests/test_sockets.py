@@ -155,7 +155,8 @@ def test_an_idle_socket_is_closed_its_threads_end_and_a_hello_resumes(live_serve
     threads = threading.active_count()
     again = connect(live_server.url)
     again.send(json.dumps({"op": "hello", "session": sid, "secret": secret}))
-    assert json.loads(again.recv()) == {"op": "welcome", "session": sid, "acked": 1}
+    welcome = {"op": "welcome", "session": sid, "acked": 1, "audio_acked": 0}
+    assert json.loads(again.recv()) == welcome
     again.send(big_frame(2))
     assert json.loads(again.recv()) == {"op": "ack", "upto": 2}
     assert threading.active_count() >= threads + 2

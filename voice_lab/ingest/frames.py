@@ -3,14 +3,22 @@ refused one gets back. No state: Mirror (mirror.py) keeps that."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, cast
 
 from ..protocol.events import MAX_DEPTH, Event, TooDeep, loads, parse_event, row_problem
+from ..storage.rows import AudioChunk
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
 # The frame's own levels (frame, events list, event) above a local event object's MAX_DEPTH.
 MAX_FRAME_DEPTH = MAX_DEPTH + 3
+# A recording chunk is a second of Opus at 64 kbps, about 8 KB: the limit leaves room for other
+# bitrates and timeslices without letting one frame's worth of garbage pass as audio.
+MAX_CHUNK_BYTES = 256 * 1024
+MAX_BATCH_CHUNKS = 100
+OPS = ("hello", "events", "audio")
 # No event limit of its own: an event is at most a frame, and what is stored is never longer
 # than its frame (escapes only shrink), so every stored event fits the importer's event limit.
 
@@ -49,8 +57,8 @@ def parse_frame(text: str | bytes) -> dict[str, Any]:
         raise MirrorError("not_json", f"a frame must be JSON text ({exc})") from None
     if not isinstance(frame, dict):
         raise MirrorError("bad_frame", "a frame must be a JSON object with an op")
-    if frame.get("op") not in ("hello", "events"):
-        raise MirrorError("unknown_op", f"op must be hello or events (got {frame.get('op')!r})")
+    if frame.get("op") not in OPS:
+        raise MirrorError("unknown_op", f"op must be {', '.join(OPS)} (got {frame.get('op')!r})")
     return frame
 
 
@@ -82,3 +90,51 @@ def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]
             else:
                 problem = "an object in data must be a local event with a voicelab.* type"
     raise MirrorError("bad_event", f"events[{index}]: {problem}")
+
+
+def to_chunks(chunks: Any) -> list[AudioChunk]:
+    """Validate an audio frame's chunks and decode their base64, or a MirrorError saying what
+    is wrong with which."""
+    if not isinstance(chunks, list) or not chunks:
+        raise MirrorError("bad_chunks", '"chunks" must be a non-empty list')
+    if len(chunks) > MAX_BATCH_CHUNKS:
+        raise MirrorError(
+            "batch_too_large",
+            f"an audio frame may hold {MAX_BATCH_CHUNKS} chunks (got {len(chunks)}): "
+            "send them in more frames",
+        )
+    return [_chunk(index, item) for index, item in enumerate(chunks)]
+
+
+def _chunk(index: int, item: Any) -> AudioChunk:
+    """One chunk of an audio frame, decoded, or a MirrorError naming it."""
+    problem = _chunk_problem(item)
+    if problem is None:
+        try:
+            data = base64.b64decode(item["data"], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            problem = f"data is not base64 ({exc})"
+        else:
+            if data:
+                return AudioChunk(item["seq"], float(item["t"]), data)
+            problem = "data is empty: send only chunks that hold audio"
+    raise MirrorError("bad_chunk", f"chunks[{index}]: {problem}")
+
+
+def _chunk_problem(item: Any) -> str | None:
+    """What is wrong with a chunk's fields before its data is decoded, or None."""
+    if not isinstance(item, dict):
+        return "must be an object with seq, t and data"
+    # A chunk's seq and t follow an event row's rules, except that t is always known.
+    problem = row_problem(item.get("seq"), "local", item.get("t"))
+    if problem is not None or item.get("t") is None:
+        return problem or "t must be milliseconds since the epoch"
+    data = item.get("data")
+    if not isinstance(data, str):
+        return "data must be the chunk's bytes in base64"
+    if len(data) > (MAX_CHUNK_BYTES + 2) // 3 * 4:
+        return (
+            f"a chunk may hold {MAX_CHUNK_BYTES} bytes (got about {len(data) * 3 // 4}): "
+            "record with a shorter timeslice or a lower bitrate"
+        )
+    return None

@@ -20,7 +20,7 @@ from ..storage.errors import SessionGone, StorageError
 from ..storage.rows import EventRow, Stored
 from ..storage.sqlite import Store
 from . import panel_state
-from .frames import MirrorError, parse_frame, to_events
+from .frames import MirrorError, parse_frame, to_chunks, to_events
 
 SAVE_EVERY = 10.0  # seconds between saves of a mirrored session's panel figures
 HELLO_FOLDS = 5000  # events a hello folds at most to catch the panel figures up
@@ -47,9 +47,12 @@ class Mirror:
     into the panels' figures once its ack is out, while the browser sends more.
     """
 
-    def __init__(self, store: Store, on_stored: Callable[[], None] = lambda: None):
+    def __init__(
+        self, store: Store, on_stored: Callable[[], None] = lambda: None, recording: bool = True
+    ):
         self.store = store
         self.on_stored = on_stored  # tells the dashboard's live tails to look
+        self.recording = recording  # whether audio frames are stored (VOICE_LAB_RECORDING)
         self.session_id: str | None = None
         self._owed: deque[dict[str, Any] | Queued] = deque()
         # The session's panel figures, folded as events are stored and saved now and then, so
@@ -74,6 +77,8 @@ class Mirror:
             if frame["op"] == "hello":
                 self.settle()  # the welcome's resume point counts every batch before it
                 owed = self.hello(frame)
+            elif frame["op"] == "audio":
+                owed = self.audio(frame)
             else:
                 owed = self.events(frame)
         except MirrorError as exc:
@@ -114,8 +119,15 @@ class Mirror:
         else:
             self.session_id = self._writable(frame)
         acked = self.store.contiguous_seq(self.session_id)
+        audio_acked = self.store.audio_contiguous(self.session_id)
         self._catch_up()
-        return {"op": "welcome", "session": self.session_id, "acked": acked, **created}
+        return {
+            "op": "welcome",
+            "session": self.session_id,
+            "acked": acked,
+            "audio_acked": audio_acked,
+            **created,
+        }
 
     def _writable(self, frame: Mapping[str, Any]) -> str:
         """The existing session a hello names, once its write secret is checked."""
@@ -158,19 +170,29 @@ class Mirror:
         rows = [EventRow.of(event) for event in events]
         return Queued(self.session_id, events, self.store.queue_events(self.session_id, rows))
 
+    def audio(self, frame: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a frame of recording chunks now (they are few and never folded) and ack the
+        highest contiguous chunk seq; else say why not."""
+        if self.session_id is None:
+            raise MirrorError("no_session", "send hello before audio")
+        if not self.recording:
+            raise MirrorError(
+                "recording_off",
+                "this Voice Lab stores no recordings (VOICE_LAB_RECORDING=off): send no audio",
+            )
+        chunks = to_chunks(frame.get("chunks"))
+        try:
+            upto = self.store.insert_chunks(self.session_id, chunks)
+        except StorageError as exc:
+            raise refusal(exc, self.session_id, "audio") from None
+        return {"op": "audio_ack", "upto": upto}
+
     def ack(self, queued: Queued) -> dict[str, Any]:
         """Once the batch is stored, ack the highest contiguous seq; else say why not."""
         try:
             stored = queued.stored()
-        except SessionGone:
-            return MirrorError(
-                "session_not_found", f"session {queued.session_id!r} was deleted"
-            ).frame()
         except StorageError as exc:
-            # Locked, disk full, a write refused: not acked, so the browser sends it again.
-            return MirrorError(
-                "storage_unavailable", f"could not store the batch ({exc}); send it again"
-            ).frame()
+            return refusal(exc, queued.session_id, "batch").frame()
         self.on_stored()
         self._unfolded.append((queued, stored))
         return {"op": "ack", "upto": stored.contiguous}
@@ -237,6 +259,14 @@ class Mirror:
             self.fold = None
             return
         self.saved = (fold.folded, time.monotonic())
+
+
+def refusal(exc: StorageError, session_id: str, what: str) -> MirrorError:
+    """The MirrorError the browser is told for a write the store refused."""
+    if isinstance(exc, SessionGone):
+        return MirrorError("session_not_found", f"session {session_id!r} was deleted")
+    # Locked, disk full, a write refused: not acked, so the browser sends it again.
+    return MirrorError("storage_unavailable", f"could not store the {what} ({exc}); send it again")
 
 
 def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:
