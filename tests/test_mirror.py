@@ -564,3 +564,31 @@ def test_audio_over_a_real_socket_resumes_after_a_reconnect(live_server, app, ne
     assert second.call(audio(3)) == {"op": "audio_ack", "upto": 3}
     assert second.call({"op": "events", "events": [event(1)]}) == {"op": "ack", "upto": 1}
     second.close()
+
+
+@pytest.fixture
+def recording_off(settings):
+    """The app records nothing."""
+    settings["VOICE_LAB_RECORDING"] = "off"
+
+
+def test_the_call_page_offers_recording(client):
+    assert 'data-testid="record"' in client.get("/call").get_data(as_text=True)
+
+
+def test_an_app_that_records_nothing_offers_no_recording_and_refuses_audio(
+    recording_off, client, live_server, app, new_session
+):
+    assert 'data-testid="record"' not in client.get("/call").get_data(as_text=True)
+    sid, hello = new_session()
+    ws = Client(live_server.url)
+    assert ws.call(hello)["op"] == "welcome"
+    reply = ws.call(audio(1))
+    assert reply["code"] == "recording_off" and "VOICE_LAB_RECORDING" in reply["message"]
+    assert ws.call({"op": "events", "events": [event(1)]}) == {"op": "ack", "upto": 1}
+    ws.close()
+    store = open_store(app)
+    try:
+        assert store.recording_info(sid) is None
+    finally:
+        store.close()
