@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from voice_lab.storage import open_store
-from voice_lab.testing import TcpProxy, hold_call, speech_wav, spoken_wav
+from voice_lab.testing import TcpProxy, hold_call, speech_wav, spoken_wav, wait_for_responses
 
 pytestmark = pytest.mark.e2e
 
@@ -67,6 +67,43 @@ def test_a_call_is_recorded_in_stereo_as_long_as_it_lasted(voice_lab_browser, mi
     assert 0 <= stop["t"] - call_stop["t"] < 1000
     level = np.sqrt(np.mean(samples.astype(np.float64) ** 2, axis=0))
     assert level[0] > 0.005 and level[1] > 0.005, level  # the microphone, and the model's voice
+
+
+MUTED_MS = 2500
+
+
+def test_a_mute_records_silence_and_the_recording_goes_on(voice_lab_browser, mic, server, app):
+    def mute_for_a_while(page):
+        page.get_by_test_id("mute").check()
+        # How long the mute lasts is what is under test, not an order of steps: the check
+        # below reads the stretch from the stored events' times.
+        page.wait_for_timeout(MUTED_MS)
+        page.get_by_test_id("mute").uncheck()
+        wait_for_responses(page, 2)
+
+    page = voice_lab_browser.page(mic, loop=True)
+    session_id = hold_call(page, server.url, {"label": "muted"}, during=mute_for_a_while)
+    chunks, events = recording(app, session_id)
+    start, stop = (e for e in events if e["type"] == "voicelab.recording")
+    rate, samples = decoded(chunks)
+    assert abs(len(samples) / rate - (stop["t"] - start["t0"]) / 1000) < 0.5
+    store = open_store(app)
+    try:
+        mics = [
+            json.loads(r["payload"]) | {"t": r["t"]}
+            for r in store.iter_events(session_id)
+            if r["type"] == "voicelab.mic"
+        ]
+    finally:
+        store.close()
+    muted = next(m for m in mics if m["muted"])
+    unmuted = next(m for m in mics if not m["muted"] and m["t"] > muted["t"])
+    # The muted stretch, a little inside its ends: the left channel is silent there.
+    begin = int(((muted["t"] - start["t0"]) / 1000 + 0.3) * rate)
+    end = int(((unmuted["t"] - start["t0"]) / 1000 - 0.3) * rate)
+    assert end - begin > rate
+    assert np.abs(samples[begin:end, 0]).max() < 1e-3
+    assert np.abs(samples[:begin, 0]).max() > 0.01  # the microphone, before the mute
 
 
 def test_a_call_with_recording_unticked_records_nothing(voice_lab_browser, mic, server, app):
