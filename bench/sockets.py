@@ -11,7 +11,7 @@ import threading
 
 import websocket
 
-from voice_lab.ingest.mirror import MAX_FRAME_BYTES
+from voice_lab.ingest.frames import MAX_FRAME_BYTES
 
 from .common import Figure, rss_kib, scratch, serving
 from .export import reset_peak

@@ -1,4 +1,5 @@
-"""Faults: a failed response, a dropped call, a refused mint and a mirror cut mid-call."""
+"""Faults: a failed response, a dropped call, a refused mint and a mirror cut mid-call (no event
+and no recording chunk lost)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from e2e.recordings import assert_every_chunk_stored_once
 from voice_lab.testing import (
     CallFailed,
     CapturedSession,
@@ -89,3 +91,4 @@ def test_a_mirror_cut_by_the_server_side_loses_nothing(page, voice_lab_server):
     assert [e.seq for e in captured.events] == list(range(1, recorded + 1))
     seqs = {c.name: c for c in captured.checks()}["seq contiguous"]
     assert seqs.ok, seqs.detail
+    assert assert_every_chunk_stored_once(voice_lab_server.database, session_id) > 4

@@ -1,5 +1,6 @@
 """Faults in a real browser: the database refusing writes for a moment, and the Voice Lab server
-restarted in the middle of a call. The page's mirror.js resends; recorded == acked == stored.
+restarted in the middle of a call. The page's mirror.js resends; recorded == acked == stored, for
+the events and for the recording's chunks.
 
 For the restart, the call is held with a second Voice Lab's emulator standing in for Azure, as a
 cloud service would hold it: restarting the server the page mirrors to leaves the call up.
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from e2e.recordings import assert_every_chunk_stored_once
 from tests.figures import count
 from voice_lab.testing import (
     HarnessError,
@@ -129,6 +131,8 @@ def test_server_restarted_mid_call_nothing_lost(page, restartable):
     assert int(by("recorded-count").text_content()) == int(by("acked-seq").text_content())
     assert int(by("acked-seq").text_content()) == stored["event_count"] == stored["max_seq"]
     assert stored["ended_at"]
+    chunks = assert_every_chunk_stored_once(restartable.server.database, session_id)
+    count("recording chunks stored (server restart)", chunks)
     count("events sent (server restart)", stored["max_seq"])
     count("events stored (server restart)", stored["event_count"])
 

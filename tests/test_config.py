@@ -82,6 +82,11 @@ def test_emulator_on_by_default_only_without_credentials():
     assert configured_providers(cfg) == ["azure", "emulator"]
 
 
+def test_recording_on_unless_turned_off():
+    assert load({})["VOICE_LAB_RECORDING"] is True
+    assert load({"VOICE_LAB_RECORDING": "off"})["VOICE_LAB_RECORDING"] is False
+
+
 @pytest.mark.parametrize(
     ("raw", "variable"),
     [
@@ -95,6 +100,7 @@ def test_emulator_on_by_default_only_without_credentials():
         ({"VOICE_LAB_EMULATOR": "maybe"}, "VOICE_LAB_EMULATOR"),
         ({"VOICE_LAB_PROVIDER": "emulator", "VOICE_LAB_EMULATOR": "off"}, "VOICE_LAB_EMULATOR"),
         ({"VOICE_LAB_EMULATOR_SCENARIO": "explode"}, "VOICE_LAB_EMULATOR_SCENARIO"),
+        ({"VOICE_LAB_RECORDING": "stereo"}, "VOICE_LAB_RECORDING"),
         ({"VOICE_LAB_EMULATOR_PROTOCOL": "v2"}, "VOICE_LAB_EMULATOR_PROTOCOL"),
         (
             {

@@ -23,7 +23,8 @@ from voice_lab import create_app
 from voice_lab.exchange.export import export_chunks
 from voice_lab.exchange.imports import parse_import
 from voice_lab.exchange.reader import ImportRefused
-from voice_lab.ingest.mirror import Mirror, to_events
+from voice_lab.ingest.frames import to_events
+from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.names import DIRECTIONS
 from voice_lab.storage import open_store
 from voice_lab.testing import LiveServer

@@ -1,5 +1,6 @@
 """The mirror over real websockets: stored once, resumable, and every bad frame answered."""
 
+import base64
 import hashlib
 import json
 import sqlite3
@@ -10,7 +11,8 @@ import websocket
 from tests.figures import count
 from voice_lab.exchange.export import export_chunks
 from voice_lab.exchange.reader import MAX_EVENT_BYTES
-from voice_lab.ingest.mirror import MAX_FRAME_BYTES, Mirror, MirrorError, parse_frame
+from voice_lab.ingest.frames import MAX_CHUNK_BYTES, MAX_FRAME_BYTES, MirrorError, parse_frame
+from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import open_store
 from voice_lab.web.security import origin_allowed
 
@@ -87,6 +89,7 @@ def test_batches_stored_once_and_acked(live_server, app, new_session):
         "op": "welcome",
         "session": sid,
         "acked": 0,
+        "audio_acked": 0,
     }
     assert client.batch([1, 2, 3]) == {"op": "ack", "upto": 3}
     assert client.batch([1, 2, 3]) == {"op": "ack", "upto": 3}
@@ -367,7 +370,7 @@ def test_frames_sent_ahead_are_answered_in_order(live_server, app, new_session):
     assert [r.get("upto", r.get("code")) for r in replies[:2]] == [2, "bad_events"]
     # Seq 4 is stored with 3 missing: its ack says 2, or 4 when 3 committed in the same group.
     assert replies[2]["upto"] in (2, 4) and replies[3]["upto"] == 4
-    assert replies[4] == {"op": "welcome", "session": other, "acked": 0}
+    assert replies[4] == {"op": "welcome", "session": other, "acked": 0, "audio_acked": 0}
     assert replies[5] == {"op": "ack", "upto": 1}
     assert [row["seq"] for row in stored(app, sid)] == [1, 2, 3, 4]
     assert [row["seq"] for row in stored(app, other)] == [1]
@@ -381,9 +384,9 @@ def test_a_welcome_counts_the_batches_taken_before_it(app, new_session):
     mirror.take(json.dumps({"op": "events", "events": [event(1), event(2)]}))
     mirror.take(json.dumps(hello))
     assert [mirror.reply() for _ in range(3)] == [
-        {"op": "welcome", "session": sid, "acked": 0},
+        {"op": "welcome", "session": sid, "acked": 0, "audio_acked": 0},
         {"op": "ack", "upto": 2},
-        {"op": "welcome", "session": sid, "acked": 2},
+        {"op": "welcome", "session": sid, "acked": 2, "audio_acked": 0},
     ]
     assert mirror.unanswered == 0
     store.close()
@@ -425,7 +428,7 @@ def test_a_hello_without_the_right_write_secret_is_refused_and_nothing_stored(
         assert client.batch([1])["code"] == "no_session"
         count("wrong write secrets tried")
     assert stored(app, sid) == [] and stored(app, other) == []
-    assert client.call(hello) == {"op": "welcome", "session": sid, "acked": 0}
+    assert client.call(hello) == {"op": "welcome", "session": sid, "acked": 0, "audio_acked": 0}
     assert client.batch([1]) == {"op": "ack", "upto": 1}
     client.close()
     assert [row["seq"] for row in stored(app, sid)] == [1]
@@ -454,7 +457,12 @@ def test_a_session_created_by_hello_resumes_with_the_welcomes_secret(live_server
     refused = second.call({"op": "hello", "session": welcome["session"]})
     assert refused["code"] == "secret_required"
     resumed = {"op": "hello", "session": welcome["session"], "secret": welcome["secret"]}
-    assert second.call(resumed) == {"op": "welcome", "session": welcome["session"], "acked": 2}
+    assert second.call(resumed) == {
+        "op": "welcome",
+        "session": welcome["session"],
+        "acked": 2,
+        "audio_acked": 0,
+    }
     assert second.batch([3]) == {"op": "ack", "upto": 3}
     second.close()
     assert [row["seq"] for row in stored(app, welcome["session"])] == [1, 2, 3]
@@ -468,3 +476,119 @@ def test_the_write_secret_is_in_no_row_read_and_no_export(store):
     export = "".join(export_chunks(store.get_session(sid), store.export_rows(sid)))
     assert secret not in export and written not in export
     assert store.write_allowed(sid, secret) is True
+
+
+def audio(*seqs: int, data: bytes | None = None) -> str:
+    """An audio frame of chunks with these seqs (each its own bytes unless `data` is given)."""
+    chunks = [
+        {
+            "seq": n,
+            "t": 1763900000000.0 + 1000 * n,
+            "data": base64.b64encode(data if data is not None else b"chunk %d" % n).decode(),
+        }
+        for n in seqs
+    ]
+    return json.dumps({"op": "audio", "chunks": chunks})
+
+
+@pytest.fixture
+def mirrored(app, new_session):
+    """A Mirror welcomed to a new session, without a socket: (mirror, its store, session id)."""
+    sid, hello = new_session()
+    store = open_store(app)
+    mirror = Mirror(store)
+    assert mirror.handle(json.dumps(hello))["audio_acked"] == 0
+    yield mirror, store, sid
+    mirror.close()
+    store.close()
+
+
+def test_audio_chunks_are_stored_once_and_acked(mirrored):
+    mirror, store, sid = mirrored
+    assert mirror.handle(audio(1, 2)) == {"op": "audio_ack", "upto": 2}
+    assert mirror.handle(audio(1, 2)) == {"op": "audio_ack", "upto": 2}  # a resend: nothing new
+    assert mirror.handle(audio(4)) == {"op": "audio_ack", "upto": 2}
+    assert mirror.handle(audio(2, 3)) == {"op": "audio_ack", "upto": 4}
+    assert list(store.recording_chunks(sid)) == [b"chunk %d" % n for n in (1, 2, 3, 4)]
+    assert store.recording_info(sid)["first_t"] == 1763900001000.0
+    assert store.contiguous_seq(sid) == 0  # audio has a sequence of its own
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "fragment"),
+    [
+        ('{"op": "audio", "chunks": []}', "bad_chunks", "non-empty list"),
+        (
+            '{"op": "audio", "chunks": [{"seq": 1, "t": 1, "data": "not base64!"}]}',
+            "bad_chunk",
+            "chunks[0]: data is not base64",
+        ),
+        ('{"op": "audio", "chunks": [{"seq": 0, "t": 1, "data": "AAAA"}]}', "bad_chunk", "seq"),
+        ('{"op": "audio", "chunks": [{"seq": 1, "data": "AAAA"}]}', "bad_chunk", "t must"),
+        ('{"op": "audio", "chunks": [{"seq": 1, "t": 1, "data": ""}]}', "bad_chunk", "empty"),
+        (audio(1, data=b"x" * (MAX_CHUNK_BYTES + 3)), "bad_chunk", "shorter timeslice"),
+        (audio(*range(1, 102)), "batch_too_large", "more frames"),
+    ],
+)
+def test_bad_audio_is_refused_whole_and_the_mirror_goes_on(mirrored, frame, code, fragment):
+    mirror, store, sid = mirrored
+    reply = mirror.handle(frame)
+    assert reply["op"] == "error" and reply["code"] == code and fragment in reply["message"]
+    assert store.recording_info(sid) is None
+    assert mirror.handle(audio(1)) == {"op": "audio_ack", "upto": 1}
+
+
+def test_audio_before_hello_is_refused(app):
+    store = open_store(app)
+    try:
+        reply = Mirror(store).handle(audio(1))
+    finally:
+        store.close()
+    assert reply["code"] == "no_session" and "hello" in reply["message"]
+
+
+def test_audio_into_a_deleted_session_is_said_to_be_gone(mirrored):
+    mirror, store, sid = mirrored
+    store.delete_session(sid)
+    assert mirror.handle(audio(1))["code"] == "session_not_found"
+
+
+def test_audio_over_a_real_socket_resumes_after_a_reconnect(live_server, app, new_session):
+    sid, hello = new_session()
+    first = Client(live_server.url)
+    first.call(hello)
+    assert first.call(audio(1, 2)) == {"op": "audio_ack", "upto": 2}
+    first.close()
+    second = Client(live_server.url)
+    assert second.call(hello)["audio_acked"] == 2
+    assert second.call(audio(3)) == {"op": "audio_ack", "upto": 3}
+    assert second.call({"op": "events", "events": [event(1)]}) == {"op": "ack", "upto": 1}
+    second.close()
+
+
+@pytest.fixture
+def recording_off(settings):
+    """The app records nothing."""
+    settings["VOICE_LAB_RECORDING"] = "off"
+
+
+def test_the_call_page_offers_recording(client):
+    assert 'data-testid="record"' in client.get("/call").get_data(as_text=True)
+
+
+def test_an_app_that_records_nothing_offers_no_recording_and_refuses_audio(
+    recording_off, client, live_server, app, new_session
+):
+    assert 'data-testid="record"' not in client.get("/call").get_data(as_text=True)
+    sid, hello = new_session()
+    ws = Client(live_server.url)
+    assert ws.call(hello)["op"] == "welcome"
+    reply = ws.call(audio(1))
+    assert reply["code"] == "recording_off" and "VOICE_LAB_RECORDING" in reply["message"]
+    assert ws.call({"op": "events", "events": [event(1)]}) == {"op": "ack", "upto": 1}
+    ws.close()
+    store = open_store(app)
+    try:
+        assert store.recording_info(sid) is None
+    finally:
+        store.close()

@@ -12,7 +12,7 @@ import pytest
 import websocket
 
 from tests.waiting import until
-from voice_lab.ingest.mirror import MAX_FRAME_BYTES
+from voice_lab.ingest.frames import MAX_FRAME_BYTES
 from voice_lab.storage import open_store
 from voice_lab.web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE
 
@@ -156,7 +156,8 @@ def test_an_idle_socket_is_closed_its_threads_end_and_a_hello_resumes(live_serve
     until(lambda: threading.active_count() == threads, "the first socket's threads ended")
     again = connect(live_server.url)
     again.send(json.dumps({"op": "hello", "session": sid, "secret": secret}))
-    assert json.loads(again.recv()) == {"op": "welcome", "session": sid, "acked": 1}
+    welcome = {"op": "welcome", "session": sid, "acked": 1, "audio_acked": 0}
+    assert json.loads(again.recv()) == welcome
     again.send(big_frame(2))
     assert json.loads(again.recv()) == {"op": "ack", "upto": 2}
     assert threading.active_count() >= threads + 2

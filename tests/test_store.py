@@ -14,7 +14,7 @@ from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import migrations
 from voice_lab.storage.errors import Conflict, SessionGone, StorageError, Unavailable
 from voice_lab.storage.migrations import MIGRATIONS, NAMES
-from voice_lab.storage.rows import EventRow
+from voice_lab.storage.rows import AudioChunk, EventRow
 from voice_lab.storage.sqlite import Store
 from voice_lab.storage.writer import Writer
 
@@ -263,8 +263,8 @@ def test_a_database_the_old_layout_made_opens_unchanged(tmp_path):
     schema = old.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     old.close()
     store = Store(path)
-    assert store.migrate() == len(NAMES) == 5
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert store.migrate() == len(NAMES) == 6
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 6
     now = store.db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")
     assert [tuple(r) for r in now] == schema
     assert store.get_session("s")["provider"] == "x"
@@ -307,3 +307,46 @@ def test_a_database_no_backend_takes_stops_the_start(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="VOICE_LAB_DATABASE: no storage backend for postgresql"):
         create_app({"VOICE_LAB_DATABASE": "postgresql://db.example/voice_lab", "TESTING": True})
     assert list(tmp_path.iterdir()) == []
+
+
+def chunk(seq: int) -> AudioChunk:
+    return AudioChunk(seq, 1000.0 + seq, bytes([seq % 256]) * (100 + seq))
+
+
+def test_recording_chunks_are_stored_once_in_seq_order(store):
+    sid = store.create_session(provider="emulator")
+    assert store.recording_info(sid) is None and store.audio_contiguous(sid) == 0
+    assert store.insert_chunks(sid, [chunk(2), chunk(1)]) == 2
+    assert store.insert_chunks(sid, [chunk(2), chunk(4)]) == 2  # 3 is missing
+    assert store.audio_contiguous(sid) == 2
+    assert store.insert_chunks(sid, [chunk(3)]) == 4
+    assert list(store.recording_chunks(sid, batch=3)) == [chunk(n).data for n in (1, 2, 3, 4)]
+    assert store.recording_info(sid) == {
+        "chunks": 4,
+        "bytes": sum(len(chunk(n).data) for n in (1, 2, 3, 4)),
+        "first_t": 1001.0,
+        "contiguous": 4,
+    }
+    assert store.contiguous_seq(sid) == 0  # the events' sequence is another one
+
+
+def test_a_resent_chunk_keeps_what_was_stored_first(store):
+    sid = store.create_session(provider="emulator")
+    store.insert_chunks(sid, [AudioChunk(1, 1.0, b"first")])
+    assert store.insert_chunks(sid, [AudioChunk(1, 2.0, b"again")]) == 1
+    assert list(store.recording_chunks(sid)) == [b"first"]
+
+
+def test_deleting_a_session_deletes_its_recording(store):
+    sid, other = store.create_session(provider="x"), store.create_session(provider="x")
+    store.insert_chunks(sid, [chunk(1), chunk(2)])
+    store.insert_chunks(other, [chunk(1)])
+    assert store.delete_session(sid)
+    left = store.db.execute("SELECT session_id, count(*) FROM recording_chunks GROUP BY 1")
+    assert [tuple(r) for r in left] == [(other, 1)]
+    assert store.recording_info(sid) is None
+
+
+def test_chunks_of_a_session_that_is_gone_are_refused(store):
+    with pytest.raises(SessionGone):
+        store.insert_chunks("vl_missing", [chunk(1)])

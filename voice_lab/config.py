@@ -54,6 +54,7 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_SOCKETS": "256",
     "VOICE_LAB_SOCKET_READ_AHEAD": "4",
     "VOICE_LAB_READ_AHEAD_TOTAL": "32",
+    "VOICE_LAB_RECORDING": "on",
 }
 MIN_TOKEN_LENGTH = 16
 # The mirror sockets' limits (see web/sockets.py) and what one of their units means.
@@ -114,6 +115,7 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     cfg["VOICE_LAB_EMULATOR"] = _flag(
         "VOICE_LAB_EMULATOR", values["VOICE_LAB_EMULATOR"], cfg["VOICE_LAB_PROVIDER"] == "emulator"
     )
+    cfg["VOICE_LAB_RECORDING"] = _flag("VOICE_LAB_RECORDING", values["VOICE_LAB_RECORDING"], True)
     _scenario(cfg["VOICE_LAB_EMULATOR_SCENARIO"])
     _choice("VOICE_LAB_EMULATOR_PROTOCOL", cfg["VOICE_LAB_EMULATOR_PROTOCOL"], ("ga", "beta"))
     if cfg["VOICE_LAB_PROVIDER"] == "azure-preview" and not cfg["VOICE_LAB_WEBRTC_URL"]:

@@ -120,6 +120,7 @@ class Call extends EventTarget {
       const track = stream.getAudioTracks()[0];
       track.enabled = !muted;
       await this.sender.replaceTrack(track);
+      this.mirror.recorder?.setMicrophone(stream); // the recording's left channel follows
       for (const old of this.stream.getTracks()) old.stop();
       this.stream = stream;
       showMicrophone(stream);
@@ -147,6 +148,7 @@ class Call extends EventTarget {
       if (reason) showError("call-error", `The call ended: ${reason}.`);
       const { mirror, pc, dc } = this;
       mirror?.local("voicelab.call", { phase: "stop" });
+      mirror?.recorder?.stop(); // the recording ends with the call; close() waits for its end
       this._stopCountdown?.("–");
       dc?.close();
       if (pc) {
@@ -212,7 +214,11 @@ class Call extends EventTarget {
     this.pc = pc;
     this.mirror.watch(pc);
     this._showPeer = showPeer(pc);
-    pc.addEventListener("track", (e) => showRemote(e.streams[0] || new MediaStream([e.track])));
+    pc.addEventListener("track", (e) => {
+      const remote = e.streams[0] || new MediaStream([e.track]);
+      showRemote(remote);
+      if (this.settings.record) this.mirror.recordAudio(this.stream, remote, { context: audioContext() });
+    });
     pc.addEventListener("connectionstatechange", () => {
       if (pc.connectionState === "failed") this.stop("the peer connection failed");
     });

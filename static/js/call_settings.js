@@ -33,6 +33,8 @@ export function readSettings() {
       eagerness: f.eagerness.value,
     },
     transcription: f.transcription.checked,
+    // Absent when the app records nothing (VOICE_LAB_RECORDING=off).
+    record: Boolean(f.record?.checked),
     scenario: f.scenario.value,
     label: f.label.value.trim(),
   };

@@ -12,8 +12,12 @@
 //   (or { url, session, secret }: the id and write_secret of POST /api/sessions)
 //   mirror.watch(pc);      // state changes, getStats() samples, channels the peer opens
 //   mirror.attach(dc);     // the channel you created: wraps dc.send, listens to messages
+//   mirror.recordAudio(micStream, remoteStream);  // optional: the call in stereo
 //   ...
 //   await mirror.close();  // after the call: waits briefly for the last acks
+
+import { AUDIO_BUFFER_BYTES, AudioOutbox } from "./mirror_audio.js";
+import { CHANNELS, MIME, StereoRecorder } from "./recorder.js";
 
 const MAX_FRAME_BYTES = 1024 * 1024;
 const MAX_BATCH_EVENTS = 500;
@@ -99,11 +103,18 @@ function rounded(value, factor = 1, digits = 3) {
 
 /**
  * The recorder and its websocket. Events: "record" (detail: the event), "ack" (detail: acked
- * seq), "state" (detail: connecting | open | idle | reconnecting | closing | closed), "error"
- * (detail: the server's error frame).
+ * seq), "audio_ack" (detail: acked chunk seq), "state" (detail: connecting | open | idle |
+ * reconnecting | closing | closed), "error" (detail: the server's error frame).
  */
 export class Mirror extends EventTarget {
-  constructor({ url, session = null, secret = null, create = null, statsIntervalMs = 1000 } = {}) {
+  constructor({
+    url,
+    session = null,
+    secret = null,
+    create = null,
+    statsIntervalMs = 1000,
+    audioBufferBytes = AUDIO_BUFFER_BYTES,
+  } = {}) {
     super();
     if (!url) throw new Error("Mirror needs the url of /ws/mirror");
     if (!session && !create) throw new Error("Mirror needs a session id or a create object");
@@ -129,6 +140,14 @@ export class Mirror extends EventTarget {
     this._closing = null; // the promise close() returns
     this._cleanups = [];
     this._channels = new WeakSet();
+    this.recorder = null; // the StereoRecorder of recordAudio()
+    this.audio = new AudioOutbox({
+      frameBytes: MAX_FRAME_BYTES,
+      budgetBytes: audioBufferBytes,
+      onReady: () => this._wake(),
+      onGap: (gap) => this.local("voicelab.recording", { phase: "gap", ...gap }),
+      onError: (message) => this.local("voicelab.error", { message, source: "recording" }),
+    });
     this._connect();
   }
 
@@ -143,11 +162,7 @@ export class Mirror extends EventTarget {
     const event = { seq: ++this.seq, dir, t: now(), data: dir === "local" ? data : asText(data) };
     this._pending.push(this._entry(event));
     this.dispatchEvent(new CustomEvent("record", { detail: event }));
-    if (this._state === "idle") {
-      this._setState("resuming");
-      this._connect();
-    }
-    this._schedule();
+    this._wake();
     return event;
   }
 
@@ -207,6 +222,37 @@ export class Mirror extends EventTarget {
     return pc;
   }
 
+  /**
+   * Record the call in stereo (left: `localStream`, the microphone as sent; right:
+   * `remoteStream`, as played) and send it with the events; `context`: an AudioContext to use.
+   * Returns the StereoRecorder (call its setMicrophone(stream) after a microphone switch), or
+   * null when recording cannot start here: that is recorded as a voicelab.error, and the call
+   * goes on. close() stops it.
+   */
+  recordAudio(localStream, remoteStream, { context = null } = {}) {
+    if (this.recorder || this._closing || this.audio.off) return this.recorder;
+    let recorder;
+    try {
+      recorder = new StereoRecorder(localStream, remoteStream, { context });
+    } catch (exc) {
+      this.local("voicelab.error", { message: String(exc?.message || exc), source: "recording" });
+      return null;
+    }
+    this.recorder = recorder;
+    recorder.addEventListener("start", () =>
+      this.local("voicelab.recording", { phase: "start", t0: now(), mime: MIME, channels: CHANNELS }),
+    );
+    recorder.addEventListener("chunk", (e) => this.audio.add(e.detail, now()));
+    recorder.addEventListener("error", (e) =>
+      this.local("voicelab.error", { message: e.detail, source: "recording" }),
+    );
+    // How many chunks it made: those stored, plus those a gap event reports as dropped.
+    recorder.addEventListener("stop", () =>
+      this.local("voicelab.recording", { phase: "stop", chunks: recorder.chunks }),
+    );
+    return recorder;
+  }
+
   /** Record uncaught errors and unhandled rejections of the page. */
   watchErrors(target = window) {
     this._listen(target, "error", (e) =>
@@ -220,28 +266,37 @@ export class Mirror extends EventTarget {
     );
   }
 
-  /** Stop recording once the server acked everything (or `waitMs` passed); resolves when done. */
+  /** Stop recording (the audio's last chunk first) once the server acked everything (or
+   * `waitMs` passed); resolves when done. */
   close({ waitMs = CLOSE_WAIT_MS } = {}) {
     if (this._closing) return this._closing;
+    this._closing = (this.recorder?.stop() ?? Promise.resolve()).then(() => this._drain(waitMs));
+    return this._closing;
+  }
+
+  _drain(waitMs) {
     for (const cleanup of this._cleanups.splice(0)) cleanup();
     this._setState(ON_CLOSE[this._state]);
-    this._closing = new Promise((resolve) => {
+    return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(deadline);
         this.removeEventListener("ack", check);
+        this.removeEventListener("audio_ack", check);
         clearTimeout(this._flushTimer);
         clearTimeout(this._retryTimer);
         clearTimeout(this._resendTimer);
         if (this._ws) this._ws.close(1000, "call ended");
         this._setState("closed");
-        resolve({ recorded: this.seq, acked: this.acked });
+        const { seq: chunks, acked: chunksAcked } = this.audio;
+        resolve({ recorded: this.seq, acked: this.acked, chunks, chunks_acked: chunksAcked });
       };
       const check = () => {
-        if (this.acked >= this.seq) finish();
+        if (this._allAcked()) finish();
       };
       const deadline = setTimeout(finish, waitMs);
       this.addEventListener("ack", check);
-      if (!this._ws && this.acked < this.seq) {
+      this.addEventListener("audio_ack", check);
+      if (!this._ws && !this._allAcked()) {
         // Away with events unacked: try now rather than when the backoff would.
         clearTimeout(this._retryTimer);
         this._connect();
@@ -249,7 +304,19 @@ export class Mirror extends EventTarget {
       this._flush();
       check();
     });
-    return this._closing;
+  }
+
+  _allAcked() {
+    return this.acked >= this.seq && this.audio.done;
+  }
+
+  // Something new to send: reconnect a socket the server closed while idle, and flush soon.
+  _wake() {
+    if (this._state === "idle") {
+      this._setState("resuming");
+      this._connect();
+    }
+    this._schedule();
   }
 
   _listen(target, type, handler) {
@@ -298,7 +365,7 @@ export class Mirror extends EventTarget {
       if (this._ws !== ws) return;
       this._ws = null;
       if (this._state === "closed") return;
-      if (e.code === IDLE_CLOSE && this._state === "open" && this.acked >= this.seq) {
+      if (e.code === IDLE_CLOSE && this._state === "open" && this._allAcked()) {
         this._setState("idle"); // record() connects again
         return;
       }
@@ -320,11 +387,25 @@ export class Mirror extends EventTarget {
     }
     if (frame.op === "welcome") this._onWelcome(frame);
     else if (frame.op === "ack") this._ack(frame.upto);
-    else if (frame.op === "error") {
+    else if (frame.op === "audio_ack") {
+      if (this.audio.ack(frame.upto)) this._audioAcked();
+    } else if (frame.op === "error") {
       this.lastError = frame;
       this.dispatchEvent(new CustomEvent("error", { detail: frame }));
       if (frame.code === "storage_unavailable") this._resendSoon();
+      if (frame.code === "recording_off") this._stopAudio();
     }
+  }
+
+  // The server stores no recordings: stop the recorder and forget its chunks.
+  _stopAudio() {
+    this.audio.refuse();
+    this.recorder?.stop();
+    this._audioAcked();
+  }
+
+  _audioAcked() {
+    this.dispatchEvent(new CustomEvent("audio_ack", { detail: this.audio.acked }));
   }
 
   // The server could not store a batch (locked, disk full): after a pause, send again
@@ -335,6 +416,7 @@ export class Mirror extends EventTarget {
     this._resendTimer = setTimeout(() => {
       this._resendTimer = null;
       this._sentUpto = this.acked;
+      this.audio.resend();
       this._flush();
     }, delay);
   }
@@ -345,7 +427,9 @@ export class Mirror extends EventTarget {
       this.secret = frame.secret; // created for this page: its only copy
     }
     const acked = Number(frame.acked) || 0;
-    if (UNWELCOMED.has(this._state) && acked > 0 && this.acked === 0) this._renumberAfter(acked);
+    const first = UNWELCOMED.has(this._state);
+    if (first && acked > 0 && this.acked === 0) this._renumberAfter(acked);
+    if (this.audio.welcomed(Number(frame.audio_acked) || 0, first)) this._audioAcked();
     this._retries = 0;
     this._ack(acked); // may finish a close(): then the state stays closed
     this._sentUpto = this.acked;
@@ -396,6 +480,7 @@ export class Mirror extends EventTarget {
       ws.send(`{"op":"events","events":[${batch.join(",")}]}`);
       this._sentUpto = this._pending[index - 1].event.seq;
     }
+    this.audio.flush(ws);
   }
 }
 

@@ -12,40 +12,23 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from ..analysis.aggregates import Aggregates
-from ..protocol.codec import MAX_DEPTH, TooDeep, loads, storable
-from ..protocol.record import Event, parse_event, row_problem
+from ..protocol.codec import storable
+from ..protocol.record import Event
 from ..protocol.redaction import field_text
 from ..storage.errors import SessionGone, StorageError
 from ..storage.rows import EventRow, Stored
 from ..storage.sqlite import Store
 from . import panel_state
+from .frames import MirrorError, parse_frame, to_chunks, to_events
 
-MAX_FRAME_BYTES = 1024 * 1024
-MAX_BATCH_EVENTS = 500
-# The frame's own levels (frame, events list, event) above a local event object's MAX_DEPTH.
-MAX_FRAME_DEPTH = MAX_DEPTH + 3
-# No event limit of its own: an event is at most a frame, and what is stored is never longer
-# than its frame (escapes only shrink), so every stored event fits the importer's event limit.
 SAVE_EVERY = 10.0  # seconds between saves of a mirrored session's panel figures
 HELLO_FOLDS = 5000  # events a hello folds at most to catch the panel figures up
 CREATE_FIELDS = ("label", "provider", "model", "protocol", "voice")
 
 logger = logging.getLogger(__name__)
-
-
-class MirrorError(Exception):
-    """A frame we refuse; the connection stays up and the browser is told why."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-    def frame(self) -> dict[str, str]:
-        """The error frame sent back."""
-        return {"op": "error", "code": self.code, "message": self.message}
 
 
 class Queued(NamedTuple):
@@ -66,9 +49,12 @@ class Mirror:
     into the panels' figures once its ack is out, while the browser sends more.
     """
 
-    def __init__(self, store: Store, on_stored: Callable[[], None] = lambda: None):
+    def __init__(
+        self, store: Store, on_stored: Callable[[], None] = lambda: None, recording: bool = True
+    ):
         self.store = store
         self.on_stored = on_stored  # tells the dashboard's live tails to look
+        self.recording = recording  # whether audio frames are stored (VOICE_LAB_RECORDING)
         self.session_id: str | None = None
         self._owed: deque[dict[str, Any] | Queued] = deque()
         # The session's panel figures, folded as events are stored and saved now and then, so
@@ -93,6 +79,8 @@ class Mirror:
             if frame["op"] == "hello":
                 self.settle()  # the welcome's resume point counts every batch before it
                 owed = self.hello(frame)
+            elif frame["op"] == "audio":
+                owed = self.audio(frame)
             else:
                 owed = self.events(frame)
         except MirrorError as exc:
@@ -133,8 +121,15 @@ class Mirror:
         else:
             self.session_id = self._writable(frame)
         acked = self.store.contiguous_seq(self.session_id)
+        audio_acked = self.store.audio_contiguous(self.session_id)
         self._catch_up()
-        return {"op": "welcome", "session": self.session_id, "acked": acked, **created}
+        return {
+            "op": "welcome",
+            "session": self.session_id,
+            "acked": acked,
+            "audio_acked": audio_acked,
+            **created,
+        }
 
     def _writable(self, frame: Mapping[str, Any]) -> str:
         """The existing session a hello names, once its write secret is checked."""
@@ -177,19 +172,29 @@ class Mirror:
         rows = [EventRow.of(event) for event in events]
         return Queued(self.session_id, events, self.store.queue_events(self.session_id, rows))
 
+    def audio(self, frame: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a frame of recording chunks now (they are few and never folded) and ack the
+        highest contiguous chunk seq; else say why not."""
+        if self.session_id is None:
+            raise MirrorError("no_session", "send hello before audio")
+        if not self.recording:
+            raise MirrorError(
+                "recording_off",
+                "this Voice Lab stores no recordings (VOICE_LAB_RECORDING=off): send no audio",
+            )
+        chunks = to_chunks(frame.get("chunks"))
+        try:
+            upto = self.store.insert_chunks(self.session_id, chunks)
+        except StorageError as exc:
+            raise refusal(exc, self.session_id, "audio") from None
+        return {"op": "audio_ack", "upto": upto}
+
     def ack(self, queued: Queued) -> dict[str, Any]:
         """Once the batch is stored, ack the highest contiguous seq; else say why not."""
         try:
             stored = queued.stored()
-        except SessionGone:
-            return MirrorError(
-                "session_not_found", f"session {queued.session_id!r} was deleted"
-            ).frame()
         except StorageError as exc:
-            # Locked, disk full, a write refused: not acked, so the browser sends it again.
-            return MirrorError(
-                "storage_unavailable", f"could not store the batch ({exc}); send it again"
-            ).frame()
+            return refusal(exc, queued.session_id, "batch").frame()
         self.on_stored()
         self._unfolded.append((queued, stored))
         return {"op": "ack", "upto": stored.contiguous}
@@ -258,61 +263,12 @@ class Mirror:
         self.saved = (fold.folded, time.monotonic())
 
 
-def parse_frame(text: str | bytes) -> dict[str, Any]:
-    """A frame's JSON object with a known op, or a MirrorError saying what is wrong."""
-    size = len(text)
-    if isinstance(text, str) and size * 4 > MAX_FRAME_BYTES:  # else it fits however it encodes
-        size = len(text.encode())
-    if size > MAX_FRAME_BYTES:
-        raise MirrorError(
-            "frame_too_large",
-            f"a frame may hold {MAX_FRAME_BYTES} bytes (got {size}): send smaller batches",
-        )
-    try:
-        frame = loads(text, MAX_FRAME_DEPTH)
-    except TooDeep:
-        raise MirrorError(
-            "too_deep",
-            f"a frame may nest {MAX_FRAME_DEPTH} levels (a local event {MAX_DEPTH}): "
-            "send data-channel text as a string",
-        ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MirrorError("not_json", f"a frame must be JSON text ({exc})") from None
-    if not isinstance(frame, dict):
-        raise MirrorError("bad_frame", "a frame must be a JSON object with an op")
-    if frame.get("op") not in ("hello", "events"):
-        raise MirrorError("unknown_op", f"op must be hello or events (got {frame.get('op')!r})")
-    return frame
-
-
-def to_events(events: Any) -> list[Event]:
-    """Validate a batch and parse its events: redacted and categorised."""
-    if not isinstance(events, list) or not events:
-        raise MirrorError("bad_events", '"events" must be a non-empty list')
-    if len(events) > MAX_BATCH_EVENTS:
-        raise MirrorError(
-            "batch_too_large", f"a batch may hold {MAX_BATCH_EVENTS} events (got {len(events)})"
-        )
-    return [parse_event(*_checked(index, item)) for index, item in enumerate(events)]
-
-
-def _checked(index: int, item: Any) -> tuple[int, str, float | None, str | dict]:
-    """An event of a batch as parse_event's arguments, or a MirrorError saying what is wrong."""
-    problem: str | None = "must be an object with seq, dir, t and data"
-    if isinstance(item, dict):
-        seq, direction, t, data = item.get("seq"), item.get("dir"), item.get("t"), item.get("data")
-        problem = row_problem(seq, direction, t)
-        if problem is None:  # seq is an int, direction a str and t a number or None
-            row = cast(int, seq), cast(str, direction), float(t) if t is not None else None
-            if isinstance(data, str):
-                return *row, data
-            if not isinstance(data, dict):
-                problem = "data must be the data-channel text, or a local event object"
-            elif str(data.get("type", "")).startswith("voicelab."):
-                return *row, data
-            else:
-                problem = "an object in data must be a local event with a voicelab.* type"
-    raise MirrorError("bad_event", f"events[{index}]: {problem}")
+def refusal(exc: StorageError, session_id: str, what: str) -> MirrorError:
+    """The MirrorError the browser is told for a write the store refused."""
+    if isinstance(exc, SessionGone):
+        return MirrorError("session_not_found", f"session {session_id!r} was deleted")
+    # Locked, disk full, a write refused: not acked, so the browser sends it again.
+    return MirrorError("storage_unavailable", f"could not store the {what} ({exc}); send it again")
 
 
 def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The rows every storage backend reads and writes: sessions' fields, events, what a batch did,
-exported events. No SQL here."""
+exported events, recording chunks. No SQL here."""
 
 from __future__ import annotations
 
@@ -60,6 +60,15 @@ class EventRow(NamedTuple):
     def of(cls, event: Event) -> EventRow:
         """The row of a parsed event: its first nine fields."""
         return tuple.__new__(cls, event[:9])
+
+
+class AudioChunk(NamedTuple):
+    """One piece of a call's recording: its seq (the recording's own, from 1), when the page
+    got it (browser clock, ms since the epoch) and the MediaRecorder's bytes."""
+
+    seq: int
+    t: float
+    data: bytes
 
 
 # An event as exported: seq, direction, t, type, payload, compact (see exchange/export.py).

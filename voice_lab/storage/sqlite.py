@@ -1,4 +1,5 @@
-"""The SQLite backend: sessions and their events in one file (WAL, short transactions)."""
+"""The SQLite backend: sessions, their events and recordings in one file (WAL, short
+transactions)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .migrations import MIGRATIONS
 from .rows import (
     EXPORT_COLUMNS,
     SESSION_FIELDS,
+    AudioChunk,
     EventRow,
     ExportRow,
     Stored,
@@ -132,7 +134,7 @@ class Store:
             db.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
 
     def delete_session(self, session_id: str) -> bool:
-        """Delete a session and its events."""
+        """Delete a session, its events and its recording."""
         with self.transaction() as db:
             cur = db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         return cur.rowcount == 1
@@ -260,7 +262,7 @@ class Store:
         row = self.db.execute(
             "SELECT event_count, max_seq FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
-        return _contiguous(self.db, session_id, *row) if row else 0
+        return _contiguous(self.db, "events", session_id, *row) if row else 0
 
     def iter_events(
         self,
@@ -288,6 +290,58 @@ class Store:
         while rows := cursor.execute(sql, (*params, after, batch)).fetchall():
             yield from rows
             after = rows[-1][0]
+
+    # Recordings
+
+    def insert_chunks(self, session_id: str, chunks: Sequence[AudioChunk]) -> int:
+        """Store a recording's chunks in one transaction, each (session, seq) once; returns the
+        highest n such that chunks 1..n are all stored: the page resends after it."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO recording_chunks (session_id, seq, t, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                [(session_id, *chunk) for chunk in chunks],
+            )
+            return self._audio_contiguous(db, session_id)
+
+    def audio_contiguous(self, session_id: str) -> int:
+        """insert_chunks' resume point without storing anything: what a welcome says."""
+        return self._audio_contiguous(self.db, session_id)
+
+    def _audio_contiguous(self, db: sqlite3.Connection, session_id: str) -> int:
+        count, top = db.execute(
+            "SELECT count(*), coalesce(max(seq), 0) FROM recording_chunks WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        return _contiguous(db, "recording_chunks", session_id, count, top)
+
+    def recording_chunks(self, session_id: str, batch: int = 64) -> Iterator[bytes]:
+        """A session's recording, chunk by chunk in seq order, in pages so memory stays flat."""
+        after = 0
+        while rows := self.db.execute(
+            "SELECT seq, data FROM recording_chunks WHERE session_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (session_id, after, batch),
+        ).fetchall():
+            for row in rows:
+                yield bytes(row[1])
+            after = rows[-1][0]
+
+    def recording_info(self, session_id: str) -> dict[str, Any] | None:
+        """How much of a session's recording is stored: chunks, bytes, the first chunk's t and
+        the highest contiguous seq; None when nothing is."""
+        row = self.db.execute(
+            "SELECT count(*), sum(length(data)), min(t) FROM recording_chunks WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        if not row[0]:
+            return None
+        return {
+            "chunks": row[0],
+            "bytes": row[1],
+            "first_t": row[2],
+            "contiguous": self.audio_contiguous(session_id),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,13 +394,17 @@ def _insert_session(
     return fields["id"]
 
 
-def _contiguous(db: sqlite3.Connection, session_id: str, event_count: int, max_seq: int) -> int:
-    """contiguous_seq from a session's counters: they say when there is no gap (nearly always)."""
-    if event_count == max_seq:
+def _contiguous(
+    db: sqlite3.Connection, table: str, session_id: str, count: int, max_seq: int
+) -> int:
+    """The highest n such that seqs 1..n of a session are all in `table` (events or
+    recording_chunks), from how many there are and the highest: they say when there is no gap
+    (nearly always)."""
+    if count == max_seq:
         return max_seq
     gap = db.execute(
-        "SELECT min(seq) FROM (SELECT 0 AS seq UNION ALL SELECT seq FROM events "
-        "WHERE session_id = ?1) AS e WHERE NOT EXISTS (SELECT 1 FROM events "
+        f"SELECT min(seq) FROM (SELECT 0 AS seq UNION ALL SELECT seq FROM {table} "
+        f"WHERE session_id = ?1) AS e WHERE NOT EXISTS (SELECT 1 FROM {table} "
         "WHERE session_id = ?1 AND seq = e.seq + 1)",
         (session_id,),
     ).fetchone()[0]

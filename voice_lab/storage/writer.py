@@ -211,7 +211,7 @@ def insert_batch(
     top: the session's highest seq stored, if known: rows above it go in without a look for
     those stored already."""
     if not rows:
-        return Stored(0, 0)  # not stored anywhere: mirror.to_events refuses empty batches
+        return Stored(0, 0)  # not stored anywhere: frames.to_events refuses empty batches
     seqs = [row.seq for row in rows]
     if top is not None and min(seqs) > top:
         have = set()

@@ -1,4 +1,5 @@
-"""The call page: choose a provider and settings, hold a WebRTC call, mirror its events."""
+"""The call page: choose a provider and settings, hold a WebRTC call, mirror its events and
+record it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def call_page():
         emulator_protocol=cfg["VOICE_LAB_EMULATOR_PROTOCOL"],
         instructions=cfg.get("VOICE_LAB_INSTRUCTIONS") or "",
         voices=VOICES,
+        recording=cfg["VOICE_LAB_RECORDING"],
     )
 
 

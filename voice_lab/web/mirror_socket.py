@@ -8,7 +8,8 @@ import json
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from ..ingest.mirror import MAX_FRAME_BYTES, Mirror, MirrorError
+from ..ingest.frames import MAX_FRAME_BYTES, MirrorError
+from ..ingest.mirror import Mirror
 from ..storage import open_store
 from .errors import error_reply
 from .security import origin_allowed
@@ -71,7 +72,11 @@ def mirror_socket(ws) -> None:
 def _serve(ws, metered: Metered, idle: float) -> None:
     """The socket loop: take what is read, reply in order; close after `idle` quiet seconds."""
     store = open_store()
-    mirror = Mirror(store, current_app.extensions["voice_lab_broker"].publish)
+    mirror = Mirror(
+        store,
+        current_app.extensions["voice_lab_broker"].publish,
+        recording=current_app.config["VOICE_LAB_RECORDING"],
+    )
     try:
         while True:
             if not mirror.unanswered:

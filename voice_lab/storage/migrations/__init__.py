@@ -11,6 +11,7 @@ NAMES = (
     "0003_compact_payloads",
     "0004_panel_states",
     "0005_write_secrets",
+    "0006_recordings",
 )
 MIGRATIONS: tuple[str, ...] = tuple(
     resources.files(__package__).joinpath(f"{name}.sql").read_text() for name in NAMES
