@@ -4,12 +4,14 @@ import io
 import json
 import re
 import socket
-import time
+import sys
+import traceback
 import urllib.request
 
 import pytest
 import websocket
 
+from tests.waiting import until
 from voice_lab.exchange import imports, reader
 from voice_lab.exchange.export import export_chunks
 from voice_lab.exchange.imports import parse_import
@@ -17,6 +19,7 @@ from voice_lab.exchange.reader import ImportRefused
 from voice_lab.protocol.codec import dumps, loads
 from voice_lab.protocol.record import parse_event
 from voice_lab.storage.rows import EventRow
+from voice_lab.web import sessions
 from voice_lab.web.sessions import MAX_IMPORTS
 
 TOO_LARGE = ["1e400", "-1e400", "1" + "0" * 400 + ".0", "0.1e310", "1E+999"]
@@ -190,40 +193,62 @@ def post_start(url: str, csrf: str, cookie: str) -> socket.socket:
     return sock
 
 
-def test_imports_at_once_are_bounded_and_the_next_is_told_when_to_retry(live_server):
+def handling(view: str) -> int:
+    """How many of the server's threads are inside the view function `view` right now."""
+    return sum(
+        any(frame.f_code.co_name == view for frame, _ in traceback.walk_stack(top))
+        for top in sys._current_frames().values()
+    )
+
+
+def import_page(url: str) -> tuple[str, str]:
+    """The session cookie and CSRF token a browser gets from the sessions page."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-    with opener.open(live_server.url + "/", timeout=30) as page:
+    with opener.open(url + "/", timeout=30) as page:
         cookie = page.headers["Set-Cookie"].split(";", 1)[0]
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.read().decode()).group(1)
-    held = [post_start(live_server.url, csrf, cookie) for _ in range(MAX_IMPORTS)]
+    return cookie, csrf
 
-    def another() -> urllib.error.HTTPError:
+
+def test_stalled_uploads_hold_no_import_slot(live_server):
+    cookie, csrf = import_page(live_server.url)
+    held = [post_start(live_server.url, csrf, cookie) for _ in range(MAX_IMPORTS)]
+    try:
+        until(lambda: handling("import_file") >= MAX_IMPORTS, "the server waits on both bodies")
+        body = (
+            '--x\r\nContent-Disposition: form-data; name="file"; filename="real.json"\r\n'
+            '\r\n[{"type": "a"}]\r\n--x--\r\n'
+        )
         request = urllib.request.Request(
             live_server.url + "/import",
-            data=b"--x\r\n--x--\r\n",
+            data=body.encode(),
             headers={
                 "X-CSRF-Token": csrf,
                 "Cookie": cookie,
                 "Content-Type": "multipart/form-data; boundary=x",
             },
         )
-        with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(request, timeout=30)
-        return info.value
-
-    try:
-        deadline = time.monotonic() + 30
-        refused = another()  # 400 (no file) until both held imports have begun
-        while refused.code != 503 and time.monotonic() < deadline:
-            refused = another()
-        assert refused.code == 503
-        assert refused.headers["Retry-After"] == "5"
-        assert "imports are running already: try again in 5 seconds" in refused.read().decode()
+        with urllib.request.urlopen(request, timeout=30) as page:  # 303 to the new session
+            assert "/sessions/vl_" in page.url and "real.json" in page.read().decode()
     finally:
         for sock in held:
             sock.close()
-    deadline = time.monotonic() + 30
-    refused = another()
-    while refused.code == 503 and time.monotonic() < deadline:  # until the server sees them go
+
+
+def test_imports_at_once_are_bounded_and_the_next_is_told_when_to_retry(client, csrf):
+    def another():
+        upload = {"file": (io.BytesIO(b'[{"type": "a"}]'), "a.json"), "csrf_token": csrf}
+        return client.post("/import", data=upload)
+
+    for _ in range(MAX_IMPORTS):  # the slots two imports would hold while they parse
+        assert sessions._imports.acquire(blocking=False)
+    try:
         refused = another()
-    assert refused.code == 400
+    finally:
+        for _ in range(MAX_IMPORTS):
+            sessions._imports.release()
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    page = refused.get_data(as_text=True)
+    assert "imports are running already: try again in 5 seconds" in page
+    assert another().status_code == 303
