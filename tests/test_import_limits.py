@@ -20,6 +20,7 @@ from voice_lab.exchange.imports import parse_import
 from voice_lab.exchange.reader import ImportRefused
 from voice_lab.protocol.codec import dumps, loads
 from voice_lab.protocol.record import parse_event
+from voice_lab.storage import get_store
 from voice_lab.storage.rows import EventRow
 from voice_lab.web import sessions
 from voice_lab.web.sessions import MAX_IMPORTS
@@ -322,3 +323,28 @@ def test_a_session_value_larger_than_any_real_one_is_refused(tmp_path, client, c
     session = json.dumps({"label": "x", "notes": "y" * 20_000})
     got, page, _ = import_peak(client, csrf, export_with(tmp_path, {}, session))
     assert got == 400 and 'the field "session" is over 16384 characters' in page
+
+
+KEY = "ek_" + "a1" * 20  # redacted by its shape: no 7 characters of it may stay
+
+
+def test_labels_are_redacted_before_they_are_cut(tmp_path, client, csrf, app):
+    near_the_cut = "x" * 189 + " " + KEY  # the key starts 10 characters before 200
+    session = json.dumps({"label": "y" * 10_000 + KEY, "model": near_the_cut})
+    from_file = import_peak(client, csrf, export_with(tmp_path, {}, session))
+    with open(export_with(tmp_path, {}), "rb") as file:
+        upload = {"file": (file, "x.json"), "csrf_token": csrf, "label": near_the_cut}
+        from_form = client.post("/import", data=upload)
+    events = io.BytesIO(b'[{"type": "a"}]')  # no session in it: the file's name is its label
+    upload = {"file": (events, near_the_cut + ".json"), "csrf_token": csrf}
+    from_name = client.post("/import", data=upload)
+    assert from_file[0] == from_form.status_code == from_name.status_code == 303
+    with app.app_context():
+        stored = get_store().list_sessions()
+    assert len(stored) == 3
+    for session in stored:
+        for field in ("label", "model"):
+            text = session[field] or ""
+            assert len(text) <= 200 and "a1a1a1a" not in text, (field, text)
+    ends = sorted(session["label"][-14:] for session in stored)
+    assert ends == ["xxx ek_a1…a1.…", "xxxxx ek_a1…a1", "yyyyyyyyyyyyy…"]

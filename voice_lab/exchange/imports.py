@@ -10,6 +10,7 @@ from typing import Any, BinaryIO, cast
 
 from ..protocol.codec import MAX_DEPTH, clip, dumps, loads, nested_deeper, storable
 from ..protocol.record import MAX_MS, parse_event, row_problem
+from ..protocol.redaction import field_text
 from ..storage.rows import EventRow
 from .export import FORMAT, SESSION_EXPORT_FIELDS, VERSION
 from .reader import MAX_EVENT_BYTES, MAX_FILE_DEPTH, ImportRefused, Reader
@@ -55,10 +56,10 @@ def parse_import(
     if not first:
         raise ImportRefused(f"{name} is empty: export a session or save a JSON array of events")
     if first == "[":
-        return {"label": name}, _rows(_bare_events(reader.array(last=True), name), name)
+        return _session_fields({}, name), _rows(_bare_events(reader.array(last=True), name), name)
     row = reader.first_row()
     if row is not None:
-        return {"label": name}, _rows(_json_lines(reader, row), name, lines=True)
+        return _session_fields({}, name), _rows(_json_lines(reader, row), name, lines=True)
     return _document(reader, name)
 
 
@@ -100,7 +101,7 @@ def _document(reader: Reader, name: str) -> tuple[dict[str, Any], list[EventRow]
         fields = _session_fields(session if isinstance(session, dict) else {}, name)
         return fields, rows or _rows(document["events"], name)
     if "event" in document or "seq" in document:
-        return {"label": name}, _rows([document], name, lines=True)
+        return _session_fields({}, name), _rows([document], name, lines=True)
     raise ImportRefused(
         f"{name}: expected a {FORMAT} export, JSON Lines of event rows, or a JSON "
         "array of realtime events"
@@ -177,6 +178,8 @@ def _checked_row(item: Any, where: str) -> tuple[int, str, float | None, str | d
 
 
 def _session_fields(session: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The session fields an import keeps: the known ones, times checked, texts redacted and
+    cut as the mirror's are; the label is the file's name when the file gives none."""
     fields = {k: session[k] for k in SESSION_IMPORT_FIELDS if session.get(k) is not None}
     for key, value in fields.items():
         if key in ("created_at", "ended_at"):
@@ -190,7 +193,7 @@ def _session_fields(session: Mapping[str, Any], name: str) -> dict[str, Any]:
                 )
         elif not isinstance(value, str):
             raise ImportRefused(f"{name}: session.{key} must be text (got {value!r})")
-    fields = {k: storable(v) if isinstance(v, str) else v for k, v in fields.items()}
     fields.setdefault("label", name)
+    fields = {k: field_text(v) if isinstance(v, str) else v for k, v in fields.items()}
     fields.setdefault("created_at", time.time())
     return fields

@@ -10,6 +10,7 @@ from ..config import configured_providers
 from ..exchange.imports import parse_import
 from ..exchange.reader import ImportRefused
 from ..ingest import panel_state
+from ..protocol.redaction import field_text
 from ..storage import get_store
 
 bp = Blueprint("sessions", __name__)
@@ -77,7 +78,7 @@ def import_file():
         except ImportRefused as exc:
             return _import_refused(str(exc), 400)
         if label:
-            fields["label"] = label[:200]
+            fields["label"] = field_text(label)  # redacted before it is cut, as the mirror's
         session_id = get_store().import_session(fields, rows)
         del rows  # the store has them: let go of their memory before the panels' figures
         panel_state.prepare(get_store(), session_id)
