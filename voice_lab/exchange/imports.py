@@ -8,13 +8,21 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO, cast
 
-from ..protocol.codec import MAX_DEPTH, dumps, loads, nested_deeper, storable
+from ..protocol.codec import MAX_DEPTH, clip, dumps, loads, nested_deeper, storable
 from ..protocol.record import MAX_MS, parse_event, row_problem
+from ..protocol.redaction import field_text
 from ..storage.rows import EventRow
 from .export import FORMAT, SESSION_EXPORT_FIELDS, VERSION
 from .reader import MAX_EVENT_BYTES, MAX_FILE_DEPTH, ImportRefused, Reader
 
 MAX_EVENTS = 500_000
+# A document's fields besides its events: a session is a few hundred characters (each of its
+# texts is cut to 200), so a value past this is no export's. Others are parsed and dropped
+# rather than skipped unparsed, so a file is JSON throughout, and this bound is what keeps
+# dropping cheap: a skip that built nothing would walk a large value in Python a token at a
+# time, for a field nobody reads.
+MAX_FIELD_CHARS = 16 * 1024
+DOCUMENT_FIELDS = frozenset({"format", "version", "exported_at", "session", "seq", "dir", "t"})
 
 SESSION_IMPORT_FIELDS = tuple(f for f in SESSION_EXPORT_FIELDS if f not in ("id", "origin"))
 # Client event names (beta and GA): a bare array of events says nothing about direction.
@@ -48,33 +56,42 @@ def parse_import(
     if not first:
         raise ImportRefused(f"{name} is empty: export a session or save a JSON array of events")
     if first == "[":
-        return {"label": name}, _rows(_bare_events(reader.array(last=True), name), name)
+        return _session_fields({}, name), _rows(_bare_events(reader.array(last=True), name), name)
     row = reader.first_row()
     if row is not None:
-        return {"label": name}, _rows(_json_lines(reader, row), name, lines=True)
+        return _session_fields({}, name), _rows(_json_lines(reader, row), name, lines=True)
     return _document(reader, name)
 
 
 def _document(reader: Reader, name: str) -> tuple[dict[str, Any], list[EventRow]]:
     """A file of one JSON object: a Voice Lab export, its events made rows as they are read, or
-    a single event row."""
+    a single event row. Only the fields either uses are kept; each but an event is parsed from
+    at most MAX_FIELD_CHARS, so what a file can make the server hold is the rows it keeps."""
     document: dict[str, Any] = {}
     rows: list[EventRow] | None = None
     reader.expect("{", "to start the document")
+    first = True
     while not reader.take("}"):
-        if document:
+        if not first:
             reader.expect(",", "between the fields of the document")
-        key = reader.value()
+        first = False
+        key = reader.short_value(MAX_FIELD_CHARS, "a field name")
         if not isinstance(key, str):
             reader.refuse("expected a field name in quotes")
         reader.expect(":", "after a field name")
         if key == "events" and reader.peek() == "[" and document.get("format", FORMAT) == FORMAT:
+            if rows is not None:
+                reader.refuse('"events" appears twice')
             if "version" in document:
                 _check_version(document, name)
             rows = _rows(reader.array(), name)
             document[key] = []
-        else:
+        elif key == "event":  # a single event row: the event is as long as one in a file
             document[key] = reader.value()
+        else:
+            value = reader.short_value(MAX_FIELD_CHARS, f'the field "{clip(key, 40)}"')
+            if key in DOCUMENT_FIELDS:
+                document[key] = value
     reader.end()
     if document.get("format") == FORMAT:
         _check_version(document, name)
@@ -84,7 +101,7 @@ def _document(reader: Reader, name: str) -> tuple[dict[str, Any], list[EventRow]
         fields = _session_fields(session if isinstance(session, dict) else {}, name)
         return fields, rows or _rows(document["events"], name)
     if "event" in document or "seq" in document:
-        return {"label": name}, _rows([document], name, lines=True)
+        return _session_fields({}, name), _rows([document], name, lines=True)
     raise ImportRefused(
         f"{name}: expected a {FORMAT} export, JSON Lines of event rows, or a JSON "
         "array of realtime events"
@@ -161,6 +178,8 @@ def _checked_row(item: Any, where: str) -> tuple[int, str, float | None, str | d
 
 
 def _session_fields(session: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The session fields an import keeps: the known ones, times checked, texts redacted and
+    cut as the mirror's are; the label is the file's name when the file gives none."""
     fields = {k: session[k] for k in SESSION_IMPORT_FIELDS if session.get(k) is not None}
     for key, value in fields.items():
         if key in ("created_at", "ended_at"):
@@ -174,7 +193,7 @@ def _session_fields(session: Mapping[str, Any], name: str) -> dict[str, Any]:
                 )
         elif not isinstance(value, str):
             raise ImportRefused(f"{name}: session.{key} must be text (got {value!r})")
-    fields = {k: storable(v) if isinstance(v, str) else v for k, v in fields.items()}
     fields.setdefault("label", name)
+    fields = {k: field_text(v) if isinstance(v, str) else v for k, v in fields.items()}
     fields.setdefault("created_at", time.time())
     return fields

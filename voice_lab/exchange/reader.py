@@ -105,19 +105,45 @@ class Reader:
             except (ValueError, RecursionError) as exc:
                 if self.grow():  # cut off by the window, perhaps: parse it again with more
                     continue
-                if isinstance(exc, RecursionError):
-                    self.refuse(f"nested deeper than {MAX_DEPTH} levels")
-                if not isinstance(exc, json.JSONDecodeError):
-                    self.refuse(str(exc))  # NaN, a number too large, too many digits
-                if self.done:
-                    self.refuse(exc.msg, exc.pos)
-                self.refuse(f"{exc.msg}, or a value over {MAX_ITEM_CHARS} characters", exc.pos)
+                self._refuse_decode(exc, 0, not self.done, MAX_ITEM_CHARS)
             if end == len(self.text) and self.grow():
                 continue  # a number at the window's end may go on in what was just read
             if end - self.pos > MAX_ITEM_CHARS:
                 self.refuse(f"a value over {MAX_ITEM_CHARS} characters")
             self.pos = end
             return value
+
+    def short_value(self, limit: int, what: str) -> Any:
+        """The JSON value that comes next, refused (naming `what`) when its text is over limit
+        characters. It is parsed from no more than limit + 1 characters, so a longer one is
+        refused having built only what fits in them, whatever it holds."""
+        self.peek()
+        while len(self.text) - self.pos <= limit and self.more():
+            pass  # the window holds the whole value, or enough to know it is too long
+        piece = self.text[self.pos : self.pos + limit + 1]
+        try:
+            value, end = decode_at(piece, 0)
+        except (ValueError, RecursionError) as exc:
+            self._refuse_decode(exc, self.pos, len(piece) > limit, limit, what)
+        if end > limit:
+            self.refuse(f"{what} is over {limit} characters")
+        self.pos += end
+        return value
+
+    def _refuse_decode(
+        self, exc: Exception, start: int, cut: bool, limit: int, what: str = "a value"
+    ) -> NoReturn:
+        """Refuse the file for a value that did not parse from window[start:]; `cut` when the
+        text given to the parser stopped before the file did, so the value may be too long."""
+        if isinstance(exc, RecursionError):
+            self.refuse(f"nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(exc, json.JSONDecodeError):
+            self.refuse(str(exc))  # NaN, a number too large, too many digits
+        # Cut off where the parser's text ends (or inside a string that has no end in it):
+        # the value is longer than what was given, not wrong.
+        if cut and (exc.pos >= len(exc.doc) - 1 or exc.msg.startswith("Unterminated string")):
+            self.refuse(f"{what} is over {limit} characters", start + exc.pos)
+        self.refuse(exc.msg, start + exc.pos)
 
     def array(self, last: bool = False) -> Iterator[Any]:
         """The items of the JSON array that comes next, parsed as they are asked for; `last`

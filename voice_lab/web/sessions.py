@@ -10,6 +10,7 @@ from ..config import configured_providers
 from ..exchange.imports import parse_import
 from ..exchange.reader import ImportRefused
 from ..ingest import panel_state
+from ..protocol.redaction import field_text
 from ..storage import get_store
 
 bp = Blueprint("sessions", __name__)
@@ -58,7 +59,10 @@ _imports = threading.BoundedSemaphore(MAX_IMPORTS)
 @bp.post("/import")
 def import_file():
     """Import an uploaded log as a new session, or show what is wrong with it."""
-    # Taken before the upload is read, so a refused import costs no parse.
+    # The form is read first: werkzeug spools the upload to a file as it arrives, so an upload
+    # that is slow or never ends holds its own thread, never one of the import slots.
+    upload = request.files.get("file")
+    label = request.form.get("label")
     if not _imports.acquire(blocking=False):
         return _import_refused(
             f"{MAX_IMPORTS} imports are running already: try again in "
@@ -67,15 +71,14 @@ def import_file():
             {"Retry-After": str(IMPORT_RETRY_SECONDS)},
         )
     try:
-        upload = request.files.get("file")
         try:
             if upload is None or not upload.filename:
                 raise ImportRefused("choose a file to import")
             fields, rows = parse_import(upload.stream, upload.filename)
         except ImportRefused as exc:
             return _import_refused(str(exc), 400)
-        if request.form.get("label"):
-            fields["label"] = request.form["label"][:200]
+        if label:
+            fields["label"] = field_text(label)  # redacted before it is cut, as the mirror's
         session_id = get_store().import_session(fields, rows)
         del rows  # the store has them: let go of their memory before the panels' figures
         panel_state.prepare(get_store(), session_id)
