@@ -3,13 +3,19 @@ that lets most events skip the walk."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import secrets
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from tests import eventlogs
 from voice_lab.protocol.record import parse_event
-from voice_lab.protocol.redaction import redact, redact_key, redact_text
+from voice_lab.protocol.redaction import KNOWN_SECRETS, redact, redact_key, redact_text
 
 KEY = eventlogs.EPHEMERAL_KEY
 KEY_HINT = "ek_68…0b"
@@ -139,3 +145,151 @@ def test_letters_that_fold_to_ascii_do_not_hide_a_secret(text, hint):
 def test_secrets_found_behind_the_quick_scan(text):
     event = parse_event(1, "server", 1.0, text)
     assert "abcdefgh12345678" not in event.raw and "abcdefghijklmnop" not in event.raw
+
+
+# user:password123, as an Authorization: Basic header carries it
+BASIC = base64.b64encode(b"user:password123").decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"Authorization: Basic {BASIC}",
+        f"authorization=Token {HIDDEN}",
+        f"AUTHORIZATION: Negotiate {HIDDEN}",
+        f'"Authorization": "Basic {BASIC}"',
+        f"Authorization%3A%20Basic%20{BASIC}",
+        f"Authorization%3a+Digest+response%3D{HIDDEN}",
+        f'Authorization: Digest username="ann", realm="lab", response="{HIDDEN}"',
+    ],
+)
+def test_the_credential_after_any_scheme_word_is_hidden(header, store):
+    secret = BASIC if BASIC in header else HIDDEN
+    scheme = re.search(r"Basic|Token|Negotiate|Digest", header).group(0)
+    local = parse_event(1, "local", 1.0, {"type": "voicelab.x", "note": header})
+    channel = parse_event(2, "server", 1.0, json.dumps({"type": "x", "note": header}))
+    bare = parse_event(3, "server", 1.0, f"401 for {header}")
+    session_id = store.create_session(provider="openai", label=header, model=f"m {header}")
+    stored = store.get_session(session_id)
+    for text in (local.raw, channel.raw, bare.raw, stored["label"], stored["model"]):
+        assert secret not in text and "…" in text and scheme in text
+    assert redact_text(bare.raw) == bare.raw
+
+
+@pytest.mark.parametrize(
+    ("value", "hidden"),
+    [
+        (f"Basic {BASIC}", "Basic dX…=="),
+        (f"Digest username=ann, response={HIDDEN}", "Digest us…CD"),
+        (["Bearer tok123456789", f"Token {HIDDEN}"], ["Bearer to…89", "Token 01…CD"]),
+    ],
+)
+def test_an_authorization_field_keeps_only_its_scheme(value, hidden):
+    assert redact({"headers": {"Authorization": value}}) == {"headers": {"Authorization": hidden}}
+
+
+@pytest.mark.parametrize(
+    ("value", "hidden"),
+    [
+        ([HIDDEN], ["01…CD"]),
+        ({"v": HIDDEN}, {"v": "01…CD"}),
+        ({"primary": HIDDEN, "slot": 2, "on": True}, {"primary": "01…CD", "slot": 2, "on": True}),
+        ([{"deeper": [HIDDEN, None]}], [{"deeper": ["01…CD", None]}]),
+    ],
+)
+def test_a_secret_field_hides_every_string_inside_it(value, hidden):
+    data = {"type": "x", "api-key": value}
+    assert redact(data) == {"type": "x", "api-key": hidden}
+    for event in (
+        parse_event(1, "server", 1.0, json.dumps(data)),
+        parse_event(2, "local", 1.0, {**data, "type": "voicelab.x"}),
+    ):
+        assert HIDDEN not in event.raw and json.loads(event.raw) == event.data
+
+
+INNER = json.dumps({"api-key": HIDDEN})  # JSON text, as a client may log a request it sent
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps({"type": "x", "note": INNER}),
+        json.dumps([INNER]),  # JSON, but a list
+        json.dumps(INNER),  # JSON, but a string
+        json.dumps([json.dumps([INNER])]),  # escaped twice
+        json.dumps(f"sent {INNER.replace(' ', '')}"),
+        '["\\u0065k_' + HIDDEN + '"]',  # a key behind an escape, in a list
+        f"not JSON: {json.dumps(INNER)[1:]}",  # escaped quotes in plain text
+    ],
+)
+def test_json_text_inside_a_string_is_redacted(raw):
+    event = parse_event(1, "server", 1.0, raw)
+    assert HIDDEN not in event.raw and "…" in event.raw
+    if raw.startswith(("[", '"', "{")):
+        json.loads(event.raw)  # still JSON
+    assert parse_event(2, "server", 1.0, event.raw).raw == event.raw
+
+
+def _percent(text: str, cases: str) -> str:
+    """text with every byte percent-encoded, its hex in upper, lower or alternating case."""
+    escapes = [f"%{byte:02X}" for byte in text.encode()]
+    if cases == "lower":
+        return "".join(e.lower() for e in escapes)
+    if cases == "mixed":
+        return "".join(e.lower() if n % 2 else e for n, e in enumerate(escapes))
+    return "".join(escapes)
+
+
+@pytest.mark.parametrize("cases", ["upper", "lower", "mixed"])
+def test_a_key_percent_encoded_is_hidden(cases):
+    known = "opaquePct" + secrets.token_hex(12)  # no prefix any pattern knows
+    KNOWN_SECRETS.add(known)
+    for secret in (KEY, known):
+        encoded = _percent(secret, cases)
+        for text in (
+            f"x {encoded}",
+            f"wss://h/v1?key={encoded}&v=1",
+            f"{encoded[:30]}{secret[10:]}",
+        ):
+            local = parse_event(1, "local", 1.0, {"type": "voicelab.x", "note": text})
+            channel = parse_event(2, "server", 1.0, json.dumps({"type": "x", "note": text}))
+            bare = parse_event(3, "server", 1.0, text)
+            for event in (local, channel, bare):
+                assert secret[4:20] not in unquote(event.raw), (secret, text, event.raw)
+                assert redact_text(event.raw) == event.raw
+
+
+def test_escapes_that_hide_nothing_are_kept():
+    text = "https://h/search?q=caf%C3%A9%20au%20lait&page=2 at 100%"
+    assert redact_text(text) == text
+    assert parse_event(1, "server", 1.0, json.dumps({"type": "x", "url": text})).data["url"] == text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "x", "note": f"api-key: …{HIDDEN}"},
+        {"type": "x", "note": f"Authorization: Basic ab…{HIDDEN}"},
+        {"type": "x", "api-key": f"…{HIDDEN}"},
+        {"type": "x", "Authorization": f"Bearer 01…{HIDDEN}"},
+    ],
+)
+def test_an_ellipsis_does_not_pass_a_secret_off_as_a_hint(data):
+    event = parse_event(1, "server", 1.0, json.dumps(data))
+    assert HIDDEN not in event.raw
+
+
+# Pieces of the shapes above, put together at random: what one pass leaves, the next keeps.
+PIECES = ["Authorization", "api-key", "apikey", "client_secret", ": ", "=", "%3A", "%20", "+"]
+PIECES += ["Basic ", "Digest ", "Bearer ", "username=", '"', '\\"', "\\\\", "'", ",", " ", "\n"]
+PIECES += ["ek_", "sk-", HIDDEN, "ABCDEFGH", "…", "%65", "%6b", "%5F", "%25", "%", "%22", "{", "é"]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=14).map("".join))
+@example("api-key=Bearer abcdef")  # a short secret's hint once lost its scheme on a second pass
+def test_redacting_twice_changes_nothing(text):
+    once = redact_text(text)
+    assert redact_text(once) == once
+    stored = parse_event(1, "server", 1.0, text).raw
+    assert parse_event(2, "server", 1.0, stored).raw == stored
