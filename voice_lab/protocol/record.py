@@ -89,9 +89,14 @@ def parse_event(seq: int, direction: str, t: float | None, raw_or_obj: str | dic
         try:
             parsed = loads(raw)
         except ValueError:
-            parsed = None
+            parsed, raw = None, redact_text(raw)
         if not isinstance(parsed, dict):
-            raw = storable(redact_text(raw))
+            # JSON that is no object (a list, a string) is walked as an object's values are:
+            # its text can spell a key with escapes (\u0065k_, \") that only parsing undoes.
+            if parsed is not None and may_hold_secret(raw):
+                redacted = redact(parsed)
+                raw = raw if redacted == parsed else dumps(redacted)
+            raw = storable(raw)
             return _new_event((seq, direction, t, None, "unknown", None, None, raw, False, None))
         data = parsed
         if ("\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or storable(raw) != raw:

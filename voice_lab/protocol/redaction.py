@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 from .codec import clip, storable
 
@@ -35,16 +35,36 @@ _SECRET_FIELDS = frozenset(
     }
 )
 # A header, JSON field or query parameter in free text: `api-key: X`, `"Authorization": "Bearer
-# X"`, `apikey=X`, `Ocp-Apim-Subscription-Key: X`, `client_secret=X`, and the same URL-encoded
-# (`Authorization%3A%20Bearer%20X`).
+# X"`, `apikey=X`, `Ocp-Apim-Subscription-Key: X`, `client_secret=X`, the same URL-encoded
+# (`Authorization%3A%20Bearer%20X`), and with its quotes escaped, as JSON text inside a JSON
+# string has them (`{\"api-key\":\"X\"}`). After Authorization any scheme word (Basic, Token,
+# Digest...) stays and the credential after it goes: a token, or Digest's `name="value", ...`.
 _SPACE = r"(?:\s|%20|\+)*"
+_QUOTE = r"""(?:\\*["']|%22)?"""
+_CHAR = r"""(?:[^\s"',;}&\\]|\\(?![\\"']))"""  # a backslash ends a secret only before a quote
+# A hint as redact_key writes it (a key's prefix, at most two characters each side of …), which
+# a second pass keeps. Only that shape: a secret that merely holds a … is still hidden.
+_HINT_RE = re.compile(r"(?:ek_|sk-(?:proj-)?)?.{0,2}….{0,2}", re.DOTALL)
+_PARAM = rf"""[\w.-]+(?:=|%3d)(?:\\*"[^"\\]*\\*"|{_CHAR}+)"""
 _FIELD_RE = re.compile(
-    r"""(?P<head>["']?(?:(?:x-)?api[-_]?key|ocp-apim-subscription-key|client[-_]secret"""
-    r"""|authorization)["']?"""
-    rf"""{_SPACE}(?:[:=]|%3a|%3d){_SPACE}["']?(?:bearer(?:\s|%20|\+)+)?)"""
-    r"""(?P<secret>[^\s"',;}&]{4,})""",
+    rf"""(?P<head>{_QUOTE}(?:(?P<auth>authorization)|(?:x-)?api[-_]?key"""
+    rf"""|ocp-apim-subscription-key|client[-_]secret){_QUOTE}"""
+    rf"""{_SPACE}(?:[:=]|%3a|%3d){_SPACE}{_QUOTE}"""
+    rf"""(?:(?(auth)[a-z][a-z-]{{1,19}}|bearer)(?:\s|%20|\+)+)?)"""
+    rf"""(?P<secret>(?(auth){_PARAM}(?:\s*,\s*{_PARAM})*|(?!))"""
+    rf"""|(?:ek_|sk-(?:proj-)?)?{_CHAR}{{0,2}}…{_CHAR}{{0,2}}(?!{_CHAR})|{_CHAR}{{4,}})""",
     re.IGNORECASE,
 )
+# An Authorization value's scheme word (Bearer, Basic...), which stays when its credential goes.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z-]{1,19}\s+)(\S.*)", re.DOTALL)
+# A word holding a percent escape (`%65%6B%5F...`, `e%6b_...`): decoded, it may spell a key or a
+# secret field that no pattern sees encoded. Words, not runs of URL characters: a hint and what
+# follows it (`dX…==`) stay in one piece, so a second pass finds the hint whole and keeps it.
+# The look-behind starts the scan only where a word starts, which keeps it linear.
+_ESCAPED_WORD = re.compile(r"(?<!\S)(?=\S*?%[0-9A-Fa-f]{2})\S+")
+# What a decoded word must not hold as it is: a new escape, or a character that breaks a line.
+_UNSAFE = re.compile(r"[%\s\x00-\x1f\x7f]")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 _KEY_PREFIX = re.compile(r"ek_|sk-(?:proj-)?")
@@ -60,31 +80,35 @@ def redact_key(key: str) -> str:
     return f"{prefix}{rest[:2]}…{rest[-2:]}"
 
 
-def _redact_header_value(value: str) -> str:
-    """An Authorization/api-key value with its secret hinted, keeping a `Bearer ` scheme."""
-    scheme, _, token = value.rpartition(" ")
-    return f"{scheme} {redact_key(token)}" if scheme else redact_key(value)
-
-
 def redact_text(text: str) -> str:
     """text with every secret the server knows, every key-looking string and every header-like
-    secret field replaced by its hint."""
+    secret field replaced by its hint, percent-encoded ones too."""
     text = KNOWN_SECRETS.redact(text)
-    text = _FIELD_RE.sub(lambda m: m.group("head") + _redact_secret(m.group("secret")), text)
-    return _KEY_RE.sub(lambda m: redact_key(m.group(0)), text)
+    text = _FIELD_RE.sub(lambda m: m.group("head") + _hint(m.group("secret")), text)
+    text = _KEY_RE.sub(lambda m: redact_key(m.group(0)), text)
+    return _ESCAPED_WORD.sub(_redact_word, text) if "%" in text else text
+
+
+def _redact_word(found: re.Match[str]) -> str:
+    """A word with percent escapes as it was or, when decoded it holds a secret, decoded and
+    redacted, with only what could start an escape or break a line encoded again."""
+    word = found.group(0)
+    decoded = unquote(word)
+    clean = redact_text(decoded)
+    if clean == decoded:
+        return word
+    return _UNSAFE.sub(lambda m: quote(m.group(0), safe=""), clean)
 
 
 def redact(obj: Any) -> Any:
-    """A copy of a JSON value with client_secret values, secret fields and keys (object keys
-    too) as hints."""
+    """A copy of a JSON value with secret fields (every string inside them) and keys (object
+    keys too) as hints."""
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
         for key, value in obj.items():
             name = str(key).lower()
-            if name == "client_secret" and isinstance(value, dict) and "value" in value:
-                value = {**value, "value": _redact_secret(value.get("value"))}
-            elif name in _SECRET_FIELDS:
-                value = _redact_secret(value)
+            if name in _SECRET_FIELDS:
+                value = _hide(value, keep_scheme=name == "authorization")
             out[_free_key(out, redact_text(key))] = redact(value)
         return out
     if isinstance(obj, list):
@@ -103,12 +127,23 @@ def _free_key(out: dict, key: str) -> str:
     return free
 
 
-def _redact_secret(value: Any) -> Any:
-    """A secret's hint; non-strings (None, numbers) and hints already made are left alone, so
-    redacting twice changes nothing."""
-    if not isinstance(value, str) or "…" in value:
+def _hide(value: Any, keep_scheme: bool) -> Any:
+    """A secret field's value with every string in it, in lists and objects at any depth, as
+    its hint; an Authorization value keeps its scheme word. The keys of an object stay: they
+    name the parts of the secret (client_secret's value and expires_at)."""
+    if isinstance(value, dict):
+        return {key: _hide(item, keep_scheme) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_hide(item, keep_scheme) for item in value]
+    if not isinstance(value, str):
         return value
-    return _redact_header_value(value)
+    scheme = _SCHEME.fullmatch(value) if keep_scheme else None
+    return scheme.group(1) + _hint(scheme.group(2)) if scheme else _hint(value)
+
+
+def _hint(secret: str) -> str:
+    """A secret's hint; a hint already made is left alone, so redacting twice changes nothing."""
+    return secret if _HINT_RE.fullmatch(secret) else redact_key(secret)
 
 
 def field_text(value: str, limit: int = 200) -> str:
@@ -262,6 +297,8 @@ _FOLDED_LETTERS = ("\u0131", "\u0130", "\u017f")
 def may_hold_secret(raw: str) -> bool:
     """Whether text has anything a secret could be (plain substring tests: this runs per event)."""
     if "\\u" in raw or KNOWN_SECRETS.holds_any(raw):
+        return True
+    if "%" in raw and _ESCAPE.search(raw):  # decoded, an escape can spell any of the marks
         return True
     if not raw.isascii():
         for letter in _FOLDED_LETTERS:
