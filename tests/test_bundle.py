@@ -24,6 +24,7 @@ from voice_lab.exchange.bundle import (
 from voice_lab.exchange.export import export_chunks
 from voice_lab.exchange.reader import MAX_FILE_BYTES, ImportRefused
 from voice_lab.protocol.record import parse_event
+from voice_lab.storage import open_store
 from voice_lab.storage.rows import MAX_CHUNK_BYTES, AudioChunk, EventRow
 
 EVENTS = [
@@ -255,3 +256,57 @@ def test_a_member_that_unpacks_past_its_declared_size_is_refused():
 def test_not_a_zip_after_its_magic_is_refused():
     with pytest.raises(ImportRefused, match="damaged ZIP"):
         read_import(b"PK\x03\x04 and then nothing of a zip", "odd.zip")
+
+
+def test_the_routes_export_a_bundle_and_the_form_imports_it(app, client, csrf):
+    store = open_store(app)
+    try:
+        first = recorded_session(store)
+        page = client.get(f"/sessions/{first}").get_data(as_text=True)
+        assert 'data-testid="export-bundle"' in page
+        response = client.get(f"/sessions/{first}/export.zip")
+        assert response.status_code == 200 and response.mimetype == "application/zip"
+        assert f'filename="voice-lab-{first}.zip"' in response.headers["Content-Disposition"]
+        bundle = response.get_data()
+        upload = {"file": (io.BytesIO(bundle), "call.zip"), "csrf_token": csrf}
+        imported = client.post("/import", data=upload)
+        assert imported.status_code == 303, imported.get_data(as_text=True)
+        again = imported.headers["Location"].rsplit("/", 1)[-1]
+        assert sha(store.recording_chunks(again)) == sha(store.recording_chunks(first))
+        refused = client.post(
+            "/import", data={"file": (io.BytesIO(bundle[:-30]), "cut.zip"), "csrf_token": csrf}
+        )
+        assert refused.status_code == 400 and "damaged ZIP" in refused.get_data(as_text=True)
+        assert client.get("/sessions/vl_nope/export.zip").status_code == 404
+    finally:
+        store.close()
+
+
+def test_no_bundle_button_without_a_recording(app, client):
+    store = open_store(app)
+    try:
+        session_id = store.create_session(provider="emulator")
+    finally:
+        store.close()
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert 'data-testid="export"' in page and "export-bundle" not in page
+
+
+def test_cli_bundle_round_trip(app, runner, tmp_path):
+    store = open_store(app)
+    try:
+        first = recorded_session(store)
+        path = tmp_path / "call.zip"
+        exported = runner.invoke(args=["export", first, "--bundle", "-o", str(path)])
+        assert exported.exit_code == 0, exported.output
+        result = runner.invoke(args=["import", str(path), "--label", "again"])
+        assert result.exit_code == 0, result.output
+        assert "and 4 recording chunks" in result.output
+        again = result.output.strip().rsplit(" ", 1)[-1]
+        assert list(store.audio_chunks(again)) == list(store.audio_chunks(first))
+        assert store.get_session(again)["label"] == "again"
+        path.write_bytes(b"PK\x03\x04broken")
+        refused = runner.invoke(args=["import", str(path)])
+        assert refused.exit_code == 1 and "damaged ZIP" in refused.output
+    finally:
+        store.close()
