@@ -1,16 +1,19 @@
 """The recording of a call, in Chromium with spoken words as the microphone: what the store holds
 concatenates to a two-channel WebM as long as the call, the microphone on the left and the
-model on the right; unticked, or off for the app, nothing is recorded."""
+model on the right; its bundle downloads from the session page and imports whole; unticked, or
+off for the app, nothing is recorded."""
 
 from __future__ import annotations
 
 import io
 import json
 import shutil
+import zipfile
 
 import av
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from voice_lab.storage import open_store
 from voice_lab.testing import TcpProxy, hold_call, speech_wav, spoken_wav, wait_for_responses
@@ -111,6 +114,33 @@ def test_a_call_with_recording_unticked_records_nothing(voice_lab_browser, mic, 
     session_id = hold_call(page, server.url, {"label": "unrecorded", "record": False})
     chunks, events = recording(app, session_id)
     assert chunks == [] and [e["type"] for e in events] == ["voicelab.call"] * 2
+
+
+def test_the_bundle_button_downloads_the_call_and_the_form_imports_it_whole(
+    voice_lab_browser, mic, server, app, tmp_path
+):
+    page = voice_lab_browser.page(mic, loop=True)
+    session_id = hold_call(page, server.url, {"label": "bundled"})
+    page.goto(f"{server.url}/sessions/{session_id}")
+    with page.expect_download() as download:
+        page.get_by_test_id("export-bundle").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert zipfile.ZipFile(path).namelist() == ["session.json", "recording.webm", "recording.json"]
+
+    page.goto(f"{server.url}/")
+    page.get_by_test_id("import-file").set_input_files(path)
+    page.get_by_test_id("import-submit").click()
+    expect(page.get_by_test_id("session-status")).to_have_text("imported")
+    imported = page.url.rsplit("/sessions/", 1)[1]
+    assert imported != session_id
+    expect(page.get_by_test_id("export-bundle")).to_be_visible()
+    store = open_store(app)
+    try:
+        assert list(store.audio_chunks(imported)) == list(store.audio_chunks(session_id))
+    finally:
+        store.close()
+    assert recording(app, imported)[1] == recording(app, session_id)[1]
 
 
 @pytest.fixture

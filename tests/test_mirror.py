@@ -11,9 +11,10 @@ import websocket
 from tests.figures import count
 from voice_lab.exchange.export import export_chunks
 from voice_lab.exchange.reader import MAX_EVENT_BYTES
-from voice_lab.ingest.frames import MAX_CHUNK_BYTES, MAX_FRAME_BYTES, MirrorError, parse_frame
+from voice_lab.ingest.frames import MAX_FRAME_BYTES, MirrorError, parse_frame
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import open_store
+from voice_lab.storage.rows import MAX_CHUNK_BYTES
 from voice_lab.web.security import origin_allowed
 
 

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask --app app doctor`, `export ID`, `import FILE`."""
+"""Command-line tools: `flask --app app doctor`, `export ID [--bundle]`, `import FILE`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from flask.cli import with_appcontext
 from . import providers
 from .config import configured_providers, mask
 from .emulator import voice
+from .exchange.bundle import bundle_chunks, read_import
 from .exchange.export import export_chunks
-from .exchange.imports import parse_import
 from .exchange.reader import ImportRefused
 from .ingest import panel_state
 from .storage import open_store
@@ -101,20 +101,26 @@ def _ms(started: float) -> int:
 @click.option(
     "-o",
     "--output",
-    type=click.File("w", encoding="utf-8"),
+    type=click.File("wb"),
     default="-",
     help="Write here instead of standard output.",
 )
+@click.option("--bundle", is_flag=True, help="Write a ZIP of the JSON export and the recording.")
 @with_appcontext
-def export_command(session_id: str, output) -> None:
-    """Write a session's events in Voice Lab's JSON format."""
+def export_command(session_id: str, output, bundle: bool) -> None:
+    """Write a session's events in Voice Lab's JSON format, or with --bundle its bundle."""
     store = open_store()
     try:
         session = store.get_session(session_id)
         if session is None:
             raise click.ClickException(f"no session {session_id!r} (see the list at /)")
-        for chunk in export_chunks(session, store.export_rows(session_id)):
-            output.write(chunk)
+        rows = store.export_rows(session_id)
+        if bundle:
+            for piece in bundle_chunks(session, rows, store.audio_chunks(session_id)):
+                output.write(piece)
+        else:
+            for chunk in export_chunks(session, rows):
+                output.write(chunk.encode())
     finally:
         store.close()
 
@@ -124,19 +130,21 @@ def export_command(session_id: str, output) -> None:
 @click.option("--label", help="Label for the new session (default: the file name).")
 @with_appcontext
 def import_command(path: str, label: str | None) -> None:
-    """Import a Voice Lab export, JSON Lines of event rows, or a JSON array of events."""
+    """Import a Voice Lab export or bundle, JSON Lines of event rows, or a JSON array of events."""
     try:
         with open(path, "rb") as file:
-            fields, rows = parse_import(file, click.format_filename(path, shorten=True))
+            imported = read_import(file, click.format_filename(path, shorten=True))
     except ImportRefused as exc:
         raise click.ClickException(f"nothing imported: {exc}") from None
+    fields = {**imported.fields, **({"label": label} if label else {})}
     store = open_store()
     try:
-        session_id = store.import_session({**fields, **({"label": label} if label else {})}, rows)
+        session_id = store.import_session(fields, imported.rows, imported.chunks)
         panel_state.prepare(store, session_id)
     finally:
         store.close()
-    click.echo(f"imported {len(rows)} events as session {session_id}")
+    audio = f" and {len(imported.chunks)} recording chunks" if imported.chunks else ""
+    click.echo(f"imported {len(imported.rows)} events{audio} as session {session_id}")
 
 
 def init_app(app: Flask) -> None:

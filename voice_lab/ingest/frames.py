@@ -9,15 +9,12 @@ from typing import Any, cast
 
 from ..protocol.codec import MAX_DEPTH, TooDeep, loads
 from ..protocol.record import Event, parse_event, row_problem
-from ..storage.rows import AudioChunk
+from ..storage.rows import MAX_CHUNK_BYTES, AudioChunk
 
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
 # The frame's own levels (frame, events list, event) above a local event object's MAX_DEPTH.
 MAX_FRAME_DEPTH = MAX_DEPTH + 3
-# A recording chunk is a second of Opus at 64 kbps, about 8 KB: the limit leaves room for other
-# bitrates and timeslices without letting one frame's worth of garbage pass as audio.
-MAX_CHUNK_BYTES = 256 * 1024
 MAX_BATCH_CHUNKS = 100
 OPS = ("hello", "events", "audio")
 # No event limit of its own: an event is at most a frame, and what is stored is never longer

@@ -71,6 +71,11 @@ class AudioChunk(NamedTuple):
     data: bytes
 
 
+# A recording chunk is a second of Opus at 64 kbps, about 8 KB: the limit leaves room for other
+# bitrates and timeslices without letting one frame's worth of garbage pass as audio.
+MAX_CHUNK_BYTES = 256 * 1024
+
+
 # An event as exported: seq, direction, t, type, payload, compact (see exchange/export.py).
 ExportRow = tuple[int, str, float | None, str | None, str, int]
 EXPORT_COLUMNS = "seq, direction, t, type, payload, compact"

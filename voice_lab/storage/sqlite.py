@@ -172,12 +172,19 @@ class Store:
             return stored
         return stored._replace(contiguous=self.contiguous_seq(session_id))
 
-    def import_session(self, fields: dict[str, Any], rows: Sequence[EventRow]) -> str:
-        """Create a session with all its events in one transaction: all or nothing."""
+    def import_session(
+        self,
+        fields: dict[str, Any],
+        rows: Sequence[EventRow],
+        chunks: Sequence[AudioChunk] = (),
+    ) -> str:
+        """Create a session with all its events and its recording's chunks in one transaction:
+        all or nothing."""
         fields = {"provider": "import", **fields, "origin": "imported"}
         with self.transaction() as db:
             session_id = _insert_session(db, fields)
             insert_batch(db, session_id, rows)
+            _insert_chunks(db, session_id, chunks)
         return session_id
 
     def missing_seqs(self, session_id: str, limit: int = 100) -> list[int]:
@@ -297,11 +304,7 @@ class Store:
         """Store a recording's chunks in one transaction, each (session, seq) once; returns the
         highest n such that chunks 1..n are all stored: the page resends after it."""
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO recording_chunks (session_id, seq, t, data) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                [(session_id, *chunk) for chunk in chunks],
-            )
+            _insert_chunks(db, session_id, chunks)
             return self._audio_contiguous(db, session_id)
 
     def audio_contiguous(self, session_id: str) -> int:
@@ -317,14 +320,18 @@ class Store:
 
     def recording_chunks(self, session_id: str, batch: int = 64) -> Iterator[bytes]:
         """A session's recording, chunk by chunk in seq order, in pages so memory stays flat."""
+        return (chunk.data for chunk in self.audio_chunks(session_id, batch))
+
+    def audio_chunks(self, session_id: str, batch: int = 64) -> Iterator[AudioChunk]:
+        """recording_chunks with each chunk's seq and t, as a bundle exports them."""
         after = 0
         while rows := self.db.execute(
-            "SELECT seq, data FROM recording_chunks WHERE session_id = ? AND seq > ? "
+            "SELECT seq, t, data FROM recording_chunks WHERE session_id = ? AND seq > ? "
             "ORDER BY seq LIMIT ?",
             (session_id, after, batch),
         ).fetchall():
             for row in rows:
-                yield bytes(row[1])
+                yield AudioChunk(row[0], row[1], bytes(row[2]))
             after = rows[-1][0]
 
     def recording_info(self, session_id: str) -> dict[str, Any] | None:
@@ -392,6 +399,15 @@ def _insert_session(
         tuple(fields.values()),
     )
     return fields["id"]
+
+
+def _insert_chunks(db: sqlite3.Connection, session_id: str, chunks: Sequence[AudioChunk]) -> None:
+    """Insert a recording's chunks inside a transaction, each (session, seq) once."""
+    db.executemany(
+        "INSERT INTO recording_chunks (session_id, seq, t, data) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        [(session_id, *chunk) for chunk in chunks],
+    )
 
 
 def _contiguous(

@@ -7,11 +7,13 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterator
+from typing import TypeVar
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from ..analysis import timeline
+from ..exchange.bundle import bundle_chunks
 from ..exchange.export import export_chunks
 from ..ingest import panel_state
 from ..protocol.codec import loads, storable
@@ -29,6 +31,7 @@ bp.record_once(add_converter)  # before the routes below are added, which need t
 
 WINDOW = 300  # events per window of the timeline; the last window polls while a call is live
 RECHECK = 0.5  # seconds a live tail waits for news before it looks at the store anyway
+T = TypeVar("T")
 
 
 def _event_or_404(session_id: str, seq: int):
@@ -64,6 +67,7 @@ def session_page(session_id: str):
         categories=CATEGORIES,
         labels=CATEGORY_LABELS,
         directions=DIRECTIONS,
+        recorded=store.recording_info(session_id) is not None,
     )
 
 
@@ -197,18 +201,40 @@ def export(session_id: str):
     """The session as a download in Voice Lab's format, streamed; `filtered=1` keeps the filters."""
     session = _session_or_404(session_id)
     query = Filters.from_args(request.args).query() if request.args.get("filtered") else None
+    name = f"voice-lab-{session_id}{'-filtered' if query else ''}.json"
+    chunks = _streamed(lambda store: export_chunks(session, store.export_rows(session_id, query)))
+    return _download(chunks, "application/json", name)
+
+
+@bp.get("/sessions/<session_id>/export.zip")
+def export_bundle(session_id: str):
+    """The session and its recording as one ZIP download (see exchange/bundle.py), streamed."""
+    session = _session_or_404(session_id)
+    chunks = _streamed(
+        lambda store: bundle_chunks(
+            session, store.export_rows(session_id), store.audio_chunks(session_id)
+        )
+    )
+    return _download(chunks, "application/zip", f"voice-lab-{session_id}.zip")
+
+
+def _streamed(produce: Callable[[Store], Iterator[T]]) -> Iterator[T]:
+    """What `produce` yields from a Store of its own: the stream outlives the request and its
+    connection (and the app context: the path is found before it ends)."""
     path = database_path(current_app)
 
-    def chunks():
-        store = Store(path)  # the stream outlives the request and its connection
+    def stream() -> Iterator[T]:
+        store = Store(path)
         try:
-            yield from export_chunks(session, store.export_rows(session_id, query))
+            yield from produce(store)
         finally:
             store.close()
 
-    name = f"voice-lab-{session_id}{'-filtered' if query else ''}.json"
+    return stream()
+
+
+def _download(chunks: Iterator[str] | Iterator[bytes], mimetype: str, name: str) -> Response:
+    """A streamed response the browser saves as `name`."""
     return Response(
-        chunks(),
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        chunks, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )

@@ -7,7 +7,7 @@ import threading
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from ..config import configured_providers
-from ..exchange.imports import parse_import
+from ..exchange.bundle import read_import
 from ..exchange.reader import ImportRefused
 from ..ingest import panel_state
 from ..protocol.redaction import field_text
@@ -74,13 +74,13 @@ def import_file():
         try:
             if upload is None or not upload.filename:
                 raise ImportRefused("choose a file to import")
-            fields, rows = parse_import(upload.stream, upload.filename)
+            imported = read_import(upload.stream, upload.filename)
         except ImportRefused as exc:
             return _import_refused(str(exc), 400)
         if label:
-            fields["label"] = field_text(label)  # redacted before it is cut, as the mirror's
-        session_id = get_store().import_session(fields, rows)
-        del rows  # the store has them: let go of their memory before the panels' figures
+            imported.fields["label"] = field_text(label)  # redacted, then cut, as the mirror does
+        session_id = get_store().import_session(*imported)
+        del imported  # the store has it: let go of its memory before the panels' figures
         panel_state.prepare(get_store(), session_id)
     finally:
         _imports.release()
