@@ -7,7 +7,7 @@ import hmac
 import logging
 import re
 import secrets
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -22,6 +22,7 @@ from flask import (
 
 from ..config import is_loopback
 from ..protocol.limits import RateLimiter
+from .access_log import hide_tokens
 from .errors import error_reply
 
 bp = Blueprint("security", __name__)
@@ -188,29 +189,6 @@ def mint_allowed():
 
 
 LOGIN_RATE = (10, 60.0)  # login tries per client per seconds
-# A query parameter: its name and value, up to the next separator, space or quote.
-_PARAM = re.compile(r"(?<=[?&])([^=&\s\"']*)=([^&#\s\"']*)")
-
-
-def without_tokens(text: str) -> str:
-    """`text` (a request line, a URL) with the value of every `token` parameter hidden, whatever
-    its encoding (`to%6Ben` is read as `token` too)."""
-
-    def hide(match: re.Match) -> str:
-        name = match[1]
-        return f"{name}=[hidden]" if unquote_plus(name) == "token" else match[0]
-
-    return _PARAM.sub(hide, text)
-
-
-def hide_tokens(record: logging.LogRecord) -> bool:
-    """A log filter: the record with no token in it (a right or wrong `?token=` of the
-    websocket would otherwise be in every request log line)."""
-    message = record.getMessage()
-    hidden = without_tokens(message)
-    if hidden != message:
-        record.msg, record.args = hidden, ()
-    return True
 
 
 def init_app(app: Flask) -> None:
