@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 import websocket
 from markupsafe import escape
+from requests.structures import CaseInsensitiveDict
 
 TOKEN = "tok-" + "z" * 28
 EMULATOR_KEY = "emu-key-" + "k" * 24
@@ -202,6 +204,38 @@ def test_login_tries_are_limited_per_client(client):
     assert "Too many tries" in limited.get_data(as_text=True)
     elsewhere = client.post("/login", data={"token": TOKEN}, environ_base={"REMOTE_ADDR": "::9"})
     assert elsewhere.status_code == 303
+
+
+def _api(url: str, token: str, header: str) -> tuple[int, dict, str]:
+    """GET /api/sessions/vl_x with `token` in `header`: its status, headers and body."""
+    value = f"Bearer {token}" if header == "Authorization" else token
+    reply = requests.get(f"{url}/api/sessions/vl_x", headers={header: value}, timeout=10)
+    return reply.status_code, reply.headers, reply.text
+
+
+def _socket(url: str, token: str, header: str) -> tuple[int, dict, str]:
+    """Open /ws/mirror with `?token=`: the status of its handshake, headers and body."""
+    try:
+        websocket.create_connection(f"{url.replace('http', 'ws')}/ws/mirror?token={token}").close()
+    except websocket.WebSocketBadStatusException as refused:
+        body = (refused.resp_body or b"").decode()
+        return refused.status_code, CaseInsensitiveDict(refused.resp_headers), body
+    return 101, {}, ""
+
+
+@pytest.mark.parametrize(
+    ("offer", "header"),
+    [(_api, "Authorization"), (_api, "X-Voice-Lab-Token"), (_socket, "")],
+    ids=["bearer", "X-Voice-Lab-Token", "?token= on the socket"],
+)
+def test_wrong_tokens_count_against_the_login_limit_wherever_offered(live_server, offer, header):
+    for _ in range(10):
+        assert offer(live_server.url, "wrong-" + "w" * 20, header)[0] == 401
+    status, headers, body = offer(live_server.url, TOKEN, header)  # even the right one
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    assert f"retry after {headers['Retry-After']} s" in body
+    login = requests.post(f"{live_server.url}/login", data={"token": TOKEN}, timeout=10)
+    assert login.status_code == 429  # one count for the client, the form's too
 
 
 def _start(tmp_path, **env) -> subprocess.Popen:
