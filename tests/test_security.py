@@ -258,15 +258,20 @@ def test_short_token_refused_at_start_up(tmp_path):
     assert "Voice Lab cannot start: VOICE_LAB_TOKEN: must be at least 16 characters" in log
 
 
+def _url(server: subprocess.Popen, lines: list[str]) -> str:
+    """The address `python app.py` says it serves on; what it wrote until then, in `lines`."""
+    while not (match := re.search(r"Running on (http://\S+)", lines[-1] if lines else "")):
+        line = server.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    return match[1]
+
+
 def test_no_token_in_the_server_log(tmp_path):
     server = _start(tmp_path, VOICE_LAB_TOKEN=TOKEN, VOICE_LAB_PORT="0")
+    lines: list[str] = []
     try:
-        lines = []
-        while not (match := re.search(r"Running on (http://\S+)", lines[-1] if lines else "")):
-            line = server.stdout.readline()
-            assert line, "".join(lines)
-            lines.append(line)
-        url = match[1].replace("http", "ws") + "/ws/mirror"
+        url = _url(server, lines).replace("http", "ws") + "/ws/mirror"
         wrong = "wrong-" + "w" * 20
         for query in (f"?token={wrong}", f"?a=1&to%6Ben={wrong}", f"?token={wrong}&token=x"):
             with pytest.raises(websocket.WebSocketBadStatusException):
@@ -317,3 +322,24 @@ def test_emulator_in_token_mode_without_its_api_key_mints_for_nobody(settings):
     # Voice Lab's own pages still mint, in-process.
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert client.post("/api/sessions", headers=auth).status_code == 201
+
+
+def test_a_token_sent_to_a_page_is_dropped_from_next_and_never_logged(tmp_path):
+    token = "short-but-16-plus"  # 17 characters: the shortest kind the configuration takes
+    server = _start(tmp_path, VOICE_LAB_TOKEN=token, VOICE_LAB_PORT="0")
+    lines: list[str] = []
+    try:
+        url = _url(server, lines)
+        for query in (f"?token={token}", f"?TOKEN={token}", f"?x=1;token={token}&y=2"):
+            followed = requests.get(f"{url}/sessions{query}", timeout=10)  # as curl -L does
+            assert followed.status_code == 200 and token not in followed.url
+            assert [r.status_code for r in followed.history] == [302]
+        assert followed.url.endswith("/login?next=/sessions?x%3D1%26y%3D2")  # the rest kept
+        for encoded in (f"/%3Ftoken%3D{token}", f"%2F%3FToKeN%253D{token}"):
+            requests.get(f"{url}/login?next={encoded}", timeout=10)
+        requests.get(f"{url}/sessions/{token}", timeout=10)  # no parameter: known by value
+    finally:
+        server.terminate()
+        log = "".join(lines) + server.communicate(timeout=30)[0]
+    assert log.count("GET /login?next=") >= 5, log
+    assert token not in log, log

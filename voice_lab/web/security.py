@@ -20,10 +20,11 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from ..config import is_loopback
 from ..protocol.limits import RateLimiter
-from .access_log import hide_tokens
+from .access_log import hide_tokens, without_token_parameters
 from .errors import error_reply
 
 bp = Blueprint("security", __name__)
@@ -65,7 +66,7 @@ def offered_token() -> str | None:
     return offered or None
 
 
-def token_refusal():
+def token_refusal() -> ResponseReturnValue | None:
     """None when the request may go on: no token is configured, the login cookie is there, or
     it offers the right token. Else the 401 (or the redirect to login); and past LOGIN_RATE
     wrong tokens from its client, wherever it offered them, a 429 even for the right one, so
@@ -90,7 +91,7 @@ def token_refusal():
             return None
         limiter.retry_after(client)  # a wrong token counts as a wrong login
     if request.method == "GET" and not request.path.startswith(("/api/", "/ws/")):
-        return redirect(url_for("security.login", next=request.full_path))
+        return redirect(url_for("security.login", next=without_token_parameters()))
     return _refuse(
         401,
         "token_required",
