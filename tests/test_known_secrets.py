@@ -162,9 +162,10 @@ def test_known_keys_never_stored_shown_exported_or_logged(minted, app, live_serv
     external = json.loads(ws.recv())["session"]
     ws.close()
     # Cut at 200 characters, the call id would keep most of the key if it were cut first.
-    assert (
-        http.post(f"/api/sessions/{sid}/end", json={"call_id": "c" * 170 + key}).status_code == 200
+    ended = http.post(
+        f"/api/sessions/{sid}/end", json={"call_id": "c" * 170 + key, "secret": secret}
     )
+    assert ended.status_code == 200
     with pytest.raises(HTTPError):  # a request line with the key in it, for the access log
         urlopen(f"{live_server.url}/sessions/nope?token={key}", timeout=5)
 
