@@ -1,13 +1,19 @@
-"""Figure: the server's memory while 8 sockets each pipeline 32 frames of 1 MB unanswered.
+"""Figures: the server's memory while 8 sockets each pipeline 32 frames of 1 MB unanswered, and
+while 32 sockets each send 15 MB of one frame that never ends.
 
-Each socket sends all its frames before it reads an ack, as a hostile or a stalled client
+Each socket sends all it sends before it reads a reply, as a hostile or a stalled client
 would; the server's peak RSS (VmHWM, reset once it idles) is the figure, against its idle RSS.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
+import struct
 import threading
+from urllib.parse import urlsplit
 
 import websocket
 
@@ -17,6 +23,8 @@ from .common import Figure, rss_kib, scratch, serving
 from .export import reset_peak
 
 SOCKETS, FRAMES = 8, 32
+BIG_SOCKETS, BIG_FRAME = 32, 15 * 1024 * 1024  # as many as one client may open
+HOLD = 5.0  # seconds a socket waits, after its last byte, for the server to close it
 
 
 def frame(seq: int) -> str:
@@ -42,7 +50,72 @@ def pipeline(url: str, frames: int, errors: list) -> None:
         errors.append(repr(exc))
 
 
+def unfinished(url: str, size: int, closed: list) -> None:
+    """One raw socket: the handshake, then `size` bytes of a text frame that claims 100 bytes
+    more, so it never ends; appends True when the server closed the socket meanwhile."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=HOLD) as raw:
+        key = base64.b64encode(os.urandom(16)).decode()
+        raw.sendall(
+            f"GET /ws/mirror HTTP/1.1\r\nHost: {address.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = raw.recv(4096)
+            if not chunk:
+                raise RuntimeError(f"the server refused the websocket: {answer[:200]!r}")
+            answer += chunk
+        # FIN and text, a 64-bit length, an all-zero mask: the payload goes as it is.
+        header = b"\x81\xff" + struct.pack("!Q", size + 100) + bytes(4)
+        try:
+            raw.settimeout(None)  # as long as the server takes to read it
+            raw.sendall(header + b"a" * size)
+            raw.settimeout(HOLD)
+            while raw.recv(1 << 16):  # the server's close frame, then its end of the stream
+                pass
+            closed.append(True)
+        except TimeoutError:
+            closed.append(False)  # still held open
+        except OSError:
+            closed.append(True)  # reset while sending: the server closed it
+
+
 def run(quick: bool = False) -> list[Figure]:
+    """Peak RSS over idle RSS with SOCKETS sockets pipelining FRAMES frames of 1 MB each, and
+    with BIG_SOCKETS sockets each sending an unfinished frame of BIG_FRAME bytes."""
+    return [pipelining(quick), unfinished_frames(quick)]
+
+
+def unfinished_frames(quick: bool) -> Figure:
+    """Peak RSS over idle RSS while BIG_SOCKETS sockets each send BIG_FRAME bytes of a frame."""
+    sockets = BIG_SOCKETS // 4 if quick else BIG_SOCKETS
+    with scratch() as directory, serving(directory / "frames.sqlite3") as server:
+        idle = rss_kib(server)
+        reset_peak(server)
+        closed: list[bool] = []
+        threads = [
+            threading.Thread(target=unfinished, args=(server.url, BIG_FRAME, closed))
+            for _ in range(sockets)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        peak = rss_kib(server, "VmHWM")
+    return Figure(
+        "unfinished big frames peak RSS",
+        peak / 1024,
+        "MiB",
+        idle / 1024,
+        peak / idle,
+        note=f"{sockets} sockets each sending {BIG_FRAME // 2**20} MiB of a frame that never "
+        f"ends; {sum(closed)} closed by the server",
+    )
+
+
+def pipelining(quick: bool) -> Figure:
     """Peak RSS over idle RSS with SOCKETS sockets pipelining FRAMES frames of 1 MB each."""
     frames = FRAMES // 4 if quick else FRAMES
     with scratch() as directory, serving(directory / "sockets.sqlite3") as server:
@@ -58,14 +131,12 @@ def run(quick: bool = False) -> list[Figure]:
         for thread in threads:
             thread.join()
         peak = rss_kib(server, "VmHWM")
-    return [
-        Figure(
-            "socket pipelining peak RSS",
-            peak / 1024,
-            "MiB",
-            idle / 1024,
-            peak / idle,
-            note=f"{SOCKETS} sockets x {frames} frames of 1 MB sent before any ack is read"
-            + (f"; errors: {errors[:3]}" if errors else ""),
-        )
-    ]
+    return Figure(
+        "socket pipelining peak RSS",
+        peak / 1024,
+        "MiB",
+        idle / 1024,
+        peak / idle,
+        note=f"{SOCKETS} sockets x {frames} frames of 1 MB sent before any ack is read"
+        + (f"; errors: {errors[:3]}" if errors else ""),
+    )

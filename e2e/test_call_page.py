@@ -8,6 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.waiting import until
 from voice_lab.storage import open_store
 
 pytestmark = pytest.mark.e2e
@@ -229,3 +230,16 @@ def test_a_call_the_service_drops_ends_by_itself(call_page, server):
     stored = requests.get(f"{server.url}/api/sessions/{session_id}", timeout=5).json()
     assert stored["ended_at"] is not None
     assert stored["event_count"] == int(by(call_page, "acked-seq").text_content())
+
+
+def test_leaving_the_page_mid_call_ends_the_session_by_beacon(call_page, server):
+    by(call_page, "start").click()
+    expect(by(call_page, "call-phase")).to_have_text("live", timeout=CALL_TIMEOUT_MS)
+    session_id = by(call_page, "session-link").text_content()
+    call_page.goto(f"{server.url}/")  # pagehide: the beacon carries the write secret
+
+    def ended() -> bool:
+        row = requests.get(f"{server.url}/api/sessions/{session_id}", timeout=5).json()
+        return row["ended_at"] is not None
+
+    until(ended, "the beacon ended the session")

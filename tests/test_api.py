@@ -6,6 +6,8 @@ import sqlite3
 import pytest
 from werkzeug import Response
 
+from voice_lab.storage import open_store
+
 API_KEY = "AZKEY-do-not-leak-" + "q" * 20
 GA_REPLY = {
     "value": "ek_0123456789abcdefXYZ",
@@ -43,17 +45,55 @@ def test_create_session_mints_and_records(azure, client, app):
 
 def test_end_session(azure, client):
     azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(GA_REPLY)
-    session_id = client.post("/api/sessions").get_json()["id"]
-    ended = client.post(f"/api/sessions/{session_id}/end", json={"call_id": "rtc_1"}).get_json()
+    made = client.post("/api/sessions").get_json()
+    session_id, secret = made["id"], made["write_secret"]
+    end = f"/api/sessions/{session_id}/end"
+    ended = client.post(end, json={"call_id": "rtc_1", "secret": secret}).get_json()
     assert ended["ended_at"] and ended["call_id"] == "rtc_1"
     assert client.post("/api/sessions/vl_nope/end").status_code == 404
+    # A beacon sends text/plain with no headers; a script may send the header instead.
+    beacon = client.post(end, data=json.dumps({"secret": secret}), content_type="text/plain")
+    assert beacon.status_code == 200
+    assert client.post(end, headers={"X-Voice-Lab-Secret": secret}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        ({"call_id": "rtc_evil"}, "secret_required", '{"secret": write_secret}'),
+        ({"call_id": "rtc_evil", "secret": "vlw_guess"}, "wrong_secret", "not the write secret"),
+        ({"call_id": "rtc_evil", "secret": ["x"]}, "secret_required", "X-Voice-Lab-Secret"),
+    ],
+)
+def test_ending_a_session_needs_its_write_secret(azure, client, body, code, words):
+    azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(GA_REPLY)
+    session_id = client.post("/api/sessions").get_json()["id"]
+    refused = client.post(f"/api/sessions/{session_id}/end", json=body)
+    assert refused.status_code == 403
+    error = refused.get_json()["error"]
+    assert error["code"] == code and words in error["message"]
+    row = client.get(f"/api/sessions/{session_id}").get_json()
+    assert row["ended_at"] is None and row["call_id"] != "rtc_evil"
+
+
+def test_an_imported_session_cannot_be_ended(client, app):
+    store = open_store(app)
+    try:
+        session_id = store.create_session(provider="openai", origin="imported")
+    finally:
+        store.close()
+    refused = client.post(f"/api/sessions/{session_id}/end", json={"secret": "vlw_any"})
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "session_read_only"
+    assert client.get(f"/api/sessions/{session_id}").get_json()["ended_at"] is None
 
 
 def test_a_long_call_id_is_stored_on_one_line_and_marked_cut(azure, client):
     azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(GA_REPLY)
-    session_id = client.post("/api/sessions").get_json()["id"]
+    made = client.post("/api/sessions").get_json()
     call_id = "rtc_1\n" + "x" * 300
-    ended = client.post(f"/api/sessions/{session_id}/end", json={"call_id": call_id}).get_json()
+    ended = client.post(
+        f"/api/sessions/{made['id']}/end", json={"call_id": call_id, "secret": made["write_secret"]}
+    ).get_json()
     assert ended["call_id"] == "rtc_1 " + "x" * 193 + "…"
 
 
@@ -154,9 +194,11 @@ def test_odd_but_valid_input_is_stored_or_refused_clearly(azure, client):
         "/api/sessions", data='{"label": "half \\ud800 pair"}', content_type="application/json"
     )
     assert made.status_code == 201
-    session_id = made.get_json()["id"]
+    session_id, secret = made.get_json()["id"], made.get_json()["write_secret"]
     assert client.get(f"/api/sessions/{session_id}").get_json()["label"] == "half \\ud800 pair"
-    ended = client.post(f"/api/sessions/{session_id}/end", json=[1])
+    ended = client.post(
+        f"/api/sessions/{session_id}/end", json=[1], headers={"X-Voice-Lab-Secret": secret}
+    )
     assert ended.status_code == 200 and ended.get_json()["ended_at"]
     refused = client.post("/api/sessions", json={"protocol": "v2"})
     assert refused.status_code == 400 and "protocol must be ga or beta" in refused.get_data(True)

@@ -22,7 +22,13 @@ from voice_lab import create_app
 from voice_lab.exchange.export import export_chunks
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.record import parse_event
-from voice_lab.protocol.redaction import KNOWN_SECRETS, MIN_SECRET, KnownSecrets, redact_key
+from voice_lab.protocol.redaction import (
+    KNOWN_SECRETS,
+    MIN_CONFIGURED,
+    MIN_SECRET,
+    KnownSecrets,
+    redact_key,
+)
 
 
 def _b64_forms(secret: str) -> list[str]:
@@ -58,15 +64,19 @@ def test_a_known_secret_is_redacted_in_every_form():
     )
 
 
-def test_every_embedding_of_a_known_secret_is_found():
-    """Fuzz: random secrets at random offsets of random text, plain, URL-encoded and base64."""
+@pytest.mark.parametrize(
+    ("shortest", "configured"), [(MIN_SECRET, False), (MIN_CONFIGURED, True)], ids=["any", "config"]
+)
+def test_every_embedding_of_a_known_secret_is_found(shortest, configured):
+    """Fuzz: random secrets at random offsets of random text, plain, URL-encoded and base64;
+    those of the configuration (an access token) from MIN_CONFIGURED characters on."""
     rng = random.Random(13)
     known = KnownSecrets()
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=-_%. "
     trials = 0
     for _ in range(60):
-        secret = "".join(rng.choice(alphabet[:-3]) for _ in range(rng.randint(MIN_SECRET, 90)))
-        known.add(secret)
+        secret = "".join(rng.choice(alphabet[:-3]) for _ in range(rng.randint(shortest, 90)))
+        known.add(secret, configured=configured)
         for form in (secret, quote(secret, safe=""), *_b64_forms(secret)):
             before = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
             after = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
@@ -98,6 +108,9 @@ def test_minted_keys_are_kept_for_their_life_plus_a_margin_and_bounded():
     ]
     known.add("short-key-123")  # shorter than MIN_SECRET: would match ordinary text
     assert known.redact("short-key-123") == "short-key-123"
+    known.add("token-of-16-char", expires_at=now + 600, configured=True)  # minted: MIN_SECRET
+    known.add("config-15-chars", configured=True)  # shorter than MIN_CONFIGURED
+    assert not known.holds_any("a token-of-16-char or config-15-chars")
 
 
 @pytest.fixture
@@ -149,9 +162,10 @@ def test_known_keys_never_stored_shown_exported_or_logged(minted, app, live_serv
     external = json.loads(ws.recv())["session"]
     ws.close()
     # Cut at 200 characters, the call id would keep most of the key if it were cut first.
-    assert (
-        http.post(f"/api/sessions/{sid}/end", json={"call_id": "c" * 170 + key}).status_code == 200
+    ended = http.post(
+        f"/api/sessions/{sid}/end", json={"call_id": "c" * 170 + key, "secret": secret}
     )
+    assert ended.status_code == 200
     with pytest.raises(HTTPError):  # a request line with the key in it, for the access log
         urlopen(f"{live_server.url}/sessions/nope?token={key}", timeout=5)
 

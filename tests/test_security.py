@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 import websocket
 from markupsafe import escape
+from requests.structures import CaseInsensitiveDict
 
 TOKEN = "tok-" + "z" * 28
 EMULATOR_KEY = "emu-key-" + "k" * 24
@@ -204,6 +206,38 @@ def test_login_tries_are_limited_per_client(client):
     assert elsewhere.status_code == 303
 
 
+def _api(url: str, token: str, header: str) -> tuple[int, dict, str]:
+    """GET /api/sessions/vl_x with `token` in `header`: its status, headers and body."""
+    value = f"Bearer {token}" if header == "Authorization" else token
+    reply = requests.get(f"{url}/api/sessions/vl_x", headers={header: value}, timeout=10)
+    return reply.status_code, reply.headers, reply.text
+
+
+def _socket(url: str, token: str, header: str) -> tuple[int, dict, str]:
+    """Open /ws/mirror with `?token=`: the status of its handshake, headers and body."""
+    try:
+        websocket.create_connection(f"{url.replace('http', 'ws')}/ws/mirror?token={token}").close()
+    except websocket.WebSocketBadStatusException as refused:
+        body = (refused.resp_body or b"").decode()
+        return refused.status_code, CaseInsensitiveDict(refused.resp_headers), body
+    return 101, {}, ""
+
+
+@pytest.mark.parametrize(
+    ("offer", "header"),
+    [(_api, "Authorization"), (_api, "X-Voice-Lab-Token"), (_socket, "")],
+    ids=["bearer", "X-Voice-Lab-Token", "?token= on the socket"],
+)
+def test_wrong_tokens_count_against_the_login_limit_wherever_offered(live_server, offer, header):
+    for _ in range(10):
+        assert offer(live_server.url, "wrong-" + "w" * 20, header)[0] == 401
+    status, headers, body = offer(live_server.url, TOKEN, header)  # even the right one
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    assert f"retry after {headers['Retry-After']} s" in body
+    login = requests.post(f"{live_server.url}/login", data={"token": TOKEN}, timeout=10)
+    assert login.status_code == 429  # one count for the client, the form's too
+
+
 def _start(tmp_path, **env) -> subprocess.Popen:
     """`python app.py` in an empty directory with only these settings; its output in one pipe."""
     environ = {"PATH": "/usr/bin:/bin", "VOICE_LAB_DATABASE": str(tmp_path / "v.db"), **env}
@@ -224,15 +258,20 @@ def test_short_token_refused_at_start_up(tmp_path):
     assert "Voice Lab cannot start: VOICE_LAB_TOKEN: must be at least 16 characters" in log
 
 
+def _url(server: subprocess.Popen, lines: list[str]) -> str:
+    """The address `python app.py` says it serves on; what it wrote until then, in `lines`."""
+    while not (match := re.search(r"Running on (http://\S+)", lines[-1] if lines else "")):
+        line = server.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    return match[1]
+
+
 def test_no_token_in_the_server_log(tmp_path):
     server = _start(tmp_path, VOICE_LAB_TOKEN=TOKEN, VOICE_LAB_PORT="0")
+    lines: list[str] = []
     try:
-        lines = []
-        while not (match := re.search(r"Running on (http://\S+)", lines[-1] if lines else "")):
-            line = server.stdout.readline()
-            assert line, "".join(lines)
-            lines.append(line)
-        url = match[1].replace("http", "ws") + "/ws/mirror"
+        url = _url(server, lines).replace("http", "ws") + "/ws/mirror"
         wrong = "wrong-" + "w" * 20
         for query in (f"?token={wrong}", f"?a=1&to%6Ben={wrong}", f"?token={wrong}&token=x"):
             with pytest.raises(websocket.WebSocketBadStatusException):
@@ -283,3 +322,24 @@ def test_emulator_in_token_mode_without_its_api_key_mints_for_nobody(settings):
     # Voice Lab's own pages still mint, in-process.
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert client.post("/api/sessions", headers=auth).status_code == 201
+
+
+def test_a_token_sent_to_a_page_is_dropped_from_next_and_never_logged(tmp_path):
+    token = "short-but-16-plus"  # 17 characters: the shortest kind the configuration takes
+    server = _start(tmp_path, VOICE_LAB_TOKEN=token, VOICE_LAB_PORT="0")
+    lines: list[str] = []
+    try:
+        url = _url(server, lines)
+        for query in (f"?token={token}", f"?TOKEN={token}", f"?x=1;token={token}&y=2"):
+            followed = requests.get(f"{url}/sessions{query}", timeout=10)  # as curl -L does
+            assert followed.status_code == 200 and token not in followed.url
+            assert [r.status_code for r in followed.history] == [302]
+        assert followed.url.endswith("/login?next=/sessions?x%3D1%26y%3D2")  # the rest kept
+        for encoded in (f"/%3Ftoken%3D{token}", f"%2F%3FToKeN%253D{token}"):
+            requests.get(f"{url}/login?next={encoded}", timeout=10)
+        requests.get(f"{url}/sessions/{token}", timeout=10)  # no parameter: known by value
+    finally:
+        server.terminate()
+        log = "".join(lines) + server.communicate(timeout=30)[0]
+    assert log.count("GET /login?next=") >= 5, log
+    assert token not in log, log

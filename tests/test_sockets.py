@@ -7,6 +7,7 @@ import json
 import sqlite3
 import struct
 import threading
+from contextlib import suppress
 
 import pytest
 import websocket
@@ -14,7 +15,7 @@ import websocket
 from tests.waiting import until
 from voice_lab.ingest.frames import MAX_FRAME_BYTES
 from voice_lab.storage import open_store
-from voice_lab.web.sockets import IDLE_CLOSE, TOO_MANY_CLOSE
+from voice_lab.web.sockets import IDLE_CLOSE, MESSAGE_LIMIT, TOO_BIG_CLOSE, TOO_MANY_CLOSE
 
 CHUNK = 1 << 16  # the server's receive_bytes: what one read may add past a budget
 
@@ -70,9 +71,11 @@ def big_frame(seq: int) -> str:
 def closing(ws: websocket.WebSocket) -> tuple[int, str]:
     """The close code and reason the server sends next (frames before it are skipped)."""
     while True:
-        opcode, data = ws.recv_data(control_frame=True)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return struct.unpack("!H", data[:2])[0], data[2:].decode()
+        frame = ws.recv_frame()
+        if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+            with suppress(OSError):  # answered, as a browser does, unless the server hung up
+                ws.send_close()
+            return struct.unpack("!H", frame.data[:2])[0], frame.data[2:].decode()
 
 
 @pytest.mark.parametrize(
@@ -165,3 +168,40 @@ def test_an_idle_socket_is_closed_its_threads_end_and_a_hello_resumes(live_serve
     again.close()
     until(lambda: threading.active_count() == threads, "the socket's threads ended")
     assert stored_seqs(app, sid) == [1, 2]
+
+
+def _whole(ws: websocket.WebSocket, size: int) -> None:
+    ws.send("x" * size)
+
+
+def _never_ending(ws: websocket.WebSocket, size: int) -> None:
+    """`size` bytes of a text frame that claims twice as many: it never ends."""
+    header = b"\x81\xff" + struct.pack("!Q", 2 * size) + bytes(4)  # an all-zero mask
+    ws.sock.sendall(header + b"x" * size)
+
+
+@pytest.mark.parametrize("send", [_whole, _never_ending], ids=["whole", "never ending"])
+def test_a_frame_far_over_the_limit_closes_the_socket_with_1009(live_server, app, send):
+    gate = app.extensions["voice_lab_sockets"]
+    ws = connect(live_server.url, new_session(app))
+    sender = threading.Thread(target=lambda: suppress_closed(send, ws, 4 * MESSAGE_LIMIT))
+    sender.start()
+    code, reason = closing(ws)
+    assert code == TOO_BIG_CLOSE and str(MESSAGE_LIMIT) in reason and len(reason.encode()) <= 123
+    sender.join(30)
+    ws.close()
+    until(lambda: gate.sockets == 0, "the socket's slot is free")
+    assert gate.held() == 0
+    # A frame just over the mirror's own limit is answered, and the socket stays up.
+    again = connect(live_server.url, new_session(app))
+    again.send("x" * (MAX_FRAME_BYTES + 1))
+    assert json.loads(again.recv())["code"] == "frame_too_large"
+    again.send(json.dumps({"op": "events", "events": []}))
+    assert json.loads(again.recv())["op"] in {"ack", "error"}
+    again.close()
+
+
+def suppress_closed(send, ws: websocket.WebSocket, size: int) -> None:
+    """send(ws, size), the server closing the socket under it allowed."""
+    with suppress(OSError, websocket.WebSocketException):
+        send(ws, size)

@@ -55,11 +55,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _guard_secrets(app: Flask) -> None:
-    """Make every API key the configuration holds (and the access token) known, so it is
-    redacted wherever it shows up, and redact the app's and werkzeug's logs."""
+    """Make every API key the configuration holds (and the access token, whatever its length)
+    known, so it is redacted wherever it shows up, and redact the app's and werkzeug's logs."""
     known = app.extensions["voice_lab_secrets"] = redaction.KNOWN_SECRETS
     for name, value in app.config.items():
         if name.endswith("API_KEY") or name == "VOICE_LAB_TOKEN":
-            known.add(value)
+            known.add(value, configured=True)
     redaction.guard_logs(app.logger.name)
     redaction.guard_logs("werkzeug")

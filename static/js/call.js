@@ -87,6 +87,7 @@ class Call extends EventTarget {
     // The key and the write secret stay out of this.session: only their users hold them.
     const { ephemeral_key: key, write_secret: secret, ...session } = JSON.parse(mintText);
     this.session = session;
+    this._writeSecret = secret; // ending the session row needs it too
     if (this.stopping) {
       this._endSession(); // stop() came while minting: close the row that was just opened
       return;
@@ -167,7 +168,8 @@ class Call extends EventTarget {
 
   /** The page is going away: end the session row by beacon (it outlives the page), drop the peer. */
   abandon() {
-    if (this.session) navigator.sendBeacon(endUrl(this.session.id));
+    // A beacon carries a body but no headers: the secret goes in the body (sent as text/plain).
+    if (this.session) navigator.sendBeacon(endUrl(this.session.id), this._endBody());
     this.pc?.close();
   }
 
@@ -268,8 +270,15 @@ class Call extends EventTarget {
     return fetch(endUrl(this.session.id), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(this.callId ? { call_id: this.callId } : {}),
+      body: this._endBody(),
     }).catch(() => {});
+  }
+
+  // What POST .../end takes: the session's write secret, and the call id the service gave.
+  _endBody() {
+    const body = { secret: this._writeSecret };
+    if (this.callId) body.call_id = this.callId;
+    return JSON.stringify(body);
   }
 }
 

@@ -1,5 +1,5 @@
 """Sliding-window limits per client: how many keys one client may mint, Voice Lab's and the
-emulated service's alike."""
+emulated service's alike, and how many wrong access tokens it may offer."""
 
 from __future__ import annotations
 
@@ -20,10 +20,23 @@ class RateLimiter:
         """0 if the client may go on now (and count it), else seconds until it may."""
         now = time.monotonic()
         with self.lock:
-            hits = self.hits.setdefault(client, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(1, int(hits[0] + self.window - now + 0.999))
-            hits.append(now)
+            wait = self._wait(client, now)
+            if not wait:
+                self.hits.setdefault(client, deque()).append(now)
+            return wait
+
+    def waiting(self, client: str) -> int:
+        """Seconds until the client may go on (0: now), counting nothing: for limits that
+        count only failures, checked before the try and counted after it fails."""
+        with self.lock:
+            return self._wait(client, time.monotonic())
+
+    def _wait(self, client: str, now: float) -> int:
+        hits = self.hits.get(client)
+        if not hits:
             return 0
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return max(1, int(hits[0] + self.window - now + 0.999))
+        return 0

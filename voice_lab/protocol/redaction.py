@@ -157,9 +157,12 @@ def field_text(value: str, limit: int = 200) -> str:
 # _GRAM characters, is looked up in a set of every _GRAM-character piece of every known form, so
 # the cost grows with the text, not with how many secrets are known. A form at least _GRAM * 2 - 1
 # long always holds one whole piece; MIN_SECRET keeps every form (base64 ones are cut at both
-# ends) that long.
+# ends) that long. Configured secrets may be shorter (an access token of MIN_CONFIGURED): their
+# few shorter forms are looked for whole, each a substring test.
 _GRAM = 16  # longer pieces, fewer lookups
+_SAMPLED = _GRAM * 2 - 1
 MIN_SECRET = 32  # every key a service issues is as long (Azure's 32, sk- and ek_ ones longer)
+MIN_CONFIGURED = 16  # as config requires of VOICE_LAB_TOKEN; shorter ones match ordinary text
 _PIECES = re.compile(rf"(?s).{{{_GRAM}}}")  # cuts in C what a slicing loop would in Python
 SECRET_MARGIN = 3600.0  # seconds a minted key stays known after it expires: calls outlive keys
 MAX_SECRETS = 512  # minted keys known at most; held API keys always stay
@@ -193,12 +196,14 @@ class KnownSecrets:
         self.margin, self.most = margin, most
         self._until: dict[str, float] = {}  # value -> when it is forgotten (inf: never)
         self._lock = threading.Lock()
-        self._index: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
+        self._index: _Index = (frozenset(), (), None)
 
-    def add(self, value: Any, expires_at: float | None = None) -> None:
+    def add(self, value: Any, expires_at: float | None = None, configured: bool = False) -> None:
         """Know value from now on: for good (an API key) or until expires_at plus the margin.
-        Values shorter than MIN_SECRET are not taken: they would match ordinary text."""
-        if not isinstance(value, str) or len(value.strip()) < MIN_SECRET:
+        Values shorter than MIN_SECRET (MIN_CONFIGURED for a secret of the configuration, which
+        never expires) are not taken: they would match ordinary text."""
+        floor = MIN_CONFIGURED if configured and expires_at is None else MIN_SECRET
+        if not isinstance(value, str) or len(value.strip()) < floor:
             return
         until = float("inf") if expires_at is None else expires_at + self.margin
         with self._lock:
@@ -214,27 +219,36 @@ class KnownSecrets:
 
     def holds_any(self, text: str) -> bool:
         """Whether text may hold a known secret (never False when it does; a cheap check)."""
-        grams = self._index[0]
+        grams, whole, _ = self._index
+        for form in whole:
+            if form in text:
+                return True
         if not grams or len(text) < MIN_SECRET:
             return False
         return not grams.isdisjoint(_PIECES.findall(text))
 
     def redact(self, text: str) -> str:
         """text with every known secret, in any of its forms, replaced by its hint."""
-        pattern = self._index[1]
+        pattern = self._index[2]
         if pattern is None or not self.holds_any(text):
             return text
         return pattern.sub(lambda m: redact_key(m.group(0)), text)
 
 
-def _index_of(until: Mapping[str, float]) -> tuple[frozenset[str], re.Pattern[str] | None]:
-    """The sampling set and the pattern (longest forms first) of a set of secrets."""
+# The sampling set, the forms too short to sample (looked for whole), and the pattern.
+_Index = tuple[frozenset[str], tuple[str, ...], re.Pattern[str] | None]
+
+
+def _index_of(until: Mapping[str, float]) -> _Index:
+    """The index of a set of secrets (its pattern has the longest forms first)."""
     forms = {form for value in until for form in _forms(value)}
     if not forms:
-        return frozenset(), None
-    grams = frozenset(f[i : i + _GRAM] for f in forms for i in range(len(f) - _GRAM + 1))
+        return frozenset(), (), None
+    sampled = [f for f in forms if len(f) >= _SAMPLED]
+    grams = frozenset(f[i : i + _GRAM] for f in sampled for i in range(len(f) - _GRAM + 1))
+    whole = tuple(sorted(f for f in forms if len(f) < _SAMPLED))
     ordered = sorted(forms, key=len, reverse=True)
-    return grams, re.compile("|".join(map(re.escape, ordered)))
+    return grams, whole, re.compile("|".join(map(re.escape, ordered)))
 
 
 # One per process: logs (werkzeug's among them) are the process's, and so is what it minted.

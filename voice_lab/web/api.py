@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import providers
 from ..config import configured_providers
 from ..protocol.codec import storable
 from ..protocol.redaction import KNOWN_SECRETS, field_text, redact_key
-from ..storage import get_store
+from ..storage import Store, get_store
 from .errors import error_reply
 from .security import mint_allowed
 
@@ -118,15 +118,54 @@ def read_session(session_id: str):
 
 @bp.post("/sessions/<session_id>/end")
 def end_session(session_id: str):
-    """Mark the session ended (the call page calls this on Stop)."""
-    body = request.get_json(silent=True)
-    call_id = body.get("call_id") if isinstance(body, dict) else None
+    """Mark the session ended (the call page calls this on Stop, or by beacon as it goes): only
+    with the session's write secret, in the JSON body's "secret" or X-Voice-Lab-Secret."""
+    # Read whatever its type: a beacon sends its JSON as text/plain.
+    body = request.get_json(silent=True, force=True)
+    body = body if isinstance(body, dict) else {}
     store = get_store()
-    if not store.end_session(session_id):
+    if store.get_session(session_id) is None:
         return error_reply(404, "session_not_found", f"no session {session_id!r}")
+    refused = _write_refusal(
+        store, session_id, request.headers.get(SECRET_HEADER, body.get("secret"))
+    )
+    if refused:
+        return refused
+    store.end_session(session_id)
+    call_id = body.get("call_id")
     if isinstance(call_id, str):
         store.update_session(session_id, call_id=field_text(call_id))
     return jsonify(store.get_session(session_id))
+
+
+SECRET_HEADER = "X-Voice-Lab-Secret"
+
+
+def _write_refusal(store: Store, session_id: str, secret: Any) -> tuple[Response, int] | None:
+    """None when `secret` is the session's write secret, else the 403 that says what to send."""
+    allowed = store.write_allowed(session_id, secret if isinstance(secret, str) else "")
+    if allowed is None:
+        return error_reply(
+            403,
+            "session_read_only",
+            f"session {session_id!r} has no write secret (it was imported, or made before write "
+            "secrets): it cannot be ended",
+        )
+    if not isinstance(secret, str) or not secret:
+        return error_reply(
+            403,
+            "secret_required",
+            f'ending session {session_id!r} needs its write secret: send {{"secret": '
+            f"write_secret}} (the write_secret of POST /api/sessions) or {SECRET_HEADER}",
+        )
+    if not allowed:
+        return error_reply(
+            403,
+            "wrong_secret",
+            f"that is not the write secret of session {session_id!r}: send the write_secret "
+            "POST /api/sessions gave for it",
+        )
+    return None
 
 
 def _options(body: Any, raw: bytes) -> tuple[dict[str, Any], str | None]:

@@ -8,16 +8,17 @@ import json
 from flask import Blueprint, current_app, request
 from flask_sock import Sock
 
-from ..ingest.frames import MAX_FRAME_BYTES, MirrorError
+from ..ingest.frames import MirrorError
 from ..ingest.mirror import Mirror
 from ..storage import open_store
 from .errors import error_reply
 from .security import origin_allowed
-from .sockets import IDLE_CLOSE, TOO_MANY_CLOSE, Gate, Metered
+from .sockets import IDLE_CLOSE, MESSAGE_LIMIT, TOO_MANY_CLOSE, Gate, Metered
 
-# Past this a socket frame is cut off by the websocket layer itself, closing the connection; below
-# it, frames over MAX_FRAME_BYTES get their own error and the connection stays up.
-SOCKET_MESSAGE_LIMIT = 16 * MAX_FRAME_BYTES
+RECEIVE_BYTES = 1 << 16  # what the reader asks of the socket at a time
+# simple-websocket's own ceiling, past ours by a read or two: Metered closes a socket over
+# MESSAGE_LIMIT (with a reason that names it) at its next read, before this is reached.
+SOCKET_MESSAGE_LIMIT = MESSAGE_LIMIT + 4 * RECEIVE_BYTES
 READ_AHEAD = 32  # frames a socket takes before it answers the first
 
 sock = Sock()
@@ -133,7 +134,11 @@ def init_app(app) -> None:
     """Register the websocket route with a message limit above our own frame limit."""
     app.config.setdefault(
         "SOCK_SERVER_OPTIONS",
-        {"max_message_size": SOCKET_MESSAGE_LIMIT, "ping_interval": 25, "receive_bytes": 1 << 16},
+        {
+            "max_message_size": SOCKET_MESSAGE_LIMIT,
+            "ping_interval": 25,
+            "receive_bytes": RECEIVE_BYTES,
+        },
     )
     app.extensions["voice_lab_sockets"] = Gate.from_config(app.config)
     app.register_blueprint(bp)

@@ -7,11 +7,12 @@ import hmac
 import logging
 import re
 import secrets
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Flask,
+    Response,
     current_app,
     redirect,
     render_template,
@@ -19,9 +20,11 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from ..config import is_loopback
 from ..protocol.limits import RateLimiter
+from .access_log import hide_tokens, without_token_parameters
 from .errors import error_reply
 
 bp = Blueprint("security", __name__)
@@ -53,18 +56,48 @@ def same_origin() -> bool:
     return urlsplit(source).netloc == request.host
 
 
-def token_ok() -> bool:
-    """Whether the request carries the access token (cookie after login, or a header)."""
-    token = current_app.config.get("VOICE_LAB_TOKEN")
-    if not token:
-        return True
-    if session.get("token_hash") == _digest(token):
-        return True
+def offered_token() -> str | None:
+    """The access token a request offers in a header (or, on the mirror's socket, in its
+    query: pages on other origins have no cookie), or None when it offers none."""
     header = request.headers.get("Authorization", "")
     offered = header.removeprefix("Bearer ").strip() or request.headers.get("X-Voice-Lab-Token")
     if request.path == "/ws/mirror":
-        offered = offered or request.args.get("token")  # pages on other origins have no cookie
-    return offered is not None and _same(offered, token)
+        offered = offered or request.args.get("token")
+    return offered or None
+
+
+def token_refusal() -> ResponseReturnValue | None:
+    """None when the request may go on: no token is configured, the login cookie is there, or
+    it offers the right token. Else the 401 (or the redirect to login); and past LOGIN_RATE
+    wrong tokens from its client, wherever it offered them, a 429 even for the right one, so
+    the token is guessed no faster here than at the login form."""
+    token = current_app.config.get("VOICE_LAB_TOKEN")
+    if not token or session.get("token_hash") == _digest(token):
+        return None
+    offered = offered_token()
+    if offered is not None:
+        limiter: RateLimiter = current_app.extensions["voice_lab_login_limiter"]
+        client = request.remote_addr or "?"
+        wait = limiter.waiting(client)
+        if wait:
+            reply = _refuse(
+                429,
+                "token_rate_limited",
+                f"too many wrong access tokens from this address: retry after {wait} s",
+            )
+            reply[0].headers["Retry-After"] = str(wait)
+            return reply
+        if _same(offered, token):
+            return None
+        limiter.retry_after(client)  # a wrong token counts as a wrong login
+    if request.method == "GET" and not request.path.startswith(("/api/", "/ws/")):
+        return redirect(url_for("security.login", next=without_token_parameters()))
+    return _refuse(
+        401,
+        "token_required",
+        "this Voice Lab needs its access token: log in, "
+        "or send Authorization: Bearer VOICE_LAB_TOKEN",
+    )
 
 
 def _same(offered: str, expected: str) -> bool:
@@ -76,10 +109,10 @@ def _digest(token: str) -> str:
     return hmac.new(b"voice-lab-login", token.encode(), "sha256").hexdigest()
 
 
-def _refuse(status: int, code: str, message: str):
+def _refuse(status: int, code: str, message: str) -> tuple[Response, int]:
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return error_reply(status, code, message)
-    return current_app.response_class(message, status=status, mimetype="text/plain")
+    return current_app.response_class(message, mimetype="text/plain"), status
 
 
 def local_only_refusal():
@@ -107,15 +140,9 @@ def guard():
         return refused
     if request.endpoint in OPEN_ENDPOINTS or request.path.startswith(OPEN_PREFIXES):
         return None
-    if not token_ok():
-        if request.method == "GET" and not request.path.startswith(("/api/", "/ws/")):
-            return redirect(url_for("security.login", next=request.full_path))
-        return _refuse(
-            401,
-            "token_required",
-            "this Voice Lab needs its access token: log in, "
-            "or send Authorization: Bearer VOICE_LAB_TOKEN",
-        )
+    refused = token_refusal()
+    if refused is not None:
+        return refused
     if request.method in UNSAFE_METHODS:
         if not same_origin():
             return _refuse(
@@ -188,29 +215,6 @@ def mint_allowed():
 
 
 LOGIN_RATE = (10, 60.0)  # login tries per client per seconds
-# A query parameter: its name and value, up to the next separator, space or quote.
-_PARAM = re.compile(r"(?<=[?&])([^=&\s\"']*)=([^&#\s\"']*)")
-
-
-def without_tokens(text: str) -> str:
-    """`text` (a request line, a URL) with the value of every `token` parameter hidden, whatever
-    its encoding (`to%6Ben` is read as `token` too)."""
-
-    def hide(match: re.Match) -> str:
-        name = match[1]
-        return f"{name}=[hidden]" if unquote_plus(name) == "token" else match[0]
-
-    return _PARAM.sub(hide, text)
-
-
-def hide_tokens(record: logging.LogRecord) -> bool:
-    """A log filter: the record with no token in it (a right or wrong `?token=` of the
-    websocket would otherwise be in every request log line)."""
-    message = record.getMessage()
-    hidden = without_tokens(message)
-    if hidden != message:
-        record.msg, record.args = hidden, ()
-    return True
 
 
 def init_app(app: Flask) -> None:

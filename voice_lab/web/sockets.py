@@ -7,6 +7,9 @@ not answered yet. The bytes then wait in the kernel's buffers and, once those ar
 browser's own send buffer: mirror.js keeps every unacked event and resends it after a reconnect,
 so nothing is lost, only slowed.
 
+A message is read into memory until it ends, so one that never ends would grow without bound:
+`Metered` closes the socket once the message it is in is over MESSAGE_LIMIT.
+
 Every socket costs two threads (the request's and the reader's), so `Gate.admit` caps sockets
 per client address and in all; the socket loop closes idle ones (see mirror_socket.py).
 """
@@ -19,11 +22,23 @@ from collections import Counter, deque
 from contextlib import suppress
 from typing import Any
 
+from ..ingest.frames import MAX_FRAME_BYTES
+
 MIB = 1024 * 1024
-# Close codes: 1013 is the standard "try again later"; 4408 is ours, in the range for
-# applications, so that mirror.js tells an idle close from a server going away.
+# Close codes: 1013 is the standard "try again later", 1009 "message too big"; 4408 is ours, in
+# the range for applications, so that mirror.js tells an idle close from a server going away.
 TOO_MANY_CLOSE = 1013
+TOO_BIG_CLOSE = 1009
 IDLE_CLOSE = 4408
+# The longest message a socket may send, in characters (bytes for a binary one). A frame over
+# MAX_FRAME_BYTES by less than the margin still reaches the mirror, which answers it with its
+# own error and keeps the socket; past it the socket is closed, so that a frame, finished or
+# not, holds no more than this while it is read (mirror.js never sends one that large).
+MESSAGE_LIMIT = MAX_FRAME_BYTES + MAX_FRAME_BYTES // 16
+TOO_BIG = (
+    f"a message may hold {MESSAGE_LIMIT} characters "
+    f"(the mirror takes frames of {MAX_FRAME_BYTES} bytes): send smaller batches"
+)
 
 
 class Metered:
@@ -45,8 +60,14 @@ class Metered:
         return getattr(self._sock, name)  # send, fileno, close: the socket's own
 
     def recv(self, size: int) -> bytes:
-        """The socket's recv, once the gate has room for more."""
+        """The socket's recv, once the gate has room for more; nothing (the end of the stream,
+        for the reader) once the message being read is over MESSAGE_LIMIT, which closes it."""
         self._gate.wait_for_room(self)
+        ws = self._ws
+        if ws is not None and ws.incoming_message_len > MESSAGE_LIMIT:
+            with suppress(Exception):  # closed already: nothing left to tell
+                ws.close(TOO_BIG_CLOSE, TOO_BIG)
+            return b""
         return self._sock.recv(size)
 
     def held(self) -> tuple[int, bool]:
