@@ -5,6 +5,7 @@ with the session."""
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import av
@@ -28,6 +29,7 @@ from voice_lab.analysis.speech import segments
 from voice_lab.ingest.recordings import cache_root
 from voice_lab.storage import database_path, open_store
 from voice_lab.storage.rows import AudioChunk
+from voice_lab.testing import CapturedSession
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +142,67 @@ def test_more_chunks_remake_the_recording_and_deleting_the_session_deletes_it(
     assert [f.name for f in files] == [f"{len(chunks)}.webm"]  # the shorter one is gone
     assert client.delete(f"/sessions/{session_id}", headers={"X-CSRF-Token": csrf}).status_code
     assert not files[0].parent.exists()
+
+
+def ended_call(app, chunks) -> str:
+    """A recorded call's session, ended."""
+    store = open_store(app)
+    try:
+        session_id = store_call(store, chunks)
+        store.end_session(session_id)
+    finally:
+        store.close()
+    return session_id
+
+
+def test_the_panels_show_the_heard_latency_the_audio_checks_and_the_overlap(app, client, chunks):
+    store = open_store(app)
+    try:
+        live = store_call(store, chunks)
+    finally:
+        store.close()
+    assert 'data-testid="heard-latency"' not in client.get(f"/sessions/{live}/panels").text
+    html = client.get(f"/sessions/{ended_call(app, chunks)}/panels").get_data(as_text=True)
+    rows = re.findall(
+        r'data-testid="heard-row" data-response="(\w+)">.*?<td>([^<]+)</td>'
+        r'<td data-testid="heard-ms">([^<]+)</td>',
+        html,
+        re.S,
+    )
+    # r1: the user stops at 2.5 s and the model sounds at 3.2; its events say 3150 - 2600.
+    assert rows[0][:2] == ("r1", "550 ms")
+    assert abs(int(rows[0][2].removesuffix(" ms").replace(",", "")) - 700) <= 30
+    assert [r[0] for r in rows] == ["r1", "r2", "r3"]
+    for name in ("model audio while the buffer plays", "reported audio played"):
+        assert re.search(rf'data-ok="true"[^>]*>\s*✓ {name}', html), name
+    (overlap,) = re.findall(r'data-testid="overlap">([^<]+)<', html)
+    assert overlap.endswith("started by the user")
+
+
+def test_the_export_gains_the_recording_and_its_events_re_export_the_same(
+    app, client, csrf, live_server, chunks
+):
+    session_id = ended_call(app, chunks)
+    first = client.get(f"/sessions/{session_id}/export.json").get_data(as_text=True)
+    document = json.loads(first)
+    recording = document["recording"]
+    assert (recording["chunks"], recording["channels"], recording["t0"]) == (len(chunks), 2, T0)
+    assert recording["duration_ms"] == pytest.approx(CALL_SECONDS * 1000, abs=50)
+    assert "data" not in json.dumps(recording)  # figures, not audio
+    captured = CapturedSession.load(live_server.url, session_id)
+    heard = {h.response_id: h.to_first_audio_ms for h in captured.heard_latencies()}
+    assert heard["r1"] == pytest.approx(700, abs=30)
+    assert {c.name: c.ok for c in captured.audio_checks()}["model audio while the buffer plays"]
+    imported = client.post(
+        "/import",
+        data={"file": (io.BytesIO(first.encode()), "call.json")},
+        headers={"X-CSRF-Token": csrf},
+    )
+    again_id = imported.headers["Location"].rsplit("/", 1)[1]
+    again = client.get(f"/sessions/{again_id}/export.json").get_data(as_text=True)
+    assert "recording" not in json.loads(again)  # the audio did not travel
+
+    def events_part(text: str) -> str:
+        return text[text.index('"events": [') : text.index("\n]") + 2]
+
+    assert events_part(again) == events_part(first)
