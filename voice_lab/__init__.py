@@ -35,7 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import cli
     from .ingest import broker
-    from .web import api, call, filters, mirror_socket, security, session, sessions
+    from .web import api, call, filters, mirror_socket, recording, security, session, sessions
 
     broker.init_app(app)
     security.init_app(app)
@@ -43,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(call.bp)
     app.register_blueprint(sessions.bp)
     app.register_blueprint(session.bp)
+    app.register_blueprint(recording.bp)
     filters.init_app(app)
     mirror_socket.init_app(app)
     cli.init_app(app)

@@ -26,9 +26,15 @@ SESSION_EXPORT_FIELDS = tuple(
 EXPORT_CHUNK = 64 * 1024  # characters per piece: one write each, few enough to stream fast
 
 
-def export_chunks(session: Mapping[str, Any], rows: Iterable[ExportRow]) -> Iterator[str]:
+def export_chunks(
+    session: Mapping[str, Any],
+    rows: Iterable[ExportRow],
+    recording: Mapping[str, Any] | None = None,
+) -> Iterator[str]:
     """The export document in pieces of about EXPORT_CHUNK, one event per line, so memory stays
-    flat and the server writes in large blocks. `rows` come from Store.export_rows."""
+    flat and the server writes in large blocks. `rows` come from Store.export_rows; a session
+    with a recording adds a "recording" object after the events (its figures, not its audio),
+    which import leaves aside, so the events part re-exports the same."""
     head = {
         "format": FORMAT,
         "version": VERSION,
@@ -49,7 +55,10 @@ def export_chunks(session: Mapping[str, Any], rows: Iterable[ExportRow]) -> Iter
             batch, size, separator = [], 0, ",\n"
     if batch:
         yield redact(separator + ",\n".join(batch))
-    yield "\n]}\n"
+    tail = (
+        "" if recording is None else f', "recording": {json.dumps(recording, ensure_ascii=False)}'
+    )
+    yield redact(f"\n]{tail}}}\n")
 
 
 class EventLines:

@@ -9,6 +9,8 @@ from typing import Any
 import requests
 
 from ..analysis import metrics, review, timeline
+from ..analysis.call_times import hearing_from_json
+from ..analysis.heard import AudioCheck, HeardLatency, Hearing
 from ..protocol.names import normalize_type
 from ..protocol.record import Event, parse_event
 
@@ -78,6 +80,23 @@ class CapturedSession:
     def transcript(self) -> list[timeline.Line]:
         """What each side said."""
         return timeline.transcript(self.events)
+
+    def hearing(self) -> Hearing | None:
+        """What the call's recording says (ms from the recording's start), as the server heard
+        it; None when the session has no recording."""
+        heard = (self.document.get("recording") or {}).get("hearing")
+        return None if heard is None else hearing_from_json(heard)
+
+    def heard_latencies(self) -> list[HeardLatency]:
+        """To first audio, heard, per response (see voice_lab.analysis.heard.HeardLatency)."""
+        hearing = self.hearing()
+        return [] if hearing is None else list(hearing.heard)
+
+    def audio_checks(self) -> list[AudioCheck]:
+        """The recording's protocol checks: model audio only while the buffer plays, reported
+        audio played, every stretch of user speech reported by VAD."""
+        hearing = self.hearing()
+        return [] if hearing is None else list(hearing.checks)
 
     def assert_no_errors(self) -> None:
         """Assert no error is pinned and every protocol check holds."""

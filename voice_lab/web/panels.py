@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..analysis import aggregates, metrics
+from ..analysis import aggregates, metrics, review
 from ..analysis.aggregates import Aggregates
 from ..analysis.review import missing_seqs
 from ..analysis.timeline import sorted_events
@@ -51,9 +51,13 @@ def build(events: Sequence[Event], missing: Sequence[int] | None = None) -> dict
     return view(Aggregates().feed_all(ordered), missing)
 
 
-def view(fold: Aggregates, missing: Sequence[int] = ()) -> dict[str, Any]:
-    """Everything the panels show, from a session's fold and the seqs the store misses."""
+def view(
+    fold: Aggregates, missing: Sequence[int] = (), hearing: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything the panels show, from a session's fold, the seqs the store misses and what
+    its recording says (hearing_json's data, when it has been heard)."""
     latencies = fold.latencies()
+    recording = recording_view(latencies, hearing)
     return {
         "latency_stats": fold.latency_stats(),
         "waterfall": waterfall(latencies[-aggregates.LATEST_RESPONSES :]),
@@ -64,7 +68,8 @@ def view(fold: Aggregates, missing: Sequence[int] = ()) -> dict[str, Any]:
         "config": json.dumps(fold.config, indent=2, ensure_ascii=False),
         "config_changes": fold.config_changes(),
         "transcript": fold.transcript(),
-        "checks": fold.checks(missing),
+        "checks": fold.checks(missing) + (recording["checks"] if recording else []),
+        "recording": recording,
         "webrtc": stats_chart(fold.stats_points(), fold.stats_range),
         "hidden": fold.hidden(),
     }
@@ -92,6 +97,31 @@ def waterfall(latencies: Sequence[metrics.Latency]) -> dict[str, Any]:
         for lat in latencies
     ]
     return {"rows": rows, "longest_ms": longest}
+
+
+def recording_view(
+    latencies: Sequence[metrics.Latency], hearing: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The recording's figures beside the events': to first audio per response as the events
+    and as the audio say, the audio's checks, overlaps and silences (the latest of each)."""
+    if hearing is None:
+        return None
+    by_events = {lat.response_id: lat.to_first_audio_ms for lat in latencies}
+    latest = aggregates.LATEST_RESPONSES
+    return {
+        "duration_ms": hearing["duration_ms"],
+        "heard": [
+            {
+                "response_id": h["response_id"],
+                "events_ms": by_events.get(h["response_id"]),
+                "heard_ms": h["to_first_audio_ms"],
+            }
+            for h in hearing["heard"][-latest:]
+        ],
+        "checks": [review.Check(c["name"], c["ok"], c["detail"], ()) for c in hearing["checks"]],
+        "overlaps": hearing["overlaps"][-latest:],
+        "silences": hearing["silences"][-latest:],
+    }
 
 
 def rate_limit_chart(points: Sequence[metrics.RateLimit]) -> list[Series]:

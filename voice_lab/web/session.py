@@ -14,8 +14,9 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from ..analysis import timeline
 from ..exchange.bundle import bundle_chunks
+from ..analysis.recording import RecordingError
 from ..exchange.export import export_chunks
-from ..ingest import panel_state
+from ..ingest import panel_state, recordings
 from ..protocol.codec import loads, storable
 from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
 from ..protocol.record import from_row
@@ -24,6 +25,7 @@ from ..storage.sqlite import EventQuery, Store
 from . import panels
 from .arguments import Filters, add_converter, seq_arg
 from .filters import session_status
+from .recording import cache_root
 from .sessions import is_partial
 
 bp = Blueprint("session", __name__)
@@ -140,15 +142,37 @@ def panels_partial(session_id: str):
     session = _session_or_404(session_id)
     # Panels change only with the events: the live page polls them, and an unchanged session
     # (an ended or imported one, or a quiet moment) is answered from the last rendering.
-    key = (store_key(), session_id, session["event_count"], session["max_seq"])
+    # A call's recording is heard once it has ended: hearing a growing one at every poll would
+    # decode it all each time.
+    status = session_status(session)
+    key = (store_key(), session_id, session["event_count"], session["max_seq"], status)
     html = _rendered_panels.get(key)
     if html is None:
         store = get_store()
         fold = panel_state.current(store, session_id)
-        built = panels.view(fold, store.missing_seqs(session_id))
+        heard = None if status == "live" else _hearing(store, session_id)
+        built = panels.view(fold, store.missing_seqs(session_id), heard)
         html = render_template("_panels.html", session=session, panels=built)
         _rendered_panels.put(key, html)
     return html
+
+
+def _hearing(store: Store, session_id: str) -> dict | None:
+    """What the session's recording says, or None without one; a recording that cannot be
+    read leaves the panels as the events alone make them (and is logged)."""
+    try:
+        return recordings.hearing(store, cache_root(), session_id)
+    except RecordingError:
+        current_app.logger.exception("the recording of %s could not be heard", session_id)
+        return None
+
+
+def _recording_summary(session_id: str) -> dict | None:
+    """The export's "recording" object; one that cannot be read says why instead."""
+    try:
+        return recordings.summary(get_store(), cache_root(), session_id)
+    except RecordingError as error:
+        return {"error": f"the recording could not be read: {error}"}
 
 
 class _Recent:
@@ -202,7 +226,10 @@ def export(session_id: str):
     session = _session_or_404(session_id)
     query = Filters.from_args(request.args).query() if request.args.get("filtered") else None
     name = f"voice-lab-{session_id}{'-filtered' if query else ''}.json"
-    chunks = _streamed(lambda store: export_chunks(session, store.export_rows(session_id, query)))
+    recording = _recording_summary(session_id)
+    chunks = _streamed(
+        lambda store: export_chunks(session, store.export_rows(session_id, query), recording)
+    )
     return _download(chunks, "application/json", name)
 
 

@@ -9,9 +9,10 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from ..config import configured_providers
 from ..exchange.bundle import read_import
 from ..exchange.reader import ImportRefused
-from ..ingest import panel_state
+from ..ingest import panel_state, recordings
 from ..protocol.redaction import field_text
 from ..storage import get_store
+from .recording import cache_root
 
 bp = Blueprint("sessions", __name__)
 
@@ -41,9 +42,10 @@ def index():
 
 @bp.delete("/sessions/<session_id>")
 def delete_session(session_id: str):
-    """Delete a session and its events (the page asked for confirmation)."""
+    """Delete a session, its events and its recording (the page asked for confirmation)."""
     if not get_store().delete_session(session_id):
         abort(404, description=f"There is no session {session_id}.")
+    recordings.forget(cache_root(), session_id)
     if request.headers.get("HX-Request") == "true":
         return ""
     return redirect(url_for("sessions.index"), 303)

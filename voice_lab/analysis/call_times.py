@@ -1,0 +1,118 @@
+"""The event side of hearing a call: `CallTimes` read from a session's events, and a `Hearing`
+as plain JSON and back (it is kept beside the recording, exported, and read by tests).
+
+Pure: reads `Event`s and dicts, no Flask, no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from ..protocol.names import dig
+from ..protocol.record import Event
+from .heard import AudioCheck, CallTimes, HeardLatency, Hearing, Overlap, Playback, ResponseTimes
+from .speech import Span
+from .timeline import ga_name, sorted_events, time_of
+
+RECORDING = "voicelab.recording"
+# Events that say a response made audio: its deltas, or an audio content part.
+_AUDIO_DELTA = "response.output_audio.delta"
+_AUDIO_PARTS = ("audio", "output_audio")
+
+
+def recording_start(events: Iterable[Event]) -> float | None:
+    """The recording's start on the events' clock: the first voicelab.recording start's t0."""
+    for event in events:
+        if event.type == RECORDING and dig(event.data, "phase") == "start":
+            t0 = dig(event.data, "t0")
+            if isinstance(t0, int | float) and not isinstance(t0, bool):
+                return float(t0)
+    return None
+
+
+def call_times(events: Sequence[Event]) -> CallTimes | None:
+    """The times a recording is checked against, from the session's events; None when they
+    hold no recording start."""
+    ordered = sorted_events(events)
+    t0 = recording_start(ordered)
+    if t0 is None:
+        return None
+    vad: list[tuple[float, float | None]] = []
+    created: dict[str, float] = {}
+    done: dict[str, float] = {}
+    audio: set[str] = set()
+    playback: list[Playback] = []
+    for event in ordered:
+        name, rid = ga_name(event), event.response_id
+        if name == "input_audio_buffer.speech_started":
+            start = _number(event.data, "audio_start_ms")
+            if start is not None:
+                vad.append((start, None))
+        elif name == "input_audio_buffer.speech_stopped" and vad and vad[-1][1] is None:
+            vad[-1] = (vad[-1][0], _number(event.data, "audio_end_ms"))
+        elif name == "response.created" and rid:
+            created.setdefault(rid, time_of(event))
+        elif name == "response.done" and rid:
+            done.setdefault(rid, time_of(event))
+        elif rid and (
+            name == _AUDIO_DELTA
+            or (
+                name == "response.content_part.added"
+                and dig(event.data, "part", "type") in _AUDIO_PARTS
+            )
+        ):
+            audio.add(rid)
+        elif name == "output_audio_buffer.started":
+            playback.append(Playback(rid, time_of(event), None))
+        elif name in ("output_audio_buffer.stopped", "output_audio_buffer.cleared"):
+            _end_playback(playback, rid, time_of(event), name.endswith("cleared"))
+    responses = [ResponseTimes(rid, t, done.get(rid), rid in audio) for rid, t in created.items()]
+    return CallTimes(t0, vad, responses, playback)
+
+
+def _end_playback(playback: list[Playback], rid: str | None, t: float, cleared: bool) -> None:
+    """End the latest open playback of the response (or the latest open one, when the event
+    names none)."""
+    for index in range(len(playback) - 1, -1, -1):
+        open_ = playback[index]
+        if open_.ended is None and (rid is None or open_.response_id in (rid, None)):
+            playback[index] = Playback(open_.response_id or rid, open_.started, t, cleared)
+            return
+
+
+def _number(data: dict | None, key: str) -> float | None:
+    """A number field of an event's data, or None."""
+    value = dig(data, key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+# ---------------------------------------------------------------- as JSON
+
+
+def hearing_json(hearing: Hearing) -> dict[str, Any]:
+    """A Hearing as JSON-ready data (ms from the recording's start, like the Hearing)."""
+    return asdict(hearing)
+
+
+def hearing_from_json(data: Mapping[str, Any]) -> Hearing:
+    """A Hearing back from hearing_json's data."""
+
+    def spans(items: Sequence[Mapping[str, float]]) -> tuple[Span, ...]:
+        return tuple(Span(s["start_ms"], s["end_ms"]) for s in items)
+
+    return Hearing(
+        duration_ms=data["duration_ms"],
+        user=spans(data["user"]),
+        model=spans(data["model"]),
+        heard=tuple(HeardLatency(**h) for h in data["heard"]),
+        overlaps=tuple(Overlap(**o) for o in data["overlaps"]),
+        silences=spans(data["silences"]),
+        checks=tuple(
+            AudioCheck(c["name"], c["ok"], c["detail"], spans(c["spans"]), tuple(c["response_ids"]))
+            for c in data["checks"]
+        ),
+    )

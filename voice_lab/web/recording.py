@@ -1,0 +1,60 @@
+"""A session's recording: the seekable two-channel WebM, with Range requests, and its peaks for
+the time view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+from flask import Blueprint, abort, current_app, jsonify, request, send_file
+
+from ..analysis.recording import MIME
+from ..ingest import recordings
+from ..storage import database_path, get_store
+
+bp = Blueprint("recording", __name__)
+
+
+def cache_root() -> Path:
+    """Where this app keeps its recordings' files."""
+    return recordings.cache_root(database_path(current_app))
+
+
+def _no_recording(session_id: str) -> NoReturn:
+    """A 404 that says why: no such session, or a session that recorded nothing."""
+    if get_store().get_session(session_id) is None:
+        abort(404, description=f"There is no session {session_id}.")
+    abort(
+        404,
+        description=f"Session {session_id} has no recording: its call was made with recording "
+        "off (the call page's checkbox, or VOICE_LAB_RECORDING=off), or before recordings.",
+    )
+
+
+@bp.get("/sessions/<session_id>/recording")
+def recording(session_id: str):
+    """The call's recording (left = microphone, right = model), seekable, with Range support."""
+    path = recordings.media(get_store(), cache_root(), session_id)
+    if path is None:
+        _no_recording(session_id)
+    # conditional=True answers Range with 206 and If-None-Match with 304 from the file itself.
+    return send_file(
+        path,
+        mimetype=MIME,
+        conditional=True,
+        download_name=f"voice-lab-{session_id}.webm",
+        max_age=0,
+    )
+
+
+@bp.get("/sessions/<session_id>/recording/peaks")
+def peaks(session_id: str):
+    """The recording's peaks as JSON: t0, duration_ms, per_second and each channel's min and
+    max; `bins=N` gives the finest level with at most N bins (a view N pixels wide)."""
+    bins = request.args.get("bins", type=int)
+    if bins is not None and bins < 1:
+        abort(400, description=f"bins must be a whole number from 1 (got {request.args['bins']})")
+    found = recordings.peaks(get_store(), cache_root(), session_id, bins)
+    if found is None:
+        _no_recording(session_id)
+    return jsonify(found)
