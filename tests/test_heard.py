@@ -148,3 +148,27 @@ def test_model_audio_before_the_user_stopped_is_a_negative_latency():
     responses = [ResponseTimes("r1", T0 + 2000, T0 + 3000, reported_audio=True)]
     latency = heard_latencies([Span(1000, 2500)], [Span(2200, 3000)], responses, T0)
     assert latency[0].to_first_audio_ms == -300
+
+
+# ---------------------------------------------------------------- playout
+# The page plays the model's audio through its jitter buffer: what the recording hears lags the
+# output_audio_buffer events by that delay, and the checks must not take it for a fault.
+
+
+def lagging(lag_s: float, extra: list[tuple[float, float]] = ()) -> Hearing:
+    """The healthy call with every model sound heard `lag_s` later, plus `extra` sounds."""
+    model = [(a + lag_s, b + lag_s) for a, b in MODEL]
+    return hear(stereo(SECONDS, USER, [*model, *extra]), RATE, TIMES)
+
+
+def test_the_playout_delay_is_measured_and_not_a_fault():
+    hearing = lagging(0.25)
+    assert hearing.playout_ms == pytest.approx(300, abs=WITHIN_MS)  # 50 ms in TIMES, plus 250
+    assert check(hearing, "model audio while the buffer plays").ok
+
+
+def test_model_audio_past_the_playout_delay_is_still_a_fault():
+    hearing = lagging(0.25, extra=[(10.0, 10.5)])
+    found = check(hearing, "model audio while the buffer plays")
+    assert not found.ok
+    assert_spans(found.spans, [(10.0, 10.5)], WITHIN_MS)

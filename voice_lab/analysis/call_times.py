@@ -115,4 +115,5 @@ def hearing_from_json(data: Mapping[str, Any]) -> Hearing:
             AudioCheck(c["name"], c["ok"], c["detail"], spans(c["spans"]), tuple(c["response_ids"]))
             for c in data["checks"]
         ),
+        playout_ms=data.get("playout_ms", 0.0),  # kept since the lag was measured
     )

@@ -106,6 +106,7 @@ class Hearing:
     overlaps: tuple[Overlap, ...]
     silences: tuple[Span, ...]
     checks: tuple[AudioCheck, ...]
+    playout_ms: float = 0.0  # how long after output_audio_buffer.started the model is heard
 
 
 def hear(
@@ -121,6 +122,7 @@ def hear(
     user, model = channel_segments(samples, rate, levels)
     duration = len(samples) * 1000 / rate
     responses = sorted(times.responses, key=lambda r: r.created)
+    lag = playout_delay(model, times, slack_ms)
     return Hearing(
         duration_ms=duration,
         user=tuple(user),
@@ -128,8 +130,29 @@ def hear(
         heard=tuple(heard_latencies(user, model, responses, times.t0, slack_ms)),
         overlaps=tuple(overlaps(user, model)),
         silences=tuple(silences([*user, *model], duration, silence_ms)),
-        checks=tuple(checks(user, model, times, duration, slack_ms)),
+        checks=tuple(checks(user, model, times, duration, slack_ms, lag)),
+        playout_ms=lag,
     )
+
+
+# The page plays the model's audio through its jitter buffer: measured 140-290 ms after
+# output_audio_buffer.started in Chromium. A lag past this is not playout but a fault.
+MAX_PLAYOUT_MS = 500
+
+
+def playout_delay(model: Sequence[Span], times: CallTimes, slack_ms: float = 150) -> float:
+    """How long after output_audio_buffer.started the model's audio was heard: the median, over
+    the playbacks whose sound began within MAX_PLAYOUT_MS of their start, of that lag (0 when
+    none did). The buffer's events mark when the service sends; the recording, when it played."""
+    lags = []
+    for playback in times.playback:
+        start = playback.started - times.t0
+        heard = [
+            s.start_ms for s in model if start - slack_ms <= s.start_ms <= start + MAX_PLAYOUT_MS
+        ]
+        if heard:
+            lags.append(max(0.0, min(heard) - start))
+    return float(np.median(lags)) if lags else 0.0
 
 
 def heard_latencies(
@@ -185,12 +208,15 @@ def checks(
     times: CallTimes,
     duration_ms: float,
     slack_ms: float = 150,
+    playout_ms: float = 0.0,
 ) -> list[AudioCheck]:
-    """The audio's protocol checks: model audio only while the output buffer plays, every
-    response that reported audio played some, and VAD reported all the user's speech."""
+    """The audio's protocol checks: model audio only while the output buffer plays (its windows
+    moved by the playout delay), every response that reported audio played some, and VAD
+    reported all the user's speech."""
     t0 = times.t0
+    heard_t0 = t0 - playout_ms  # the buffer's events, moved to when what they mark was heard
     playing = [
-        Span(p.started - t0 - slack_ms, _or(p.ended, t0 + duration_ms) - t0 + slack_ms)
+        Span(p.started - heard_t0 - slack_ms, _or(p.ended, t0 + duration_ms) - heard_t0 + slack_ms)
         for p in times.playback
     ]
     outside = [gap for span in model for gap in _outside(span, playing) if gap.ms > slack_ms]

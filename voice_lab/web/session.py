@@ -13,8 +13,8 @@ from typing import TypeVar
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from ..analysis import timeline
-from ..exchange.bundle import bundle_chunks
 from ..analysis.recording import RecordingError
+from ..exchange.bundle import bundle_chunks
 from ..exchange.export import export_chunks
 from ..ingest import panel_state, recordings
 from ..protocol.codec import loads, storable
