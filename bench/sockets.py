@@ -13,6 +13,7 @@ import os
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import websocket
@@ -88,22 +89,24 @@ def run(quick: bool = False) -> list[Figure]:
     return [pipelining(quick), unfinished_frames(quick)]
 
 
-def unfinished_frames(quick: bool) -> Figure:
-    """Peak RSS over idle RSS while BIG_SOCKETS sockets each send BIG_FRAME bytes of a frame."""
-    sockets = BIG_SOCKETS // 4 if quick else BIG_SOCKETS
-    with scratch() as directory, serving(directory / "frames.sqlite3") as server:
+def peak_while(clients: int, client: Callable[[str], None]) -> tuple[int, int]:
+    """A fresh server's idle RSS and its peak (KiB) while `clients` threads run `client(url)`."""
+    with scratch() as directory, serving(directory / "sockets.sqlite3") as server:
         idle = rss_kib(server)
         reset_peak(server)
-        closed: list[bool] = []
-        threads = [
-            threading.Thread(target=unfinished, args=(server.url, BIG_FRAME, closed))
-            for _ in range(sockets)
-        ]
+        threads = [threading.Thread(target=client, args=(server.url,)) for _ in range(clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        peak = rss_kib(server, "VmHWM")
+        return idle, rss_kib(server, "VmHWM")
+
+
+def unfinished_frames(quick: bool) -> Figure:
+    """Peak RSS over idle RSS while BIG_SOCKETS sockets each send BIG_FRAME bytes of a frame."""
+    sockets = BIG_SOCKETS // 4 if quick else BIG_SOCKETS
+    closed: list[bool] = []
+    idle, peak = peak_while(sockets, lambda url: unfinished(url, BIG_FRAME, closed))
     return Figure(
         "unfinished big frames peak RSS",
         peak / 1024,
@@ -118,19 +121,8 @@ def unfinished_frames(quick: bool) -> Figure:
 def pipelining(quick: bool) -> Figure:
     """Peak RSS over idle RSS with SOCKETS sockets pipelining FRAMES frames of 1 MB each."""
     frames = FRAMES // 4 if quick else FRAMES
-    with scratch() as directory, serving(directory / "sockets.sqlite3") as server:
-        idle = rss_kib(server)
-        reset_peak(server)
-        errors: list = []
-        threads = [
-            threading.Thread(target=pipeline, args=(server.url, frames, errors))
-            for _ in range(SOCKETS)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        peak = rss_kib(server, "VmHWM")
+    errors: list = []
+    idle, peak = peak_while(SOCKETS, lambda url: pipeline(url, frames, errors))
     return Figure(
         "socket pipelining peak RSS",
         peak / 1024,

@@ -171,6 +171,18 @@ class RtcClient:
         """The position of a received event."""
         return next(i for i, e in enumerate(self.events) if e is event)
 
+    def barge_in_after(self, started: dict[str, Any]) -> int:
+        """Where, counted from `started`, the user's speech cut the reply: asserts it was
+        answered as the service does (cleared, truncated, a cancelled response.done)."""
+        after = self.types()[self.index(started) :]
+        barge = after.index("input_audio_buffer.speech_started")
+        assert after[barge + 1 : barge + 4] == [
+            "output_audio_buffer.cleared",
+            "conversation.item.truncated",
+            "response.done",
+        ], after[barge:]
+        return barge
+
     async def close(self) -> None:
         """Hang up and stop reading."""
         await self.pc.close()

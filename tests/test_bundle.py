@@ -14,6 +14,7 @@ import av
 import pytest
 
 from tests.recordings import T0, recorder_chunks, stereo
+from tests.stores import plain_session
 from voice_lab.analysis.recording import remux
 from voice_lab.exchange.bundle import (
     MAX_BUNDLE_BYTES,
@@ -283,11 +284,7 @@ def test_the_routes_export_a_bundle_and_the_form_imports_it(app, client, csrf):
 
 
 def test_no_bundle_button_without_a_recording(app, client):
-    store = open_store(app)
-    try:
-        session_id = store.create_session(provider="emulator")
-    finally:
-        store.close()
+    session_id = plain_session(app)
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert 'data-testid="export"' in page and "export-bundle" not in page
 

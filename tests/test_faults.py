@@ -14,6 +14,7 @@ import requests
 import websocket
 
 from tests.figures import count, inconsistencies
+from tests.stores import stored_seqs
 from tests.waiting import until
 from voice_lab import create_app
 from voice_lab.ingest.mirror import Mirror
@@ -60,14 +61,6 @@ def mirroring(app, live_server) -> tuple[str, websocket.WebSocket]:
     ws.send(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
     json.loads(ws.recv())
     return session_id, ws
-
-
-def stored_seqs(app, session_id) -> list[int]:
-    store = open_store(app)
-    try:
-        return [row["seq"] for row in store.iter_events(session_id)]
-    finally:
-        store.close()
 
 
 def test_locked_past_the_busy_timeout_is_not_acked_and_the_resend_is(app):

@@ -24,6 +24,7 @@ from tests.recordings import (
     stereo,
     store_call,
 )
+from tests.stores import plain_session
 from voice_lab.analysis.recording import cue_points
 from voice_lab.analysis.speech import segments
 from voice_lab.ingest.recordings import cache_root
@@ -87,11 +88,7 @@ def test_a_range_answers_206_and_a_seek_plays_from_there(live_server, stored, ch
 
 
 def test_a_session_without_a_recording_answers_404_saying_why(client, app):
-    store = open_store(app)
-    try:
-        session_id = store.create_session(provider="emulator")
-    finally:
-        store.close()
+    session_id = plain_session(app)
     for path in ("recording", "recording/peaks"):
         reply = client.get(f"/sessions/{session_id}/{path}")
         assert reply.status_code == 404

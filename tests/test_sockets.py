@@ -12,9 +12,9 @@ from contextlib import suppress
 import pytest
 import websocket
 
+from tests.stores import stored_seqs, writable_session
 from tests.waiting import until
 from voice_lab.ingest.frames import MAX_FRAME_BYTES
-from voice_lab.storage import open_store
 from voice_lab.web.sockets import IDLE_CLOSE, MESSAGE_LIMIT, TOO_BIG_CLOSE, TOO_MANY_CLOSE
 
 CHUNK = 1 << 16  # the server's receive_bytes: what one read may add past a budget
@@ -31,23 +31,6 @@ def settings(settings, limits):
     """A cloud provider that is never called keeps the emulator off."""
     settings.update({"OPENAI_API_KEY": "sk-unused", **limits})
     return settings
-
-
-def new_session(app) -> tuple[str, str]:
-    """A session the mirror may write into: its id and write secret."""
-    store = open_store(app)
-    try:
-        return store.create_writable_session(provider="openai")
-    finally:
-        store.close()
-
-
-def stored_seqs(app, session_id) -> list[int]:
-    store = open_store(app)
-    try:
-        return [row["seq"] for row in store.iter_events(session_id)]
-    finally:
-        store.close()
 
 
 def connect(url: str, session: tuple[str, str] | None = None) -> websocket.WebSocket:
@@ -91,7 +74,7 @@ def test_frames_sent_without_reading_acks_are_read_no_further_than_the_budget(
 ):
     gate = app.extensions["voice_lab_sockets"]
     frames = 48
-    sessions = [new_session(app) for _ in range(sockets)]
+    sessions = [writable_session(app) for _ in range(sockets)]
     clients = [connect(live_server.url, session) for session in sessions]
     # The store cannot commit: nothing is answered, so what is read stays held.
     db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"], isolation_level=None)
@@ -129,7 +112,7 @@ def test_frames_sent_without_reading_acks_are_read_no_further_than_the_budget(
 )
 def test_a_socket_past_the_cap_gets_an_error_and_a_close_reason(live_server, app, variable):
     gate = app.extensions["voice_lab_sockets"]
-    session = new_session(app)
+    session = writable_session(app)
     first, second = connect(live_server.url, session), connect(live_server.url, session)
     third = connect(live_server.url)
     error = json.loads(third.recv())
@@ -147,7 +130,7 @@ def test_a_socket_past_the_cap_gets_an_error_and_a_close_reason(live_server, app
 @pytest.mark.parametrize("limits", [{"VOICE_LAB_SOCKET_IDLE": "0.2"}])
 def test_an_idle_socket_is_closed_its_threads_end_and_a_hello_resumes(live_server, app):
     gate = app.extensions["voice_lab_sockets"]
-    sid, secret = new_session(app)
+    sid, secret = writable_session(app)
     threads = threading.active_count()  # before any socket: the server's own
     ws = connect(live_server.url, (sid, secret))
     ws.send(big_frame(1))
@@ -183,7 +166,7 @@ def _never_ending(ws: websocket.WebSocket, size: int) -> None:
 @pytest.mark.parametrize("send", [_whole, _never_ending], ids=["whole", "never ending"])
 def test_a_frame_far_over_the_limit_closes_the_socket_with_1009(live_server, app, send):
     gate = app.extensions["voice_lab_sockets"]
-    ws = connect(live_server.url, new_session(app))
+    ws = connect(live_server.url, writable_session(app))
     sender = threading.Thread(target=lambda: suppress_closed(send, ws, 4 * MESSAGE_LIMIT))
     sender.start()
     code, reason = closing(ws)
@@ -193,7 +176,7 @@ def test_a_frame_far_over_the_limit_closes_the_socket_with_1009(live_server, app
     until(lambda: gate.sockets == 0, "the socket's slot is free")
     assert gate.held() == 0
     # A frame just over the mirror's own limit is answered, and the socket stays up.
-    again = connect(live_server.url, new_session(app))
+    again = connect(live_server.url, writable_session(app))
     again.send("x" * (MAX_FRAME_BYTES + 1))
     assert json.loads(again.recv())["code"] == "frame_too_large"
     again.send(json.dumps({"op": "events", "events": []}))
