@@ -13,6 +13,7 @@ import requests
 from playwright.sync_api import expect
 
 from voice_lab.analysis.call_times import call_times
+from voice_lab.analysis.heard import MAX_PLAYOUT_MS
 from voice_lab.analysis.recording import decode, probe
 from voice_lab.analysis.speech import channel_segments
 from voice_lab.protocol.names import dig
@@ -76,14 +77,15 @@ def test_the_recording_lines_up_with_the_events(voice_lab_browser, server, app, 
     assert model and playing
     # The events say when the emulator sent the audio, the recording when Chromium played it:
     # after its jitter buffer, 150-290 ms later in these runs (measured, not assumed). So the
-    # model's sound is held to the buffer's playback moved by that delay, within WITHIN_MS,
-    # and the delay itself is bounded and reported.
+    # model's sound starts where the buffer's playback starts moved by that delay, within
+    # WITHIN_MS. Its end lags `stopped` by the buffer's depth at that moment, which grows on a
+    # loaded host (up to 420 ms seen): it is held to the analysis's bound on that drain.
     delay = min(s.start_ms for s in model) - playing[0][0]
     print(f"playout delay {delay:.0f} ms")
     assert 0 <= delay < PLAYOUT_MS, delay
     for sound in model:
         assert any(
-            a + delay - WITHIN_MS <= sound.start_ms and sound.end_ms <= b + delay + WITHIN_MS
+            a + delay - WITHIN_MS <= sound.start_ms and sound.end_ms <= b + MAX_PLAYOUT_MS
             for a, b in playing
         ), (sound, playing, delay)
     for a, b in playing:  # and every playback sounded
