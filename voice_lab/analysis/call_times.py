@@ -91,9 +91,9 @@ def _number(data: dict | None, key: str) -> float | None:
 
 
 def lanes(events: Sequence[Event]) -> dict[str, Any] | None:
-    """The time view's lanes in ms from the recording's start (`t0`, on the events' clock): VAD speech, responses (created
-    to done), output audio (started to stopped or cleared) and errors; an end of None runs to
-    the recording's end. None when the events hold no recording start."""
+    """The time view's lanes in ms from the recording's start (`t0`, on the events' clock):
+    VAD speech, responses (created to done), output audio (started to stopped or cleared) and
+    errors; an end of None runs to the recording's end. None without a recording start."""
     times = call_times(events)
     if times is None:
         return None
