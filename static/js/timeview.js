@@ -110,7 +110,6 @@ class TimeView {
 
   pan(start) {
     this.view.start = Math.min(Math.max(0, start), this.duration - this.view.span);
-    this.root.dataset.span = String(Math.round(this.view.span));
     this.draw();
   }
 
@@ -156,6 +155,7 @@ class TimeView {
 
   draw() {
     if (!this.peaks) return;
+    this.root.dataset.span = String(Math.round(this.view.span)); // the visible span, for tests
     const canvas = this.canvas;
     const ratio = window.devicePixelRatio || 1;
     const width = canvas.clientWidth;
