@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from tests.recordings import CALL_MODEL, CALL_SECONDS, CALL_USER, RATE, T0, call_events, stereo
-from voice_lab.analysis.call_times import call_times, hearing_from_json, hearing_json
+from voice_lab.analysis.call_times import call_times, hearing_from_json, hearing_json, lanes
 from voice_lab.analysis.heard import Playback, ResponseTimes, hear
+from voice_lab.protocol.record import parse_event
 
 
 def test_call_times_are_read_from_the_events():
@@ -34,6 +35,33 @@ def test_a_response_without_audio_events_reported_none():
 
 def test_events_without_a_recording_start_give_no_times():
     assert call_times([e for e in call_events() if e.type != "voicelab.recording"]) is None
+
+
+def test_the_time_views_lanes_are_ms_from_the_recordings_start():
+    error = parse_event(99, "server", T0 + 4000, {"type": "error", "error": {"message": "x"}})
+    found = lanes([*call_events(), error])
+    assert found is not None and found["t0"] == T0
+
+    def spans(name: str) -> list[tuple]:
+        return [(s["start_ms"], s["end_ms"], s["label"]) for s in found[name]]
+
+    assert spans("vad") == [(950.0, 2550.0, None), (6020.0, 7050.0, None)]
+    assert spans("responses") == [
+        (3000.0, 3400.0, "r1"),
+        (5300.0, 6450.0, "r2"),
+        (7600.0, 8000.0, "r3"),
+    ]
+    assert spans("audio") == [
+        (3150.0, 5050.0, "r1"),
+        (5450.0, 6450.0, "cleared"),
+        (7850.0, 9050.0, "r3"),
+    ]
+    assert spans("errors") == [(4000.0, 4000.0, "error")]
+    assert json.loads(json.dumps(found)) == found  # it travels as JSON in a data attribute
+
+
+def test_events_without_a_recording_start_have_no_lanes():
+    assert lanes([e for e in call_events() if e.type != "voicelab.recording"]) is None
 
 
 def test_a_hearing_comes_back_from_its_json():

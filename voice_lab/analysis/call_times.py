@@ -90,6 +90,39 @@ def _number(data: dict | None, key: str) -> float | None:
     return None
 
 
+def lanes(events: Sequence[Event]) -> dict[str, Any] | None:
+    """The time view's lanes in ms from the recording's start (`t0`, on the events' clock):
+    VAD speech, responses (created to done), output audio (started to stopped or cleared) and
+    errors; an end of None runs to the recording's end. None without a recording start."""
+    times = call_times(events)
+    if times is None:
+        return None
+    t0 = times.t0
+    # VAD's ms count from the input audio's start: the recording's, unless input_t0 says else.
+    origin = (t0 if times.input_t0 is None else times.input_t0) - t0
+
+    def span(start: float, end: float | None, label: str | None) -> dict[str, Any]:
+        return {"start_ms": start, "end_ms": end, "label": label}
+
+    def since(t: float | None) -> float | None:
+        return None if t is None else t - t0
+
+    return {
+        "t0": t0,
+        "vad": [span(a + origin, None if b is None else b + origin, None) for a, b in times.vad],
+        "responses": [span(r.created - t0, since(r.done), r.response_id) for r in times.responses],
+        "audio": [
+            span(p.started - t0, since(p.ended), "cleared" if p.cleared else p.response_id)
+            for p in times.playback
+        ],
+        "errors": [
+            span(time_of(e) - t0, time_of(e) - t0, e.type)
+            for e in sorted_events(events)
+            if e.category == "error"
+        ],
+    }
+
+
 # ---------------------------------------------------------------- as JSON
 
 

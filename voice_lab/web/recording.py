@@ -1,15 +1,17 @@
-"""A session's recording: the seekable two-channel WebM, with Range requests, and its peaks for
-the time view."""
+"""A session's recording: the seekable two-channel WebM, with Range requests, its peaks, and the
+time view that plays it against the events."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import NoReturn
 
-from flask import Blueprint, abort, current_app, jsonify, request, send_file
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
 
+from ..analysis.call_times import lanes
 from ..analysis.recording import MIME
 from ..ingest import recordings
+from ..protocol.record import from_row
 from ..storage import database_path, get_store
 
 bp = Blueprint("recording", __name__)
@@ -58,3 +60,20 @@ def peaks(session_id: str):
     if found is None:
         _no_recording(session_id)
     return jsonify(found)
+
+
+@bp.get("/sessions/<session_id>/timeview")
+def timeview(session_id: str):
+    """The time view: the recording's waveforms, the event lanes and a player, as a partial the
+    session page loads when the session has a recording."""
+    store = get_store()
+    if store.recording_info(session_id) is None:
+        _no_recording(session_id)
+    found = lanes([from_row(row) for row in store.iter_events(session_id)])
+    if found is None:
+        abort(
+            404,
+            description=f"Session {session_id} has audio but no voicelab.recording start "
+            "event to place it on the events' clock; re-import it from a bundle export.",
+        )
+    return render_template("_timeview.html", session_id=session_id, lanes=found)
