@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -22,7 +21,7 @@ import numpy as np
 from tests.recordings import T0, recorder_chunks, stereo
 from voice_lab.analysis import heard, recording
 
-from .common import Figure, scratch
+from .common import Figure, best_of, scratch
 
 RUNS = 3
 # One minute of a call, seconds from its start: the user speaks, the model answers, the user
@@ -63,16 +62,6 @@ def plain_decode(path: Path) -> None:
             pass
 
 
-def cpu(fn: Callable[[], object]) -> float:
-    """The least CPU seconds of RUNS calls of fn."""
-    spent = []
-    for _ in range(RUNS):
-        start = time.process_time()
-        fn()
-        spent.append(time.process_time() - start)
-    return min(spent)
-
-
 def run(quick: bool = False) -> list[Figure]:
     """CPU per minute of audio for remux + decode + peaks + analysis, against a plain decode;
     the size of the peaks a minute, as JSON."""
@@ -81,8 +70,8 @@ def run(quick: bool = False) -> list[Figure]:
     chunks = recorder_chunks(np.tile(minute, (minutes, 1)))
     times = call_times(minutes)
     with scratch() as workdir:
-        measured = cpu(lambda: analysed(chunks, times, workdir))
-        baseline = cpu(lambda: plain_decode(workdir / "call.webm"))
+        measured = best_of(RUNS, lambda: analysed(chunks, times, workdir), time.process_time)
+        baseline = best_of(RUNS, lambda: plain_decode(workdir / "call.webm"), time.process_time)
         shown = analysed(chunks, times, workdir)
     per_minute = measured / minutes
     base_per_minute = baseline / minutes

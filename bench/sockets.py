@@ -102,18 +102,21 @@ def peak_while(clients: int, client: Callable[[str], None]) -> tuple[int, int]:
         return idle, rss_kib(server, "VmHWM")
 
 
+def rss_figure(name: str, idle_kib: int, peak_kib: int, note: str) -> Figure:
+    """A peak RSS in MiB with the idle server's as its baseline."""
+    return Figure(name, peak_kib / 1024, "MiB", idle_kib / 1024, peak_kib / idle_kib, note=note)
+
+
 def unfinished_frames(quick: bool) -> Figure:
     """Peak RSS over idle RSS while BIG_SOCKETS sockets each send BIG_FRAME bytes of a frame."""
     sockets = BIG_SOCKETS // 4 if quick else BIG_SOCKETS
     closed: list[bool] = []
     idle, peak = peak_while(sockets, lambda url: unfinished(url, BIG_FRAME, closed))
-    return Figure(
+    return rss_figure(
         "unfinished big frames peak RSS",
-        peak / 1024,
-        "MiB",
-        idle / 1024,
-        peak / idle,
-        note=f"{sockets} sockets each sending {BIG_FRAME // 2**20} MiB of a frame that never "
+        idle,
+        peak,
+        f"{sockets} sockets each sending {BIG_FRAME // 2**20} MiB of a frame that never "
         f"ends; {sum(closed)} closed by the server",
     )
 
@@ -123,12 +126,10 @@ def pipelining(quick: bool) -> Figure:
     frames = FRAMES // 4 if quick else FRAMES
     errors: list = []
     idle, peak = peak_while(SOCKETS, lambda url: pipeline(url, frames, errors))
-    return Figure(
+    return rss_figure(
         "socket pipelining peak RSS",
-        peak / 1024,
-        "MiB",
-        idle / 1024,
-        peak / idle,
-        note=f"{SOCKETS} sockets x {frames} frames of 1 MB sent before any ack is read"
+        idle,
+        peak,
+        f"{SOCKETS} sockets x {frames} frames of 1 MB sent before any ack is read"
         + (f"; errors: {errors[:3]}" if errors else ""),
     )

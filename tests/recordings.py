@@ -136,6 +136,11 @@ def call_events() -> list[Event]:
     ]
 
 
+def call_chunks() -> list[bytes]:
+    """The chunks MediaRecorder would send for the call above."""
+    return recorder_chunks(stereo(CALL_SECONDS, CALL_USER, CALL_MODEL))
+
+
 def store_call(store: Store, chunks: Sequence[bytes]) -> str:
     """A session holding the call's events and the recording's chunks; its id."""
     session_id = store.create_session(provider="emulator", label="recorded")

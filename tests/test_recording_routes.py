@@ -20,8 +20,7 @@ from tests.recordings import (
     CLUSTER,
     T0,
     assert_spans,
-    recorder_chunks,
-    stereo,
+    call_chunks,
     store_call,
 )
 from tests.stores import plain_session
@@ -36,7 +35,7 @@ from voice_lab.testing import CapturedSession
 @pytest.fixture(scope="module")
 def chunks() -> list[bytes]:
     """The chunks MediaRecorder would send for the call of tests/recordings.py."""
-    return recorder_chunks(stereo(CALL_SECONDS, CALL_USER, CALL_MODEL))
+    return call_chunks()
 
 
 @pytest.fixture

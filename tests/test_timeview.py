@@ -10,12 +10,8 @@ import re
 import pytest
 
 from tests.recordings import (
-    CALL_MODEL,
-    CALL_SECONDS,
-    CALL_USER,
     T0,
-    recorder_chunks,
-    stereo,
+    call_chunks,
     store_call,
 )
 from voice_lab.storage import open_store
@@ -24,7 +20,7 @@ from voice_lab.storage import open_store
 @pytest.fixture(scope="module")
 def chunks() -> list[bytes]:
     """A short recorded call's chunks."""
-    return recorder_chunks(stereo(CALL_SECONDS, CALL_USER, CALL_MODEL))
+    return call_chunks()
 
 
 def test_the_page_of_a_recorded_session_loads_the_time_view(client, app, chunks):
