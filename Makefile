@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-testing.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: lint
+	$(VENV)/bin/python -m voice_lab.testing.ready
 	$(VENV)/bin/pytest
 
 format: $(STAMP)

@@ -13,7 +13,23 @@ from . import config
 from . import storage as store
 from .protocol import redaction
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+INSTALLED = (PACKAGE / "templates").is_dir()
+
+
+def assets(name: str) -> Path:
+    """Where the page assets `name` ("templates" or "static") are: inside the package when
+    installed from a wheel, else at the top of the checkout."""
+    return PACKAGE / name if INSTALLED else ROOT / name
+
+
+def instance_folder() -> Path:
+    """The folder for the default database: `instance/` at the top of a checkout, or in the
+    working directory when installed (not inside the environment's site-packages)."""
+    return (Path.cwd() if INSTALLED else ROOT) / "instance"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -21,8 +37,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        instance_path=str(instance_folder()),
+        template_folder=str(assets("templates")),
+        static_folder=str(assets("static")),
     )
     raw = config.gather_environment() if test_config is None else dict(test_config)
     app.config.update(config.load(raw))

@@ -1,10 +1,6 @@
-"""`python -m voice_lab COMMAND`: the same commands as `flask --app app COMMAND`."""
+"""`python -m voice_lab COMMAND`: the `voice-lab` command (run, doctor, export, import)."""
 
-from flask.cli import FlaskGroup
-
-from . import create_app
-
-cli = FlaskGroup(create_app=create_app, help="Voice Lab commands (doctor, export, import, run).")
+from .cli import main
 
 if __name__ == "__main__":
-    cli()
+    main()

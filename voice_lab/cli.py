@@ -1,12 +1,14 @@
-"""Command-line tools: `flask --app app doctor`, `export ID [--bundle]`, `import FILE`."""
+"""Command-line tools: `voice-lab run|doctor|export|import` (installed with the package), and
+the same commands under `flask --app app` in a checkout."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 
 from . import providers
 from .config import configured_providers, mask
@@ -147,7 +149,79 @@ def import_command(path: str, label: str | None) -> None:
     click.echo(f"imported {len(imported.rows)} events{audio} as session {session_id}")
 
 
+COMMANDS = (doctor_command, export_command, import_command)
+
+
 def init_app(app: Flask) -> None:
-    """Register the commands."""
-    for command in (doctor_command, export_command, import_command):
+    """Register the commands on the app, for `flask --app app ...`."""
+    for command in COMMANDS:
         app.cli.add_command(command)
+
+
+def _setting(name: str):
+    """An option's callback that sets the Voice Lab setting `name` before the app is built, so
+    the command line wins over the environment and .env."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: object) -> None:
+        if value is not None:
+            os.environ[name] = str(value)
+
+    return remember
+
+
+DATABASE = click.option(
+    "--database",
+    metavar="PATH_OR_URL",
+    expose_value=False,
+    is_eager=True,
+    callback=_setting("VOICE_LAB_DATABASE"),
+    help="The database (VOICE_LAB_DATABASE): a SQLite file's path.",
+)
+
+
+def _create_app() -> Flask:
+    from . import create_app
+    from .config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"Voice Lab cannot start: {exc}") from None
+
+
+@click.command("run")
+@click.option(
+    "--host",
+    expose_value=False,
+    callback=_setting("VOICE_LAB_HOST"),
+    help="The address to serve on (VOICE_LAB_HOST, default 127.0.0.1).",
+)
+@click.option(
+    "--port",
+    type=int,
+    expose_value=False,
+    callback=_setting("VOICE_LAB_PORT"),
+    help="The port (VOICE_LAB_PORT, default 5000).",
+)
+@DATABASE
+def run_command() -> None:
+    """Serve Voice Lab, as `python app.py` does in a checkout."""
+    app = _create_app()
+    app.run(host=app.config["VOICE_LAB_HOST"], port=app.config["VOICE_LAB_PORT"], threaded=True)
+
+
+@click.group()
+@DATABASE
+def cli() -> None:
+    """Voice Lab: a debugging dashboard for realtime voice sessions. Settings come from the
+    environment and a .env file in the working directory (see the README)."""
+
+
+cli.add_command(run_command)
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """The `voice-lab` command."""
+    cli(obj=ScriptInfo(create_app=_create_app, set_debug_flag=False), prog_name="voice-lab")
