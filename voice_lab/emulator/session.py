@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..protocol.codec import dumps
-from . import client_events, settings, voice
+from . import client_events, settings, tools, voice
 from .client_events import ClientError
 from .keys import Key
 from .scenarios import Scenario
@@ -209,6 +209,7 @@ class Session:
             "max_output_tokens" if self.protocol == "ga" else "max_response_output_tokens"
         ) or settings.max_output_tokens(self.protocol, self.config)
         text = self._reply_text(params)
+        call = self._call(params, None)
         audio = "audio" in modalities
         requests, tokens = self.limits.start(max_tokens if isinstance(max_tokens, int) else 4096)
         plan = ResponsePlan(
@@ -226,17 +227,43 @@ class Session:
             + sum(text_tokens(item_text(i)) for i in self.items),
             input_audio_tokens=sum(self.audio_ms.values()) // 100,
             failure=FAILURE if self.scenario.name == "response_error" else None,
+            call=call,
         )
         if not out_of_band:
-            self.items.append(self.script.assistant_item(plan, "in_progress"))
+            self.items.append(
+                tools.call_item(call, "in_progress")
+                if call is not None
+                else self.script.assistant_item(plan, "in_progress")
+            )
         self.response, self.drained_early = plan, False
         self.response_task = self.spawn(self._run_response(plan))
 
+    def _call(
+        self, params: dict[str, Any], wanted: tuple[str, dict[str, Any]] | None
+    ) -> tools.FunctionCall | None:
+        """The function call this response makes, from its own or the session's tools."""
+        chosen = tools.choose(
+            params.get("tools", self.config.get("tools")),
+            params.get("tool_choice", self.config.get("tool_choice", "auto")),
+            wanted,
+        )
+        if chosen is None:
+            return None
+        return tools.FunctionCall(
+            item_id=self.script.ids.make("item"),
+            call_id=self.script.ids.make("call"),
+            name=chosen[0],
+            arguments=json.dumps(chosen[1]),
+        )
+
     def _reply_text(self, params: dict[str, Any]) -> str:
-        """A short, deterministic reply about the latest user input."""
+        """A short, deterministic reply about the latest user input or function output."""
         given = params.get("input")
         inputs = given if isinstance(given, list) else self.items
         for item in reversed(inputs):
+            if isinstance(item, dict) and item.get("type") == "function_call_output":
+                name = self.function_name(item.get("call_id")) or "function"
+                return f"The {name} result: {tools.output_words(str(item.get('output')))}."
             if not isinstance(item, dict) or item.get("role") != "user":
                 continue
             if item.get("id") in self.audio_ms:
@@ -314,6 +341,13 @@ class Session:
         self._finish(plan, done)
         self.send(done)
         return True
+
+    def function_name(self, call_id: Any) -> str | None:
+        """The name of the conversation's function call with `call_id` (None: no such call)."""
+        for item in self.items:
+            if item.get("type") == "function_call" and item.get("call_id") == call_id:
+                return str(item.get("name"))
+        return None
 
     # Client events
 
