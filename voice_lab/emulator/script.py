@@ -31,7 +31,7 @@ BETA_NAMES: dict[str, str | None] = {
 class Ids:
     """Id factory in the service's formats; seedable so tests get stable ids."""
 
-    def __init__(self, seed: int | None = None):
+    def __init__(self, seed: int | str | None = None):
         self.random = random.Random(seed)
 
     def make(self, prefix: str) -> str:

@@ -106,7 +106,7 @@ def _words(value: Any) -> str:
         return output_words(json.dumps(value))
     if isinstance(value, list):
         return ", ".join(_words(v) for v in value)
-    return str(value)
+    return value if isinstance(value, str) else json.dumps(value)  # true, not True
 
 
 def call_item(call: FunctionCall, status: str) -> dict[str, Any]:
