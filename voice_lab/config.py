@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
-from .emulator import scenarios
+from .emulator import scenarios, scripting
 
 PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
 PREVIEW_API_VERSION = "2025-04-01-preview"
@@ -42,6 +42,8 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_PORT": "5000",
     "VOICE_LAB_EMULATOR": None,
     "VOICE_LAB_EMULATOR_SCENARIO": "none",
+    "VOICE_LAB_EMULATOR_SCRIPT": None,
+    "VOICE_LAB_SCRIPTS_DIR": None,
     "VOICE_LAB_EMULATOR_PROTOCOL": "ga",
     "VOICE_LAB_EMULATOR_API_KEY": None,
     "VOICE_LAB_ALLOWED_ORIGINS": "",
@@ -117,6 +119,8 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     )
     cfg["VOICE_LAB_RECORDING"] = _flag("VOICE_LAB_RECORDING", values["VOICE_LAB_RECORDING"], True)
     _scenario(cfg["VOICE_LAB_EMULATOR_SCENARIO"])
+    cfg["VOICE_LAB_SCRIPTS_DIR"] = _scripts_dir(values["VOICE_LAB_SCRIPTS_DIR"])
+    _script(cfg["VOICE_LAB_EMULATOR_SCRIPT"], Path(str(cfg["VOICE_LAB_SCRIPTS_DIR"])))
     _choice("VOICE_LAB_EMULATOR_PROTOCOL", cfg["VOICE_LAB_EMULATOR_PROTOCOL"], ("ga", "beta"))
     if cfg["VOICE_LAB_PROVIDER"] == "azure-preview" and not cfg["VOICE_LAB_WEBRTC_URL"]:
         _choice("VOICE_LAB_AZURE_REGION", cfg["VOICE_LAB_AZURE_REGION"], PREVIEW_REGIONS)
@@ -252,6 +256,30 @@ def _scenario(value: object) -> None:
     except ValueError as exc:
         raise ConfigError(
             "VOICE_LAB_EMULATOR_SCENARIO", f"{exc}; seconds go after a colon, like drop_call:2"
+        ) from None
+
+
+def _scripts_dir(value: object) -> str:
+    """The folder of emulator scripts: the package's examples unless set."""
+    if not value:
+        return str(scripting.FOLDER)
+    if not Path(str(value)).is_dir():
+        raise ConfigError(
+            "VOICE_LAB_SCRIPTS_DIR", f"must be a folder of .json or .toml scripts (got {value!r})"
+        )
+    return str(value)
+
+
+def _script(value: object, folder: Path) -> None:
+    """The app-wide emulator script, a name in the scripts folder or a path, must load."""
+    if not value:
+        return
+    try:
+        scripting.find(str(value), folder, paths=True)
+    except scripting.ScriptError as exc:
+        raise ConfigError(
+            "VOICE_LAB_EMULATOR_SCRIPT",
+            f"{exc}; fix the script, or name one of the scripts folder or a .json/.toml path",
         ) from None
 
 

@@ -8,6 +8,7 @@ as the service said them.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -53,6 +54,7 @@ class MintOptions:
     instructions: str | None = None
     session: Mapping[str, Any] | None = None  # extra session fields in the flavour's own shape
     scenario: str | None = None  # emulator only
+    script: str | Mapping[str, Any] | None = None  # emulator only: a script's name, or inline
     protocol: str | None = None  # emulator only: "ga" or "beta"
 
 
@@ -91,6 +93,12 @@ class UpstreamUnreachable(MintError):
     """The service did not answer in time or refused the connection."""
 
     http_status = 504
+
+
+class BadRequest(MintError):
+    """The caller asked for something that cannot be: the message says what to change."""
+
+    http_status = 400
 
 
 class NotConfigured(MintError):
@@ -202,14 +210,27 @@ def mint_emulator(
     scenario = options.scenario or cfg.get("VOICE_LAB_EMULATOR_SCENARIO") or "none"
     model = default_model(cfg, "openai", options.model)
     base = base.rstrip("/")
+    script = {"script": options.script} if options.script else {}
     if protocol == "beta":
         voice = default_voice(cfg, "beta", options.voice)
-        reply = emulator("beta", _beta_session(cfg, options, model, voice), scenario)
+        reply = emulator("beta", {**_beta_session(cfg, options, model, voice), **script}, scenario)
+        _check_script(reply)
         url = f"{base}/emulator/v1/realtimertc?model={quote(model)}"
         return _from_beta(reply, "emulator", url, model, voice)
     voice = default_voice(cfg, "ga", options.voice)
-    reply = emulator("ga", {"session": _ga_session(cfg, options, model, voice)}, scenario)
+    session = {"session": _ga_session(cfg, options, model, voice), **script}
+    reply = emulator("ga", session, scenario)
+    _check_script(reply)
     return _from_ga(reply, "emulator", f"{base}/emulator/openai/v1/realtime/calls", model, voice)
+
+
+def _check_script(reply: Reply) -> None:
+    """A script the emulator refused is the caller's mistake (400), not the service's."""
+    if reply.status != 400:
+        return
+    error = json.loads(reply.text).get("error") or {}
+    if error.get("param") == "script":
+        raise BadRequest("request", str(error.get("message")), status=400, code="invalid_script")
 
 
 def default_model(cfg: Mapping[str, Any], provider: str, chosen: str | None = None) -> str:

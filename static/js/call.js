@@ -298,6 +298,7 @@ function mintRequest(settings) {
   };
   if (settings.provider === "emulator") {
     body.scenario = settings.scenario;
+    if (settings.script) body.script = settings.script;
     body.protocol = settings.protocol;
   }
   return body;

@@ -36,6 +36,7 @@ export function readSettings() {
     // Absent when the app records nothing (VOICE_LAB_RECORDING=off).
     record: Boolean(f.record?.checked),
     scenario: f.scenario.value,
+    script: f.script.value,
     label: f.label.value.trim(),
   };
 }

@@ -10,27 +10,35 @@ from __future__ import annotations
 import atexit
 import secrets
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
 from ..protocol.limits import RateLimiter
 from ..protocol.reply import Reply
-from . import replies, scenarios, settings
+from . import replies, scenarios, scripting, settings
 from .keys import Key, KeyRegistry
 from .script import Ids
+from .scripting import ModelScript, ScriptError
 
 if TYPE_CHECKING:
     from .loop import LoopThread
 
-GA_MINT_FIELDS = {"session", "expires_after", "scenario"}
+GA_MINT_FIELDS = {"session", "expires_after", "scenario", "script"}
 
 
 class Emulator:
     """Minted keys, live calls, the loop they run on, and the limit on minting over HTTP."""
 
-    def __init__(self, mint_limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        mint_limiter: RateLimiter,
+        scripts_dir: Path = scripting.FOLDER,
+        default_script: ModelScript | None = None,
+    ) -> None:
         self.mint_limiter = mint_limiter
+        self.scripts_dir, self.default_script = scripts_dir, default_script
         self.keys = KeyRegistry()
         self.calls: dict[str, Any] = {}
         self.ids = Ids()
@@ -58,18 +66,31 @@ class Emulator:
             chosen = scenarios.parse(body.pop("scenario", None) or scenario)
         except ValueError as exc:
             return replies.openai_error(400, str(exc), code="invalid_value", param="scenario")
+        try:
+            script = self._script(body.pop("script", None))
+        except ScriptError as exc:
+            return replies.openai_error(400, f"script: {exc}", code="invalid_value", param="script")
         if chosen.name == "mint_429":
             return replies.rate_limited(flavour, chosen.seconds)
         if chosen.name == "mint_401":
             return replies.bad_api_key(flavour)
         try:
             if protocol == "ga":
-                return self._mint_ga(body, chosen)
-            return self._mint_beta(body, chosen)
+                return self._mint_ga(body, chosen, script)
+            return self._mint_beta(body, chosen, script)
         except settings.ConfigProblem as exc:
             return replies.openai_error(400, str(exc), code=exc.code, param=exc.param)
 
-    def _mint_ga(self, body: dict[str, Any], scenario: scenarios.Scenario) -> Reply:
+    def _script(self, chosen: Any) -> ModelScript | None:
+        """The script a mint asked for (a name in the scripts folder or an inline object),
+        else the app's."""
+        if chosen is None or chosen == "":
+            return self.default_script
+        return scripting.find(chosen, self.scripts_dir)
+
+    def _mint_ga(
+        self, body: dict[str, Any], scenario: scenarios.Scenario, script: ModelScript | None
+    ) -> Reply:
         unknown = sorted(set(body) - GA_MINT_FIELDS)
         if unknown:
             raise settings.ConfigProblem(
@@ -87,7 +108,7 @@ class Emulator:
             "ga", self.ids.make("sess"), model or "gpt-realtime", voice or "marin"
         )
         config = settings.apply("ga", config, session, first=True)
-        key = self.keys.mint("ga", config, str(scenario), ttl)
+        key = self.keys.mint("ga", config, str(scenario), ttl, script)
         return replies.ok(
             {
                 "value": key.value,
@@ -96,7 +117,9 @@ class Emulator:
             }
         )
 
-    def _mint_beta(self, body: dict[str, Any], scenario: scenarios.Scenario) -> Reply:
+    def _mint_beta(
+        self, body: dict[str, Any], scenario: scenarios.Scenario, script: ModelScript | None
+    ) -> Reply:
         config = settings.defaults(
             "beta",
             self.ids.make("sess"),
@@ -104,7 +127,7 @@ class Emulator:
             body.get("voice") or "verse",
         )
         config = settings.apply("beta", config, body, first=True)
-        key = self.keys.mint("beta", config, str(scenario))
+        key = self.keys.mint("beta", config, str(scenario), script=script)
         return replies.ok(
             {**config, "client_secret": {"value": key.value, "expires_at": key.expires_at}}
         )
@@ -180,7 +203,13 @@ def init_app(app: Flask) -> Emulator:
     """Mount the emulator's routes under /emulator and keep the Emulator on the app."""
     from .http import bp
 
-    emulator = Emulator(RateLimiter(*app.config["VOICE_LAB_MINT_RATE"]))
+    scripts_dir = Path(app.config.get("VOICE_LAB_SCRIPTS_DIR") or scripting.FOLDER)
+    chosen = app.config.get("VOICE_LAB_EMULATOR_SCRIPT")
+    emulator = Emulator(
+        RateLimiter(*app.config["VOICE_LAB_MINT_RATE"]),
+        scripts_dir,
+        scripting.find(chosen, scripts_dir, paths=True) if chosen else None,
+    )
     app.extensions["voice_lab_emulator"] = emulator
     app.register_blueprint(bp)
     return emulator

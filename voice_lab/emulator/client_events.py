@@ -95,6 +95,12 @@ def item_create(s: Session, event: dict[str, Any]) -> None:
             "invalid_value",
             "item.role",
         )
+    if item["type"] == "function_call_output" and s.function_name(item.get("call_id")) is None:
+        raise ClientError(
+            f"Tool call ID '{item.get('call_id')}' not found in conversation.",
+            "invalid_tool_call_id",
+            "item.call_id",
+        )
     item = {
         **item,
         "id": item.get("id") or s.script.ids.make("item"),

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .scripting import ModelScript
+
 GA_TTL = 600  # seconds: OpenAI's default; Azure's GA TTL is undocumented
 BETA_TTL = 60  # the preview keys live about a minute
 
@@ -21,6 +23,7 @@ class Key:
     protocol: str  # "ga" or "beta"
     session: dict[str, Any]  # the effective session config, in the protocol's shape
     scenario: str
+    script: ModelScript | None = None  # what the emulated model does, turn by turn
 
 
 class KeyRegistry:
@@ -31,12 +34,22 @@ class KeyRegistry:
         self._lock = threading.Lock()
 
     def mint(
-        self, protocol: str, session: dict[str, Any], scenario: str, ttl: int | None = None
+        self,
+        protocol: str,
+        session: dict[str, Any],
+        scenario: str,
+        ttl: int | None = None,
+        script: ModelScript | None = None,
     ) -> Key:
         """A fresh `ek_` key valid for `ttl` seconds (the flavour's default when None)."""
         ttl = ttl if ttl is not None else (GA_TTL if protocol == "ga" else BETA_TTL)
         key = Key(
-            "ek_" + secrets.token_hex(16), int(time.time()) + ttl, protocol, session, scenario
+            "ek_" + secrets.token_hex(16),
+            int(time.time()) + ttl,
+            protocol,
+            session,
+            scenario,
+            script,
         )
         with self._lock:
             # Keys nobody used are forgotten once expired, so minting never piles them up.

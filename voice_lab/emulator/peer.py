@@ -16,6 +16,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .keys import Key
 from .scenarios import Scenario
+from .script import Ids
 from .session import Session
 from .vad import to_16k_mono
 
@@ -121,7 +122,8 @@ class Call:
         self.call_id, self.on_closed = call_id, on_closed
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.audio = OutputAudio()
-        self.session = Session(key, scenario, self.audio, self.close)
+        # Ids seeded by the call: a replay of the same script and audio differs only in ids.
+        self.session = Session(key, scenario, self.audio, self.close, Ids(seed=call_id))
         self.reader: asyncio.Task | None = None
         self.channel = None
         self.closed = False

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .tools import FunctionCall, call_events, call_item
+
 ALPHABET = string.ascii_letters + string.digits
 
 # GA name -> beta name; None: the event does not exist in beta.
@@ -29,7 +31,7 @@ BETA_NAMES: dict[str, str | None] = {
 class Ids:
     """Id factory in the service's formats; seedable so tests get stable ids."""
 
-    def __init__(self, seed: int | None = None):
+    def __init__(self, seed: int | str | None = None):
         self.random = random.Random(seed)
 
     def make(self, prefix: str) -> str:
@@ -59,12 +61,13 @@ class ResponsePlan:
     input_audio_tokens: int = 0
     audio_ms: int = 0
     failure: dict[str, Any] | None = None  # an error to fail with after the response starts
+    call: FunctionCall | None = None  # a function call instead of a message
     sent_text: str = ""
 
     @property
     def audio(self) -> bool:
         """Whether the reply is spoken (it then carries a transcript, not text)."""
-        return "audio" in self.modalities
+        return "audio" in self.modalities and self.call is None
 
 
 class Script:
@@ -228,7 +231,7 @@ class Script:
             "usage": usage,
         }
         if self.protocol == "ga":
-            body["output_modalities"] = ["audio"] if plan.audio else ["text"]
+            body["output_modalities"] = ["audio"] if "audio" in plan.modalities else ["text"]
             body["audio"] = {
                 "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": plan.voice}
             }
@@ -248,6 +251,10 @@ class Script:
                 plan.failure["message"], type_=plan.failure["type"], code=plan.failure["code"]
             )
             yield self.response_done(plan, "failed", error=plan.failure)
+            return
+        if plan.call is not None:
+            yield from call_events(self, plan, plan.call)
+            yield self.response_done(plan, "completed")
             return
         where = {"response_id": plan.response_id, "output_index": 0}
         yield self.event(
@@ -302,7 +309,11 @@ class Script:
         output = []
         if status != "failed":
             item_status = "completed" if status == "completed" else "incomplete"
-            output = [self.assistant_item(plan, item_status)]
+            output = [
+                call_item(plan.call, item_status)
+                if plan.call is not None
+                else self.assistant_item(plan, item_status)
+            ]
         details = (
             None if status == "completed" else {"type": status, "reason": reason, "error": error}
         )
@@ -358,7 +369,7 @@ def text_tokens(text: str) -> int:
 
 def usage(plan: ResponsePlan) -> dict[str, Any]:
     """A usage block computed from lengths: text by characters, audio by duration."""
-    out_text = text_tokens(plan.sent_text)
+    out_text = text_tokens(plan.call.arguments if plan.call is not None else plan.sent_text)
     out_audio = (
         round(plan.audio_ms * len(plan.sent_text) / max(1, len(plan.text)) / 50)
         if plan.audio

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..protocol.codec import dumps
-from . import client_events, settings, voice
+from . import client_events, settings, tools, voice
 from .client_events import ClientError
+from .director import Decision, Director, latest_input
 from .keys import Key
 from .scenarios import Scenario
 from .script import Ids, ResponsePlan, Script, text_tokens
@@ -77,6 +78,8 @@ class Session:
             hangup,
         )
         self.config = copy.deepcopy(key.session)
+        self.director = Director(key.script)
+        self.heard: dict[str, asyncio.Future[str]] = {}  # user audio items: the words said
         self.script = Script(self.protocol, ids)
         self.conversation_id = self.script.ids.make("conv")
         self.items: list[dict[str, Any]] = []
@@ -87,6 +90,7 @@ class Session:
         self.send_text: Callable[[str], None] | None = None
         self.tasks: set[asyncio.Task] = set()
         self.response: ResponsePlan | None = None
+        self.end_after: ResponsePlan | None = None  # the reply after which the script hangs up
         self.response_task: asyncio.Task | None = None
         self.playing: ResponsePlan | None = None
         self.drained_early = False
@@ -101,7 +105,7 @@ class Session:
         self.send_text = send_text
         self.send(self.script.event("session.created", session=self.config))
         if self.scenario.name == "drop_call":
-            self.spawn(self._drop_later())
+            self.spawn(self._drop_later(self.scenario.seconds))
 
     def send(self, event: dict[str, Any] | None) -> None:
         """Send one server event on the data channel."""
@@ -129,8 +133,8 @@ class Session:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _drop_later(self) -> None:
-        await asyncio.sleep(self.scenario.seconds)
+    async def _drop_later(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
         await self.hangup()
 
     # Audio in
@@ -181,10 +185,20 @@ class Session:
         self.audio_ms[item_id] = speech_ms
         for event in self.script.item_added(item, previous):
             self.send(event)
+        self.heard[item_id] = asyncio.get_running_loop().create_future()
         if settings.transcription(self.protocol, self.config) is not None or (
             self.scenario.name == "transcription_failed"
         ):
-            self.spawn(self._transcribe(item, speech_ms))
+            task = self.spawn(self._transcribe(item, speech_ms))
+            task.add_done_callback(lambda _: self.hear(item_id, ""))  # failed: no words
+        else:
+            self.hear(item_id, "")
+
+    def hear(self, item_id: str, words: str) -> None:
+        """The words of a user audio item are known: a script may match on them."""
+        future = self.heard.get(item_id)
+        if future is not None and not future.done():
+            future.set_result(words)
 
     async def _transcribe(self, item: dict[str, Any], speech_ms: int) -> None:
         await asyncio.sleep(TRANSCRIPTION_DELAY)
@@ -197,6 +211,7 @@ class Session:
             self.send(event)
             await asyncio.sleep(DELTA_SPACING / 2)
         item["content"][0]["transcript"] = transcript
+        self.hear(item["id"], transcript)
 
     # Responses
 
@@ -208,13 +223,12 @@ class Session:
         max_tokens = params.get(
             "max_output_tokens" if self.protocol == "ga" else "max_response_output_tokens"
         ) or settings.max_output_tokens(self.protocol, self.config)
-        text = self._reply_text(params)
         audio = "audio" in modalities
         requests, tokens = self.limits.start(max_tokens if isinstance(max_tokens, int) else 4096)
         plan = ResponsePlan(
             response_id=self.script.ids.make("resp"),
             item_id=self.script.ids.make("item"),
-            text=text,
+            text="",
             modalities=["audio", "text"] if audio else ["text"],
             conversation_id=None if out_of_band else self.conversation_id,
             voice=settings.voice(self.protocol, self.config),
@@ -227,34 +241,79 @@ class Session:
             input_audio_tokens=sum(self.audio_ms.values()) // 100,
             failure=FAILURE if self.scenario.name == "response_error" else None,
         )
-        if not out_of_band:
-            self.items.append(self.script.assistant_item(plan, "in_progress"))
         self.response, self.drained_early = plan, False
-        self.response_task = self.spawn(self._run_response(plan))
+        self.response_task = self.spawn(self._run_response(plan, params))
 
-    def _reply_text(self, params: dict[str, Any]) -> str:
-        """A short, deterministic reply about the latest user input."""
+    async def _decide(self, plan: ResponsePlan, params: dict[str, Any]) -> Decision:
+        """Fill in what the response says or calls, as the script (if any) has it."""
         given = params.get("input")
         inputs = given if isinstance(given, list) else self.items
-        for item in reversed(inputs):
-            if not isinstance(item, dict) or item.get("role") != "user":
-                continue
-            if item.get("id") in self.audio_ms:
-                return f"I heard you speak for {self.audio_ms[item['id']] / 1000:.1f} seconds."
-            said = item_text(item)
-            if said:
-                return f"You said: {said}"
-        return "Hello from the Voice Lab emulator."
+        latest = latest_input(inputs) or {}
+        said = item_text(latest)
+        if self.director.listens and latest.get("id") in self.heard:
+            said = await self.heard[latest["id"]]
+        decision = self.director.decide(inputs, said, self._reply_text(inputs))
+        wanted = (decision.call.name, decision.call.arguments) if decision.call else None
+        plan.call = self._call(params, wanted, plan.item_id)
+        plan.text = decision.text
+        if decision.call is not None and plan.call is None:
+            plan.text = f"I would call {decision.call.name}, but the session does not let me."
+        if decision.fault is not None and decision.fault.name == "response_error":
+            plan.failure = FAILURE
+        if plan.conversation_id is not None:
+            self.items.append(
+                tools.call_item(plan.call, "in_progress")
+                if plan.call is not None
+                else self.script.assistant_item(plan, "in_progress")
+            )
+        return decision
 
-    async def _run_response(self, plan: ResponsePlan) -> None:
+    def _call(
+        self, params: dict[str, Any], wanted: tuple[str, dict[str, Any]] | None, item_id: str
+    ) -> tools.FunctionCall | None:
+        """The function call this response makes, from its own or the session's tools."""
+        chosen = tools.choose(
+            params.get("tools", self.config.get("tools")),
+            params.get("tool_choice", self.config.get("tool_choice", "auto")),
+            wanted,
+        )
+        if chosen is None:
+            return None
+        return tools.FunctionCall(
+            item_id=item_id,
+            call_id=self.script.ids.make("call"),
+            name=chosen[0],
+            arguments=json.dumps(chosen[1]),
+        )
+
+    def _reply_text(self, inputs: list[Any]) -> str:
+        """A short, deterministic reply about the latest user input or function output."""
+        item = latest_input(inputs) or {}
+        if item.get("type") == "function_call_output":
+            name = self.function_name(item.get("call_id")) or "function"
+            return f"The {name} result: {tools.output_words(str(item.get('output')))}."
+        if item.get("id") in self.audio_ms:
+            return f"I heard you speak for {self.audio_ms[item['id']] / 1000:.1f} seconds."
+        said = item_text(item)
+        return f"You said: {said}" if said else "Hello from the Voice Lab emulator."
+
+    async def _run_response(self, plan: ResponsePlan, params: dict[str, Any]) -> None:
+        decision = await self._decide(plan, params)
+        faults = [f for f in (self.scenario, decision.fault) if f is not None]
+        delay = decision.delay_ms / 1000 + sum(
+            f.seconds for f in faults if f.name == "slow_response"
+        )
+        if decision.fault is not None and decision.fault.name == "drop_call":
+            self.spawn(self._drop_later(decision.fault.seconds))
+        self.end_after = plan if decision.end else None
         # The speech is made while response.created and the first events go out, as the
         # service's model is still generating when it announces the response.
-        speaking = self.spawn(voice.default().speak(plan.text)) if plan.audio else None
+        speaking = self.spawn(self._speech(plan.text, decision.talk_ms)) if plan.audio else None
         first_delta = True
         for event in self.script.response_events(plan):
             if event["type"].endswith(".delta"):
-                if first_delta and self.scenario.name == "slow_response":
-                    await asyncio.sleep(self.scenario.seconds)
+                if first_delta and delay:
+                    await asyncio.sleep(delay)
                 first_delta = False
                 await asyncio.sleep(DELTA_SPACING)
             if event["type"] == "output_audio_buffer.started" and speaking is not None:
@@ -266,6 +325,16 @@ class Session:
             self.send(event)
         if self.drained_early and self.playing is None:
             self.send(self.script.audio_buffer("stopped", plan.response_id))
+        if self.end_after is plan and self.playing is not plan:
+            self.spawn(self._drop_later(0))
+
+    @staticmethod
+    async def _speech(text: str, talk_ms: int | None) -> np.ndarray:
+        """The reply's samples, stretched or cut to `talk_ms` when the script sets it."""
+        samples = await voice.default().speak(text)
+        if talk_ms is None or not len(samples):
+            return samples
+        return np.resize(samples, talk_ms * voice.RATE // 1000)
 
     def _finish(self, plan: ResponsePlan, done: dict[str, Any]) -> None:
         """Bookkeeping when a response ends, whatever its status."""
@@ -293,6 +362,8 @@ class Session:
             self.drained_early = True  # `stopped` must follow `response.done`
         else:
             self.send(self.script.audio_buffer("stopped", plan.response_id))
+            if self.end_after is plan:
+                self.spawn(self._drop_later(0))
 
     def _interrupt(self, reason: str) -> None:
         """Barge-in: cut the audio where the user stopped hearing it, cancel what still runs."""
@@ -314,6 +385,13 @@ class Session:
         self._finish(plan, done)
         self.send(done)
         return True
+
+    def function_name(self, call_id: Any) -> str | None:
+        """The name of the conversation's function call with `call_id` (None: no such call)."""
+        for item in self.items:
+            if item.get("type") == "function_call" and item.get("call_id") == call_id:
+                return str(item.get("name"))
+        return None
 
     # Client events
 

@@ -6,6 +6,8 @@ Load it from your own conftest.py (pytest-playwright provides `browser`, `page`,
 
 Fixtures: `voice_lab_server` (Voice Lab in a subprocess on a free port of 127.0.0.1, with a
 temporary database and the emulator), `voice_lab_server_factory` (the same with your settings),
+`voice_lab_scripted_server` (a server whose emulator follows your scripts:
+`voice_lab_scripted_server(weather={"turns": [...]})`, then `hold_call(..., script="weather")`),
 `voice_lab_browser` (launch Chromium with a WAV file as its microphone), `voice_lab_mic` (the
 default microphone's WAV), `voice_lab_console` (the `page`'s console). pytest-playwright's
 `browser_type_launch_args` gains the fake-media flags. A failing test leaves a screenshot and the
@@ -19,11 +21,13 @@ call page, `CapturedSession.load()` reads what Voice Lab stored about a call.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from ..emulator import scripting
 from .audio import speech_wav, spoken_wav, write_wav
 from .browser import BrowserLauncher, ConsoleLog, launch_options, save_artifacts
 from .call_page import (
@@ -80,6 +84,26 @@ def voice_lab_server_factory(tmp_path_factory) -> Iterator[Callable[..., ServerP
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def voice_lab_scripted_server(
+    tmp_path_factory, voice_lab_server_factory
+) -> Callable[..., ServerProcess]:
+    """`voice_lab_scripted_server(name=script, ...)`: a server whose scripts folder holds these
+    scripts (objects in the emulator's script format; a bad one fails here, naming the field)."""
+
+    def start(**scripts: Mapping) -> ServerProcess:
+        folder = tmp_path_factory.mktemp("voice-lab-scripts")
+        for name, script in scripts.items():
+            try:
+                scripting.parse(script, name)
+            except scripting.ScriptError as exc:
+                pytest.fail(f"script {name}: {exc}", pytrace=False)
+            (folder / f"{name}.json").write_text(json.dumps(script), encoding="utf-8")
+        return voice_lab_server_factory(VOICE_LAB_SCRIPTS_DIR=str(folder))
+
+    return start
 
 
 def _started(workdir: Path, env: Mapping[str, str] | None = None) -> ServerProcess:

@@ -73,10 +73,13 @@ def hold_call(
     responses: int = 1,
     during: Callable[[Any], None] | None = None,
     timeout_ms=CALL_TIMEOUT_MS,
+    script: str | None = None,
 ) -> str:
     """Start a call from the call page, wait for `responses` answers to the page's microphone,
-    run `during(page)` if given, stop; the session id."""
-    session_id = start_call(page, base_url, settings, timeout_ms)
+    run `during(page)` if given, stop; the session id. `script` names one of the server's
+    emulator scripts (see the `voice_lab_scripted_server` fixture)."""
+    chosen = {**(settings or {}), **({"script": script} if script else {})}
+    session_id = start_call(page, base_url, chosen, timeout_ms)
     wait_for_responses(page, responses, timeout_ms)
     if during is not None:
         during(page)

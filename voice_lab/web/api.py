@@ -18,7 +18,7 @@ from .security import mint_allowed
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 # What POST /api/sessions accepts, with the type each field must have.
-SESSION_OPTIONS: dict[str, type] = {
+SESSION_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "provider": str,
     "model": str,
     "voice": str,
@@ -27,6 +27,7 @@ SESSION_OPTIONS: dict[str, type] = {
     "session": dict,
     "scenario": str,
     "protocol": str,
+    "script": (str, dict),  # a script's name in the scripts folder, or the script itself
 }
 
 
@@ -181,7 +182,9 @@ def _options(body: Any, raw: bytes) -> tuple[dict[str, Any], str | None]:
         return {}, f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(SESSION_OPTIONS)}"
     for name, kind in SESSION_OPTIONS.items():
         if body.get(name) is not None and not isinstance(body[name], kind):
-            return {}, f"{name} must be a {'string' if kind is str else 'JSON object'}"
+            wanted: dict[type, str] = {str: "a string", dict: "a JSON object"}
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            return {}, f"{name} must be {' or '.join(wanted[k] for k in kinds)}"
     if body.get("protocol") not in (None, "", "ga", "beta"):
         return {}, f"protocol must be ga or beta (got {body['protocol']!r})"
     # Text that SQLite cannot store (a lone surrogate) is kept as its escape, as events are.

@@ -4,12 +4,13 @@ record it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
 from ..config import configured_providers
-from ..emulator import scenarios
+from ..emulator import scenarios, scripting
 from ..providers import default_model, default_voice
 
 bp = Blueprint("call", __name__)
@@ -26,6 +27,8 @@ def call_page():
         providers=[provider_choice(name, cfg) for name in configured_providers(cfg)],
         scenarios=scenarios.NAMES,
         default_scenario=cfg["VOICE_LAB_EMULATOR_SCENARIO"],
+        scripts=scripting.names(Path(cfg["VOICE_LAB_SCRIPTS_DIR"])),
+        default_script=cfg.get("VOICE_LAB_EMULATOR_SCRIPT"),
         emulator_protocol=cfg["VOICE_LAB_EMULATOR_PROTOCOL"],
         instructions=cfg.get("VOICE_LAB_INSTRUCTIONS") or "",
         voices=VOICES,
