@@ -177,7 +177,8 @@ def _call(state: dict[str, Any], event: Event, call_id: Any) -> dict[str, Any] |
 
 def _arguments_done(call: dict[str, Any], event: Event, arguments: Any) -> None:
     """The arguments are whole: keep them (the deltas' text when the event has none)."""
-    if isinstance(arguments, str):
+    # An item's empty arguments say nothing over the deltas streamed for it.
+    if isinstance(arguments, str) and (arguments or not call["deltas"]):
         call["arguments"] = arguments[:MAX_TEXT]
     if call["done_t"] is None:
         call["done_t"] = time_of(event)

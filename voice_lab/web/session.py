@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from ..analysis import timeline
+from ..analysis import timeline, tools
 from ..analysis.recording import RecordingError
 from ..exchange.bundle import bundle_chunks
 from ..exchange.export import export_chunks
@@ -227,8 +227,9 @@ def export(session_id: str):
     query = Filters.from_args(request.args).query() if request.args.get("filtered") else None
     name = f"voice-lab-{session_id}{'-filtered' if query else ''}.json"
     recording = _recording_summary(session_id)
+    calls = tools.as_json(tools.calls(panel_state.current(get_store(), session_id).tools))
     chunks = _streamed(
-        lambda store: export_chunks(session, store.export_rows(session_id, query), recording)
+        lambda store: export_chunks(session, store.export_rows(session_id, query), recording, calls)
     )
     return _download(chunks, "application/json", name)
 
