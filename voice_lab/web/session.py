@@ -121,6 +121,8 @@ def _window(session: dict, filters: Filters, after: int) -> dict:
         "full": full,
         "live": not full and session_status(session) == "live",
         "groups": timeline.group_events(events, t0) if filters.view == "grouped" else None,
+        # The grouped view leaves the periodic samples to their lanes; the page says how many.
+        "samples": sum(map(timeline.is_periodic, events)) if filters.view == "grouped" else 0,
         "rows": timeline.rows(events, t0) if filters.view == "flat" else None,
     }
 
