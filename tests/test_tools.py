@@ -116,6 +116,16 @@ def test_an_output_for_an_unknown_call_and_a_call_never_answered():
     assert "function_call_output" in error.message  # says what to send
 
 
+def test_an_output_whose_call_id_is_not_text_is_an_unknown_call():
+    log = tool_log(outputs=(CALL_ID,))
+    b = LogBuilder()
+    b.client(0, "conversation.item.create", item={"type": "function_call_output", "call_id": [1]})
+    hostile = b.build().events[0]._replace(seq=len(log.events) + 1)
+    state = tools.fold([*log.events, hostile])
+    (unknown,) = [c for c in tools.checks(state) if c.name == "outputs match calls"]
+    assert unknown.seqs == (hostile.seq,)
+
+
 def test_a_call_answered_twice():
     log = tool_log(outputs=(CALL_ID, CALL_ID))
     check = checks_of(log)["calls answered once"]

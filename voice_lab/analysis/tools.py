@@ -186,7 +186,8 @@ def _arguments_done(call: dict[str, Any], event: Event, arguments: Any) -> None:
 
 def _answer(state: dict[str, Any], event: Event, item: Mapping[str, Any]) -> None:
     """A function_call_output the client sent: matched to its call by call_id."""
-    call = state["calls"].get(item.get("call_id"))
+    call_id = item.get("call_id")
+    call = state["calls"].get(call_id) if isinstance(call_id, str) else None  # any JSON may come
     if call is None:
         _bad(state, "unknown_call", event.seq)
         return
@@ -196,7 +197,7 @@ def _answer(state: dict[str, Any], event: Event, item: Mapping[str, Any]) -> Non
     text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
     call["outputs"].append([event.seq, time_of(event), text[:MAX_TEXT]])
     if len(call["outputs"]) == 1:
-        state["next"] = [*state["next"], item["call_id"]][-MAX_SEQS:]
+        state["next"] = [*state["next"], call_id][-MAX_SEQS:]
 
 
 def _bad(state: dict[str, Any], check: str, seq: int) -> None:
