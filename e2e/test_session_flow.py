@@ -107,7 +107,7 @@ def test_the_session_page_shows_the_turn_and_its_figures(call):
     assert int(page.get_by_test_id("usage-total-tokens").text_content()) > 0
     expect(page.get_by_test_id("panel-rate-limits")).to_contain_text("left")
     checks = page.locator("[data-testid=check]")
-    expect(checks).to_have_count(4 + 3)  # the events' checks, and the recording's
+    expect(checks).to_have_count(4 + 5 + 3)  # the events' checks, the tools', the recording's
     expect(page.locator("[data-testid=check][data-ok=false]")).to_have_count(0)
     expect(page.get_by_test_id("panel-errors")).to_contain_text("No errors.")
 

@@ -81,6 +81,18 @@ def test_grouped_view_groups_by_ids_and_collapses_deltas(client, add_session):
     assert f"{len(spoken)} deltas" in html
 
 
+def test_stats_samples_stay_out_of_the_groups_and_in_the_flat_view(live_server, add_session):
+    log = voice_turn_log()  # samples before the turn and after its reply
+    samples = [e.seq for e in log.events if e.type == "voicelab.stats"]
+    sid = add_session(log.events)
+    page = f"{live_server.url}/sessions/{sid}"
+    grouped = requests.get(page, timeout=10).text
+    assert not {int(s) for s in seqs(grouped)} & set(samples)
+    assert re.search(rf'data-testid="samples-aside">{len(samples)} voicelab.stats', grouped)
+    for query in ("view=flat", "view=flat&cat=webrtc"):
+        assert set(samples) <= set(seqs(requests.get(f"{page}?{query}", timeout=10).text))
+
+
 def test_flat_view_one_row_per_event_when_not_collapsed(client, add_session):
     log = voice_turn_log()
     sid = add_session(log.events)

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests import eventlogs
+from tests.test_tools import tool_log
 from tests.waiting import until
 from voice_lab import testing
 from voice_lab.testing import CapturedSession, HarnessError, TcpProxy, audio, browser
@@ -145,6 +146,31 @@ def test_captured_session_reports_errors():
     captured = CapturedSession.from_export(export_of(eventlogs.transcription_failure_log()))
     assert captured.errors()
     with pytest.raises(AssertionError, match="no errors"):
+        captured.assert_no_errors()
+
+
+@pytest.mark.parametrize("ga", [True, False])
+def test_captured_tool_calls_and_the_assertion_on_them(ga):
+    captured = CapturedSession.from_export(export_of(eventlogs.function_call_log(ga=ga)))
+    (call,) = captured.tool_calls()
+    assert call.name == "get_weather" and call.output == '{"temp_c":18}'
+    assert captured.assert_tool_called("get_weather", city="Paris") == call
+    assert captured.assert_tool_called("get_weather") == call  # no subset: any arguments
+    with pytest.raises(AssertionError, match=r'calls made: #\d+ get_weather\(\{"city":"Paris"\}\)'):
+        captured.assert_tool_called("get_weather", city="Rome")
+    with pytest.raises(AssertionError, match="no call of 'book_table'"):
+        captured.assert_tool_called("book_table")
+    with pytest.raises(AssertionError, match="calls made: none"):
+        CapturedSession.from_export(export_of(eventlogs.voice_turn_log(ga))).assert_tool_called(
+            "get_weather"
+        )
+    captured.assert_no_errors()
+
+
+def test_a_call_never_answered_is_an_error_of_the_captured_session():
+    captured = CapturedSession.from_export(export_of(tool_log(outputs=())))
+    assert [e.code for e in captured.errors()] == ["call_not_answered"]
+    with pytest.raises(AssertionError, match="never answered"):
         captured.assert_no_errors()
 
 

@@ -149,7 +149,6 @@ def test_voice_turn_groups(ga):
         ("turn", user),
         ("response", rid),
         ("session", f"session-{_seq_of(log.events, 'rate_limits.updated')}"),
-        ("session", f"session-{log.events[-1].seq}"),
     ]
     turn, response = groups[1], groups[2]
     assert turn.title == f"User: “{USER_TEXT}”"
@@ -159,7 +158,31 @@ def test_voice_turn_groups(ga):
     assert added and {e.seq for e in added} <= {s for r in response.rows for s in r.seqs}
     assert [g.first_seq for g in groups] == sorted(g.first_seq for g in groups)
     seqs = sorted(s for g in groups for r in g.rows for s in r.seqs)
-    assert seqs == [e.seq for e in log.events]
+    assert seqs == [e.seq for e in _without(log.events, "voicelab.stats")]
+
+
+def _two_turns(ga: bool, samples: bool) -> list[Event]:
+    """Connect, then voice turns at S=1000 and S=6000, with a voicelab.stats sample each second
+    from 500 ms (between the turns and among their events) when `samples`."""
+    b = eventlogs.LogBuilder(ga)
+    b.connect()
+    eventlogs.voice_turn(b, 1000, USER_TEXT, REPLY)
+    eventlogs.voice_turn(b, 6000, "And tomorrow?", REPLY)
+    for second in range(11 if samples else 0):
+        b.stats(500 + 1000 * second, rtt_ms=40.0 + second, bytes_in=12_000 * (second + 1))
+    return b.build().events
+
+
+@PROTOCOLS
+def test_stats_samples_make_no_groups_between_turns(ga):
+    with_samples = timeline.group_events(_two_turns(ga, samples=True))
+    without = timeline.group_events(_two_turns(ga, samples=False))
+    assert [(g.kind, g.title) for g in with_samples] == [(g.kind, g.title) for g in without]
+    assert [g.kind for g in with_samples].count("response") == 2
+    assert not {r.type for g in with_samples for r in g.rows} & {"voicelab.stats"}
+    # They stay in the flat view, where every event has its row.
+    flat = timeline.flat_rows(_two_turns(ga, samples=True))
+    assert sum(r.type == "voicelab.stats" for r in flat) == 11
 
 
 @PROTOCOLS

@@ -25,6 +25,7 @@ from typing import Any
 from ..protocol.codec import storable
 from ..protocol.names import dig
 from ..protocol.record import Event
+from . import tools
 from .metrics import (
     ANCHORS,
     LATENCY_FIGURES,
@@ -63,7 +64,7 @@ from .timeline import (
     time_of,
 )
 
-VERSION = 1
+VERSION = 2  # 2: function calls (tools.py)
 # The state keeps these records as lists of their fields, in this order: a saved state whose
 # order differs (a field added, moved or renamed since) is folded again rather than misread.
 LAYOUT = {
@@ -145,6 +146,8 @@ class Aggregates:
         self.open_responses: dict[str, list[int]] = {}
         self.open_speech: dict[str, list[int]] = {}
         self.stopped_items: list[str] = []
+        # function calls and their outputs (tools.py's state)
+        self.tools: dict[str, Any] = tools.new_state()
 
     # ------------------------------------------------------------ folding
 
@@ -160,6 +163,8 @@ class Aggregates:
         if iid and not self._forgotten(iid):
             note_owner(event, self.item_response, self.user_items)
             self._texts(event, iid, name)
+        if name in tools.NAMES:  # argument and audio deltas among them
+            tools.feed(self.tools, event, name)
         if rid:
             key = "text" if name in TEXT_DELTAS else _FIRSTS.get(name)
             if key is not None:

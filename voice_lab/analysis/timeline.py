@@ -234,13 +234,25 @@ def started_response(event: Event, name: str) -> str | None:
     return None
 
 
+# The page's periodic samples (getStats() each second): a lane of their own (the WebRTC panel,
+# the time view), not a group. Among a turn's events, each would end the run of id-less events
+# before it and start a one-row "Session" group of its own: dozens between two turns.
+PERIODIC_TYPES = frozenset({"voicelab.stats"})
+
+
+def is_periodic(event: Event) -> bool:
+    """Whether an event is one of the page's periodic local samples."""
+    return event.direction == "local" and event.type in PERIODIC_TYPES
+
+
 def group_events(events: Sequence[Event], t0: float | None = None) -> list[Group]:
     """The grouped view: turns, responses, other items and runs of id-less events, each group
-    placed at its first event's seq; times relative to t0 (default: the first event's)."""
-    ordered = sorted_events(events)
+    placed at its first event's seq; times relative to t0 (default: the first event's).
+    Periodic samples are left out (the flat view and the filters still show them)."""
+    ordered = [event for event in sorted_events(events) if not is_periodic(event)]
     item_response, user_items = _owners(ordered)
     turns = response_turns(ordered)
-    t0 = start_time(ordered) if t0 is None else t0
+    t0 = start_time(events) if t0 is None else t0
     members: dict[tuple[str, str], list[Event]] = {}
     session_key: tuple[str, str] | None = None
     for event in ordered:

@@ -4,7 +4,7 @@ byte for byte the same."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,11 +30,13 @@ def export_chunks(
     session: Mapping[str, Any],
     rows: Iterable[ExportRow],
     recording: Mapping[str, Any] | None = None,
+    tool_calls: Sequence[Mapping[str, Any]] | None = None,
 ) -> Iterator[str]:
     """The export document in pieces of about EXPORT_CHUNK, one event per line, so memory stays
     flat and the server writes in large blocks. `rows` come from Store.export_rows; a session
     with a recording adds a "recording" object after the events (its figures, not its audio),
-    which import leaves aside, so the events part re-exports the same."""
+    and `tool_calls` (analysis/tools.py's calls, as JSON) a "tool_calls" list; import leaves
+    both aside, so the events part re-exports the same."""
     head = {
         "format": FORMAT,
         "version": VERSION,
@@ -55,10 +57,15 @@ def export_chunks(
             batch, size, separator = [], 0, ",\n"
     if batch:
         yield redact(separator + ",\n".join(batch))
-    tail = (
-        "" if recording is None else f', "recording": {json.dumps(recording, ensure_ascii=False)}'
-    )
+    tail = "" if tool_calls is None else f', "tool_calls": {_listed(tool_calls)}'
+    if recording is not None:
+        tail += f', "recording": {json.dumps(recording, ensure_ascii=False)}'
     yield redact(f"\n]{tail}}}\n")
+
+
+def _listed(items: Sequence[Mapping[str, Any]]) -> str:
+    """A list of objects, one a line (each import reads as one bounded value)."""
+    return "[" + ",".join(f"\n{json.dumps(item, ensure_ascii=False)}" for item in items) + "\n]"
 
 
 class EventLines:

@@ -86,6 +86,9 @@ def _document(reader: Reader, name: str) -> tuple[dict[str, Any], list[EventRow]
                 _check_version(document, name)
             rows = _rows(reader.array(), name)
             document[key] = []
+        elif key == "tool_calls" and reader.peek() == "[":
+            for _ in reader.array():  # figures of the export, made again from the events
+                pass
         elif key == "event":  # a single event row: the event is as long as one in a file
             document[key] = reader.value()
         else:

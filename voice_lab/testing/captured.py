@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from ..analysis import metrics, review, timeline
+from ..analysis import metrics, review, timeline, tools
 from ..analysis.call_times import hearing_from_json
 from ..analysis.heard import AudioCheck, HeardLatency, Hearing
 from ..protocol.names import normalize_type
@@ -70,12 +70,36 @@ class CapturedSession:
         assert stat.p95 < ms, f"{figure} p95 is {stat.p95:.0f} ms (budget {ms:g} ms)"
 
     def errors(self) -> list[review.ErrorInfo]:
-        """Error events, failed or incomplete responses and cancelled responses."""
-        return review.errors(self.events)
+        """Error events, failed or incomplete responses, cancelled responses and function
+        calls never answered, in seq order."""
+        found = review.errors(self.events) + tools.errors(self.tool_calls())
+        return sorted(found, key=lambda error: error.seq)
 
     def checks(self) -> list[review.Check]:
-        """The protocol checks of the session page (responses finish, no errors, ...)."""
-        return review.protocol_checks(self.events)
+        """The protocol checks of the session page (responses finish, no errors, ..., and
+        those of function calls)."""
+        return review.protocol_checks(self.events) + tools.checks(tools.fold(self.events))
+
+    def tool_calls(self) -> list[tools.ToolCall]:
+        """Every function call the model made, with the output the client sent for it (see
+        voice_lab.analysis.tools.ToolCall)."""
+        return tools.tool_calls(self.events)
+
+    def assert_tool_called(self, name: str, **argument_subset: Any) -> tools.ToolCall:
+        """Assert the model called function `name` with arguments holding these values (others
+        may be there too); returns the first such call."""
+        made = self.tool_calls()
+        for call in made:
+            parsed = call.parsed if isinstance(call.parsed, dict) else {}
+            if call.name == name and all(
+                key in parsed and parsed[key] == value for key, value in argument_subset.items()
+            ):
+                return call
+        listed = [f"#{c.seq} {c.name}({c.arguments})" for c in made] or ["none"]
+        raise AssertionError(
+            f"no call of {name!r} with arguments holding {argument_subset!r}; "
+            f"calls made: {', '.join(listed)}"
+        )
 
     def transcript(self) -> list[timeline.Line]:
         """What each side said."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..analysis import aggregates, metrics, review
+from ..analysis import aggregates, metrics, review, tools
 from ..analysis.aggregates import Aggregates
 from ..analysis.review import missing_seqs
 from ..analysis.timeline import sorted_events
@@ -58,20 +58,25 @@ def view(
     its recording says (hearing_json's data, when it has been heard)."""
     latencies = fold.latencies()
     recording = recording_view(latencies, hearing)
+    calls = tools.calls(fold.tools)
     return {
         "latency_stats": fold.latency_stats(),
         "waterfall": waterfall(latencies[-aggregates.LATEST_RESPONSES :]),
         "usages": fold.usages(),
         "usage_total": fold.usage_total(),
         "rate_limits": rate_limit_chart(fold.rate_limit_points()),
-        "errors": fold.error_infos(),
+        "errors": sorted(fold.error_infos() + tools.errors(calls), key=lambda e: e.seq),
         "config": json.dumps(fold.config, indent=2, ensure_ascii=False),
         "config_changes": fold.config_changes(),
         "transcript": fold.transcript(),
-        "checks": fold.checks(missing) + (recording["checks"] if recording else []),
+        "checks": fold.checks(missing)
+        + tools.checks(fold.tools)
+        + (recording["checks"] if recording else []),
+        "tool_calls": calls,
+        "tool_count": fold.tools["count"],
         "recording": recording,
         "webrtc": stats_chart(fold.stats_points(), fold.stats_range),
-        "hidden": fold.hidden(),
+        "hidden": {**fold.hidden(), "tool_calls": fold.tools["count"] - len(calls)},
     }
 
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from ..analysis import timeline
+from ..analysis import timeline, tools
 from ..analysis.recording import RecordingError
 from ..exchange.bundle import bundle_chunks
 from ..exchange.export import export_chunks
@@ -121,6 +121,8 @@ def _window(session: dict, filters: Filters, after: int) -> dict:
         "full": full,
         "live": not full and session_status(session) == "live",
         "groups": timeline.group_events(events, t0) if filters.view == "grouped" else None,
+        # The grouped view leaves the periodic samples to their lanes; the page says how many.
+        "samples": sum(map(timeline.is_periodic, events)) if filters.view == "grouped" else 0,
         "rows": timeline.rows(events, t0) if filters.view == "flat" else None,
     }
 
@@ -227,8 +229,9 @@ def export(session_id: str):
     query = Filters.from_args(request.args).query() if request.args.get("filtered") else None
     name = f"voice-lab-{session_id}{'-filtered' if query else ''}.json"
     recording = _recording_summary(session_id)
+    calls = tools.as_json(tools.calls(panel_state.current(get_store(), session_id).tools))
     chunks = _streamed(
-        lambda store: export_chunks(session, store.export_rows(session_id, query), recording)
+        lambda store: export_chunks(session, store.export_rows(session_id, query), recording, calls)
     )
     return _download(chunks, "application/json", name)
 
