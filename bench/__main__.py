@@ -1,5 +1,5 @@
-"""`python -m bench [ingest|long|export|imports|sockets|audio|live|mirror ...] [--quick]
-[--json]`."""
+"""`python -m bench [ingest|long|export|imports|sockets|audio|live|mirror|recording|uploads|
+timeview ...] [--quick] [--json]`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ FIGURES = {
     "audio": "bench.audio",
     "live": "bench.browser",
     "mirror": "bench.browser",
+    "recording": "bench.recording",
+    "uploads": "bench.recording",
+    "timeview": "bench.timeview",
 }
 
 
