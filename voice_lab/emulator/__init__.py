@@ -17,6 +17,7 @@ from flask import Flask
 from ..protocol.limits import RateLimiter
 from ..protocol.reply import Reply
 from . import replies, scenarios, settings
+from .ears import Ears, locate
 from .keys import Key, KeyRegistry
 from .script import Ids
 
@@ -27,10 +28,11 @@ GA_MINT_FIELDS = {"session", "expires_after", "scenario"}
 
 
 class Emulator:
-    """Minted keys, live calls, the loop they run on, and the limit on minting over HTTP."""
+    """Minted keys, live calls, the loop they run on, the limit on minting over HTTP, and the
+    ears that transcribe what callers say (None: none installed, or turned off)."""
 
-    def __init__(self, mint_limiter: RateLimiter) -> None:
-        self.mint_limiter = mint_limiter
+    def __init__(self, mint_limiter: RateLimiter, ears: Ears | None = None) -> None:
+        self.mint_limiter, self.ears = mint_limiter, ears
         self.keys = KeyRegistry()
         self.calls: dict[str, Any] = {}
         self.ids = Ids()
@@ -114,9 +116,11 @@ class Emulator:
         from .peer import Call
 
         call_id = "rtc_" + secrets.token_hex(16)
+        if self.ears is not None:
+            self.ears.warm()
 
         async def answer() -> str:
-            call = Call(call_id, key, scenarios.parse(key.scenario), self._forget)
+            call = Call(call_id, key, scenarios.parse(key.scenario), self._forget, self.ears)
             self.calls[call_id] = call
             try:
                 return await call.answer(offer_sdp)
@@ -180,7 +184,8 @@ def init_app(app: Flask) -> Emulator:
     """Mount the emulator's routes under /emulator and keep the Emulator on the app."""
     from .http import bp
 
-    emulator = Emulator(RateLimiter(*app.config["VOICE_LAB_MINT_RATE"]))
+    ears = locate(app.config["VOICE_LAB_ASR_MODEL"], app.config["VOICE_LAB_ASR"])
+    emulator = Emulator(RateLimiter(*app.config["VOICE_LAB_MINT_RATE"]), ears)
     app.extensions["voice_lab_emulator"] = emulator
     app.register_blueprint(bp)
     return emulator
