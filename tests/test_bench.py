@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.browser import live_figures
+from bench.ears import errors, words
 from voice_lab.analysis import metrics
 
 ONE_TO_A_HUNDRED = [float(n) for n in range(1, 101)]
@@ -20,3 +21,10 @@ def test_the_bench_reports_the_same_percentiles():
 
 def test_no_row_seen_is_not_measured():
     assert [f.value for f in live_figures([], [])] == [None, None]
+
+
+def test_the_word_error_count_is_the_edit_distance():
+    """A substitution and an insertion are two errors; the same words none."""
+    assert errors(words("Book a table."), words("book the table now")) == 2
+    assert errors(words("Turn off the lights"), words("turn off the lights!")) == 0
+    assert errors(words("one two three"), []) == 3
