@@ -1,4 +1,4 @@
-"""`python -m bench [ingest|long|export|imports|sockets|audio|live|mirror|recording|uploads|
+"""`python -m bench [ingest|long|export|imports|sockets|audio|ears|live|mirror|recording|uploads|
 timeview ...] [--quick] [--json]`."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ FIGURES = {
     "imports": "bench.imports",
     "sockets": "bench.sockets",
     "audio": "bench.audio",
+    "ears": "bench.ears",
     "live": "bench.browser",
     "mirror": "bench.browser",
     "recording": "bench.recording",

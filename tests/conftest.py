@@ -14,8 +14,15 @@ from voice_lab.testing import LiveServer
 
 @pytest.fixture
 def settings(tmp_path) -> dict:
-    """The test app's raw settings (the environment is not read): edit before using `app`."""
-    return {"VOICE_LAB_DATABASE": str(tmp_path / "voice_lab.sqlite3"), "TESTING": True}
+    """The test app's raw settings (the environment is not read): edit before using `app`.
+
+    The emulator's ears are off unless a test turns them on (tests/test_ears.py): recognising
+    every test utterance would only slow the tests about other things."""
+    return {
+        "VOICE_LAB_DATABASE": str(tmp_path / "voice_lab.sqlite3"),
+        "TESTING": True,
+        "VOICE_LAB_ASR": "off",
+    }
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 
 from bench import recording, timeview
 from bench.browser import live_figures
+from bench.ears import errors, words
 from tests.recordings import (
     CALL_SECONDS,
     call_chunks,
@@ -91,3 +92,10 @@ def test_the_recording_figures_come_from_a_real_call():
     assert recorded["task_ms"] > 0 and held[False][0]["task_ms"] > 0
     # 64 kbps asked; Opus's rate control and the WebM framing keep it within a factor of two.
     assert 32 < recorded["stored"] * 8 / recorded["seconds"] / 1000 < 128
+
+
+def test_the_word_error_count_is_the_edit_distance():
+    """A substitution and an insertion are two errors; the same words none."""
+    assert errors(words("Book a table."), words("book the table now")) == 2
+    assert errors(words("Turn off the lights"), words("turn off the lights!")) == 0
+    assert errors(words("one two three"), []) == 3

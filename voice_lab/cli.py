@@ -12,7 +12,7 @@ from flask.cli import ScriptInfo, with_appcontext
 
 from . import providers
 from .config import configured_providers, mask
-from .emulator import voice
+from .emulator import ears, voice
 from .exchange.bundle import bundle_chunks, read_import
 from .exchange.export import export_chunks
 from .exchange.reader import ImportRefused
@@ -80,7 +80,23 @@ def _describe(provider: str, cfg) -> list[str]:
     return [
         "endpoint:  the embedded emulator (no credentials needed)",
         f"speech:    replies spoken by {voice.default().name}",
+        f"ears:      {_ears(cfg)}",
     ]
+
+
+def _ears(cfg) -> str:
+    """Which recogniser transcribes callers, loaded once to prove it can be."""
+    if not cfg["VOICE_LAB_ASR"]:
+        return 'off (VOICE_LAB_ASR=off): transcripts say "(speech, N s)"'
+    found = ears.locate(cfg["VOICE_LAB_ASR_MODEL"])
+    if found is None:
+        return f'none installed, transcripts say "(speech, N s)": {ears.INSTALL}'
+    started = time.perf_counter()
+    try:
+        found.load()
+    except Exception as exc:
+        return f"{found.name} FAILED to load: {exc}"
+    return f"{found.name}, loaded in {_ms(started)} ms"
 
 
 def _fix(exc: providers.MintError) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
-from .emulator import scenarios, scripting
+from .emulator import ears, scenarios, scripting
 
 PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
 PREVIEW_API_VERSION = "2025-04-01-preview"
@@ -57,6 +57,8 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_SOCKET_READ_AHEAD": "4",
     "VOICE_LAB_READ_AHEAD_TOTAL": "32",
     "VOICE_LAB_RECORDING": "on",
+    "VOICE_LAB_ASR": "on",
+    "VOICE_LAB_ASR_MODEL": None,
 }
 MIN_TOKEN_LENGTH = 16
 # The mirror sockets' limits (see web/sockets.py) and what one of their units means.
@@ -118,6 +120,8 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
         "VOICE_LAB_EMULATOR", values["VOICE_LAB_EMULATOR"], cfg["VOICE_LAB_PROVIDER"] == "emulator"
     )
     cfg["VOICE_LAB_RECORDING"] = _flag("VOICE_LAB_RECORDING", values["VOICE_LAB_RECORDING"], True)
+    cfg["VOICE_LAB_ASR"] = _flag("VOICE_LAB_ASR", values["VOICE_LAB_ASR"], True)
+    _asr_model(cfg["VOICE_LAB_ASR_MODEL"], bool(cfg["VOICE_LAB_ASR"]))
     _scenario(cfg["VOICE_LAB_EMULATOR_SCENARIO"])
     cfg["VOICE_LAB_SCRIPTS_DIR"] = _scripts_dir(values["VOICE_LAB_SCRIPTS_DIR"])
     _script(cfg["VOICE_LAB_EMULATOR_SCRIPT"], Path(str(cfg["VOICE_LAB_SCRIPTS_DIR"])))
@@ -280,6 +284,16 @@ def _script(value: object, folder: Path) -> None:
         raise ConfigError(
             "VOICE_LAB_EMULATOR_SCRIPT",
             f"{exc}; fix the script, or name one of the scripts folder or a .json/.toml path",
+        ) from None
+
+
+def _asr_model(value: object, enabled: bool) -> None:
+    """A model folder or a faster-whisper model name the emulator's ears can load."""
+    try:
+        ears.locate(None if value is None else str(value), enabled)
+    except ears.EarsProblem as exc:
+        raise ConfigError(
+            "VOICE_LAB_ASR_MODEL", f"{exc}; or VOICE_LAB_ASR=off for no transcription"
         ) from None
 
 

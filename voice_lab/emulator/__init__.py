@@ -18,6 +18,7 @@ from flask import Flask
 from ..protocol.limits import RateLimiter
 from ..protocol.reply import Reply
 from . import replies, scenarios, scripting, settings
+from .ears import Ears, locate
 from .keys import Key, KeyRegistry
 from .script import Ids
 from .scripting import ModelScript, ScriptError
@@ -29,15 +30,17 @@ GA_MINT_FIELDS = {"session", "expires_after", "scenario", "script"}
 
 
 class Emulator:
-    """Minted keys, live calls, the loop they run on, and the limit on minting over HTTP."""
+    """Minted keys, live calls, the loop they run on, the limit on minting over HTTP, and the
+    ears that transcribe what callers say (None: none installed, or turned off)."""
 
     def __init__(
         self,
         mint_limiter: RateLimiter,
         scripts_dir: Path = scripting.FOLDER,
         default_script: ModelScript | None = None,
+        ears: Ears | None = None,
     ) -> None:
-        self.mint_limiter = mint_limiter
+        self.mint_limiter, self.ears = mint_limiter, ears
         self.scripts_dir, self.default_script = scripts_dir, default_script
         self.keys = KeyRegistry()
         self.calls: dict[str, Any] = {}
@@ -137,9 +140,11 @@ class Emulator:
         from .peer import Call
 
         call_id = "rtc_" + secrets.token_hex(16)
+        if self.ears is not None:
+            self.ears.warm()
 
         async def answer() -> str:
-            call = Call(call_id, key, scenarios.parse(key.scenario), self._forget)
+            call = Call(call_id, key, scenarios.parse(key.scenario), self._forget, self.ears)
             self.calls[call_id] = call
             try:
                 return await call.answer(offer_sdp)
@@ -209,6 +214,7 @@ def init_app(app: Flask) -> Emulator:
         RateLimiter(*app.config["VOICE_LAB_MINT_RATE"]),
         scripts_dir,
         scripting.find(chosen, scripts_dir, paths=True) if chosen else None,
+        locate(app.config["VOICE_LAB_ASR_MODEL"], app.config["VOICE_LAB_ASR"]),
     )
     app.extensions["voice_lab_emulator"] = emulator
     app.register_blueprint(bp)

@@ -58,6 +58,7 @@ def buffer_commit(s: Session, event: dict[str, Any]) -> None:
 def buffer_clear(s: Session, event: dict[str, Any]) -> None:
     """Drop the uncommitted input audio."""
     s.buffer_start_ms, s.speech = s.detector.received_ms, None
+    s.tape.mark(s.buffer_start_ms)
     s.detector.reset()
     s.send(s.script.event("input_audio_buffer.cleared"))
 

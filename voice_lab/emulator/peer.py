@@ -14,6 +14,7 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from .ears import Ears
 from .keys import Key
 from .scenarios import Scenario
 from .script import Ids
@@ -117,13 +118,18 @@ class Call:
     """One emulated call, living on the emulator's loop."""
 
     def __init__(
-        self, call_id: str, key: Key, scenario: Scenario, on_closed: Callable[[str], None]
+        self,
+        call_id: str,
+        key: Key,
+        scenario: Scenario,
+        on_closed: Callable[[str], None],
+        ears: Ears | None = None,
     ):
         self.call_id, self.on_closed = call_id, on_closed
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.audio = OutputAudio()
         # Ids seeded by the call: a replay of the same script and audio differs only in ids.
-        self.session = Session(key, scenario, self.audio, self.close, Ids(seed=call_id))
+        self.session = Session(key, scenario, self.audio, self.close, Ids(seed=call_id), ears)
         self.reader: asyncio.Task | None = None
         self.channel = None
         self.closed = False

@@ -173,9 +173,16 @@ class Script:
             "input_audio_buffer.committed", item_id=item_id, previous_item_id=previous_item_id
         )
 
-    def transcription(self, item_id: str, transcript: str, seconds: float) -> list[dict]:
-        """Input transcription of a user item: deltas word by word, then completed."""
-        words = split_words(transcript)
+    def transcription(
+        self, item_id: str, transcript: str, seconds: float, model: str | None = "whisper-1"
+    ) -> list[dict]:
+        """Input transcription of a user item, shaped as `model` gives it, then completed.
+
+        whisper-1 is billed by duration and sends the whole transcript in one delta; the
+        gpt-4o transcribe models stream it word by word and are billed by tokens.
+        """
+        whisper = model in (None, "whisper-1")
+        words = [transcript] if whisper and transcript else split_words(transcript)
         deltas = [
             (
                 "conversation.item.input_audio_transcription.delta",
@@ -189,12 +196,18 @@ class Script:
                 "item_id": item_id,
                 "content_index": 0,
                 "transcript": transcript,
-                "usage": {"type": "duration", "seconds": round(seconds, 3)},
+                "usage": (
+                    {"type": "duration", "seconds": round(seconds, 3)}
+                    if whisper
+                    else transcription_tokens(transcript, seconds)
+                ),
             },
         )
         return self.events(*deltas, done)
 
-    def transcription_failed(self, item_id: str) -> dict[str, Any]:
+    def transcription_failed(
+        self, item_id: str, message: str = "Input transcription failed (emulated fault)."
+    ) -> dict[str, Any]:
         """Input transcription of a user item failed."""
         return self.event(
             "conversation.item.input_audio_transcription.failed",
@@ -203,7 +216,7 @@ class Script:
             error={
                 "type": "server_error",
                 "code": "transcription_failed",
-                "message": "Input transcription failed (emulated fault).",
+                "message": message,
                 "param": None,
             },
         )
@@ -365,6 +378,19 @@ def split_words(text: str) -> list[str]:
 def text_tokens(text: str) -> int:
     """A rough token count (about 4 characters a token)."""
     return max(1, round(len(text) / 4)) if text else 0
+
+
+def transcription_tokens(transcript: str, seconds: float) -> dict[str, Any]:
+    """A token-billed transcription's usage: audio in (10 tokens a second, as responses count
+    it), the transcript's text out."""
+    audio, out = int(seconds * 10), text_tokens(transcript)
+    return {
+        "type": "tokens",
+        "input_tokens": audio,
+        "output_tokens": out,
+        "total_tokens": audio + out,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": audio},
+    }
 
 
 def usage(plan: ResponsePlan) -> dict[str, Any]:

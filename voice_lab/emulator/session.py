@@ -19,6 +19,7 @@ from ..protocol.codec import dumps
 from . import client_events, settings, tools, voice
 from .client_events import ClientError
 from .director import Decision, Director, latest_input
+from .ears import RATE, Ears, Tape
 from .keys import Key
 from .scenarios import Scenario
 from .script import Ids, ResponsePlan, Script, text_tokens
@@ -70,6 +71,7 @@ class Session:
         audio: Player,
         hangup: Callable[[], Awaitable[None]],
         ids: Ids | None = None,
+        ears: Ears | None = None,
     ):
         self.protocol, self.scenario, self.audio, self.hangup = (
             key.protocol,
@@ -97,6 +99,7 @@ class Session:
         self.spoke = False
         self.buffer_start_ms = 0
         self.speech: tuple[str, int] | None = None  # (item id, audio_start_ms) while speaking
+        self.ears, self.tape = ears, Tape()
 
     # Wiring
 
@@ -140,7 +143,8 @@ class Session:
     # Audio in
 
     def on_audio(self, samples: np.ndarray) -> None:
-        """16 kHz mono audio from the caller: run turn detection on it."""
+        """16 kHz mono audio from the caller: keep it for the item, run turn detection on it."""
+        self.tape.feed(samples)
         for change in self.detector.feed(samples):
             if change.kind == "started":
                 self._speech_started(change.ms)
@@ -161,6 +165,7 @@ class Session:
     def _speech_started(self, start_ms: int) -> None:
         item_id = self.script.ids.make("item")
         self.speech = (item_id, start_ms)
+        self.tape.mark(start_ms)
         self.send(self.script.speech_started(item_id, start_ms))
         vad = settings.turn_detection(self.protocol, self.config) or {}
         if vad.get("interrupt_response", True):
@@ -183,13 +188,14 @@ class Session:
         item = self.script.user_audio_item(item_id)
         self.items.append(item)
         self.audio_ms[item_id] = speech_ms
+        pcm = self.tape.take(end_ms)
         for event in self.script.item_added(item, previous):
             self.send(event)
         self.heard[item_id] = asyncio.get_running_loop().create_future()
         if settings.transcription(self.protocol, self.config) is not None or (
             self.scenario.name == "transcription_failed"
         ):
-            task = self.spawn(self._transcribe(item, speech_ms))
+            task = self.spawn(self._transcribe(item, speech_ms, pcm))
             task.add_done_callback(lambda _: self.hear(item_id, ""))  # failed: no words
         else:
             self.hear(item_id, "")
@@ -200,14 +206,24 @@ class Session:
         if future is not None and not future.done():
             future.set_result(words)
 
-    async def _transcribe(self, item: dict[str, Any], speech_ms: int) -> None:
-        await asyncio.sleep(TRANSCRIPTION_DELAY)
+    async def _transcribe(self, item: dict[str, Any], speech_ms: int, pcm: np.ndarray) -> None:
         if self.scenario.name == "transcription_failed":
+            await asyncio.sleep(TRANSCRIPTION_DELAY)
             self.send(self.script.transcription_failed(item["id"]))
             return
-        # No speech recognizer offline: say honestly what was heard and for how long.
-        transcript = f"(speech, {speech_ms / 1000:.1f} s)"
-        for event in self.script.transcription(item["id"], transcript, speech_ms / 1000):
+        if self.ears is None:
+            # No recogniser: say honestly what was heard and for how long.
+            await asyncio.sleep(TRANSCRIPTION_DELAY)
+            transcript = f"(speech, {speech_ms / 1000:.1f} s)"
+        else:
+            try:
+                transcript = await self.ears.hear(pcm)
+            except Exception as exc:
+                log.error("input transcription failed", exc_info=exc)
+                self.send(self.script.transcription_failed(item["id"], str(exc)))
+                return
+        model = (settings.transcription(self.protocol, self.config) or {}).get("model")
+        for event in self.script.transcription(item["id"], transcript, len(pcm) / RATE, model):
             self.send(event)
             await asyncio.sleep(DELTA_SPACING / 2)
         item["content"][0]["transcript"] = transcript
