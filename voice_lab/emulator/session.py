@@ -193,10 +193,14 @@ class Session:
             return
         # No speech recognizer offline: say honestly what was heard and for how long.
         transcript = f"(speech, {speech_ms / 1000:.1f} s)"
-        for event in self.script.transcription(item["id"], transcript, speech_ms / 1000):
+        *deltas, completed = self.script.transcription(item["id"], transcript, speech_ms / 1000)
+        for event in deltas:
             self.send(event)
             await asyncio.sleep(DELTA_SPACING / 2)
+        # The item holds its transcript before `completed` goes out: clients (the Agents SDK)
+        # retrieve the item as soon as that event arrives.
         item["content"][0]["transcript"] = transcript
+        self.send(completed)
 
     # Responses
 
