@@ -19,7 +19,7 @@ PAGE = SDK / "page.html"
 INSTALLED = SDK / "node_modules" / ".package-lock.json"  # npm writes it after an install
 INPUTS = (SDK / "package.json", SDK / "package-lock.json", SDK / "page.js")
 NEEDS = (
-    "the Agents SDK test needs Node.js 20+ and npm with the npm registry reachable: "
+    "the Agents SDK test needs Node.js 18+ and npm with the npm registry reachable: "
     "install them (Debian: apt-get install nodejs npm) and check the network"
 )
 NPM_TIMEOUT = 600.0
@@ -39,7 +39,7 @@ def bundle() -> Path:
     if not _newer(INSTALLED, INPUTS[:2]):
         # The cache lives beside node_modules, so a rebuild after `npm ci` wiped them is quick.
         cache = SDK / ".npm-cache"
-        install = _npm(npm, "ci", "--no-audit", "--no-fund", f"--cache={cache}")
+        install = _npm(npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", f"--cache={cache}")
         if install.returncode != 0:
             raise BundleUnavailable(f"{NEEDS} (npm ci: {_last_line(install)})")
     built = _npm(npm, "run", "build")
