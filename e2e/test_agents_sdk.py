@@ -92,10 +92,17 @@ def sdk_state(page) -> dict:
 def test_the_sdk_holds_three_voice_turns_from_voice_labs_own_origin(page, voice_lab):
     open_page(page, voice_lab)
     assert page.evaluate("c => voiceLabSdk.start(c)", minted(voice_lab)) == "connected"
+    # The looping microphone may talk over a reply (barge-in): count completed responses, and
+    # the user items the SDK retrieved (it retrieves truncated assistant items too).
     page.wait_for_function(
-        """n => voiceLabSdk.state.events.filter(e => e.type === "response.done").length >= n
-            && voiceLabSdk.state.events.filter(
-                 e => e.type === "conversation.item.retrieved").length >= n""",
+        """n => {
+          const events = voiceLabSdk.state.events;
+          const done = events.filter(
+            e => e.type === "response.done" && e.response.status === "completed");
+          const users = events.filter(
+            e => e.type === "conversation.item.retrieved" && e.item.role === "user");
+          return done.length >= n && users.length >= n;
+        }""",
         arg=TURNS,
         timeout=CALL_TIMEOUT_MS,
     )
@@ -106,8 +113,6 @@ def test_the_sdk_holds_three_voice_turns_from_voice_labs_own_origin(page, voice_
     adapter = TypeAdapter(RealtimeServerEvent)
     for event in events:
         adapter.validate_python(event)
-    done = [e["response"] for e in events if e["type"] == "response.done"]
-    assert [r["status"] for r in done[:TURNS]] == ["completed"] * TURNS
     # The SDK asks for each user item once its transcript is in: the emulator sends that item
     # back, transcript included.
     transcribed = {
@@ -115,10 +120,12 @@ def test_the_sdk_holds_three_voice_turns_from_voice_labs_own_origin(page, voice_
         for e in events
         if e["type"] == "conversation.item.input_audio_transcription.completed"
     }
-    retrieved = [e["item"] for e in events if e["type"] == "conversation.item.retrieved"]
-    assert len(transcribed) >= TURNS
+    retrieved = [
+        e["item"]
+        for e in events
+        if e["type"] == "conversation.item.retrieved" and e["item"]["role"] == "user"
+    ]
     for item in retrieved:
-        assert item["id"] in transcribed and item["role"] == "user"
         assert item["content"][0]["transcript"] == transcribed[item["id"]]
 
 
@@ -168,7 +175,7 @@ def test_an_origin_voice_lab_allows_passes_the_preflight(page, app, voice_lab, o
     assert page.evaluate("c => voiceLabSdk.start(c)", minted(voice_lab)) == "connected"
     (first,) = wait_for_responses(page, 1)
     page.evaluate("() => voiceLabSdk.stop()")
-    assert first["status"] == "completed"
+    assert first["status"] in ("completed", "cancelled")  # the looping mic may barge in
     assert sdk_state(page)["errors"] == []
 
 
