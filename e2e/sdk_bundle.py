@@ -37,9 +37,9 @@ def bundle() -> Path:
     if npm is None or shutil.which("node") is None:
         raise BundleUnavailable(NEEDS)
     if not _newer(INSTALLED, INPUTS[:2]):
-        # The cache lives beside node_modules, so a rebuild after `npm ci` wiped them is quick.
-        cache = SDK / ".npm-cache"
-        install = _npm(npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", f"--cache={cache}")
+        # npm's cache stays beside node_modules (gitignored): a reinstall asks the registry
+        # only for packages it never fetched.
+        install = _npm(npm, "ci", "--prefer-offline", f"--cache={SDK / '.npm-cache'}")
         if install.returncode != 0:
             raise BundleUnavailable(f"{NEEDS} (npm ci: {_last_line(install)})")
     built = _npm(npm, "run", "build")
@@ -54,9 +54,12 @@ def in_ci() -> bool:
 
 
 def _npm(npm: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [npm, *args], cwd=SDK, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False
-    )
+    try:
+        return subprocess.run(
+            [npm, *args], cwd=SDK, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BundleUnavailable(f"{NEEDS} (npm {args[0]} ran past {NPM_TIMEOUT:g} s)") from exc
 
 
 def _newer(target: Path, sources: tuple[Path, ...]) -> bool:
