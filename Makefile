@@ -1,9 +1,10 @@
-# Two commands: `make run` serves Voice Lab, `make test` runs lint (ruff, mypy) and every test.
+# Two commands: `make run` serves Voice Lab, `make test` runs lint (ruff, mypy) and every test
+# (`make sdk` first bundles the Agents SDK for its e2e test, when npm is there).
 VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench
+.PHONY: run test lint sdk format bench
 
 $(STAMP): requirements.txt requirements-testing.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +20,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint
+# npm installs e2e/sdk's locked packages and esbuild bundles its page, only when they changed.
+sdk: $(STAMP)
+	$(VENV)/bin/python -m e2e.sdk_bundle
+
+test: lint sdk
 	$(VENV)/bin/python -m voice_lab.testing.ready
 	$(VENV)/bin/pytest
 

@@ -12,6 +12,8 @@ CITING = ("voice_lab", "tests", "e2e", "bench", "static", "templates")
 SOURCES = ("*.py", "*.js", "*.html", "*.css", "*.sql")
 # A file name, then optionally a comma and a quoted section name (which may wrap a line).
 CITATION = re.compile(r'([\w./-]+\.md)\b(?:,\s*"([^"]+)")?')
+# Folders of code that is not the project's (gitignored): packages npm installs, bundles of them.
+NOT_OURS = frozenset({"node_modules", "dist"})
 
 
 def citations() -> list[tuple[str, str, str | None]]:
@@ -20,6 +22,8 @@ def citations() -> list[tuple[str, str, str | None]]:
     for folder in CITING:
         for pattern in SOURCES:
             for path in sorted((ROOT / folder).rglob(pattern)):
+                if NOT_OURS & set(path.relative_to(ROOT).parts):
+                    continue
                 # Lines joined, comment marks dropped, so a section name may wrap.
                 text = re.sub(r"\n\s*(?:#|//|\*)?\s*", " ", path.read_text(encoding="utf-8"))
                 for name, section in CITATION.findall(text):

@@ -465,6 +465,35 @@ def test_unknown_key_and_wrong_content_type(live_server):
     assert wrong.json()["error"]["code"] == "unsupported_content_type"
 
 
+def test_an_item_retrieved_on_its_transcript_carries_it(live_server, speech):
+    """The Agents SDK retrieves a user item as soon as its transcription completes: the item
+    sent back already holds that transcript, as the service's does."""
+
+    async def call():
+        client = await open_call(live_server)
+        client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+                },
+            }
+        )
+        await client.wait_for("session.updated")
+        client.mic.say(speech)
+        done = "conversation.item.input_audio_transcription.completed"
+        completed = await client.wait_for(done, timeout=20)
+        client.send({"type": "conversation.item.retrieve", "item_id": completed["item_id"]})
+        retrieved = await client.wait_for("conversation.item.retrieved")
+        await client.close()
+        return completed, retrieved
+
+    completed, retrieved = run(call())
+    assert retrieved["item"]["id"] == completed["item_id"]
+    assert retrieved["item"]["content"][0]["transcript"] == completed["transcript"]
+
+
 def test_manual_turns_with_turn_detection_off(live_server, speech):
     """`turn_detection: none`: no VAD events; commit and response.create drive the turn."""
 

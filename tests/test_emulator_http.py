@@ -153,16 +153,72 @@ def test_api_sessions_beta_protocol(client):
     assert "/emulator/v1/realtimertc?model=" in body["webrtc_url"]
 
 
-def test_cors_preflight_and_headers(client):
-    """Preflight names the headers a browser sends; answers expose Location."""
-    for path in ("/emulator/openai/v1/realtime/calls", "/emulator/v1/realtimertc"):
-        pre = client.options(
-            path, headers={"Origin": "http://example.test", "Access-Control-Request-Method": "POST"}
-        )
-        assert pre.status_code in (200, 204)
-        assert pre.headers["Access-Control-Allow-Origin"] == "*"
-        assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
-        assert "Location" in pre.headers["Access-Control-Expose-Headers"]
+# Every emulator endpoint a page calls: the mint endpoints, the SDP endpoints, the hangup.
+BROWSER_ENDPOINTS = (
+    "/emulator/openai/v1/realtime/client_secrets",
+    "/emulator/v1/realtime/client_secrets",
+    "/emulator/openai/realtimeapi/sessions",
+    "/emulator/openai/v1/realtime/calls",
+    "/emulator/v1/realtime/calls",
+    "/emulator/v1/realtimertc",
+    "/emulator/v1/realtime/calls/rtc_x/hangup",
+)
+# What the Agents SDK's WebRTC transport asks to send with its SDP offer.
+SDK_HEADERS = "authorization,content-type,x-openai-agents-sdk"
+
+
+def preflight(client, path: str, origin: str):
+    """The OPTIONS request a browser sends before the SDK's SDP POST."""
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": SDK_HEADERS,
+        },
+    )
+
+
+@pytest.mark.parametrize("path", BROWSER_ENDPOINTS)
+def test_preflight_allows_the_sdk_from_voice_labs_own_origin(client, path):
+    """From Voice Lab's own origin a preflight allows every header the SDK sends, and answers
+    expose Location (the call id)."""
+    pre = preflight(client, path, "http://localhost")
+    assert pre.status_code in (200, 204)
+    assert pre.headers["Access-Control-Allow-Origin"] == "http://localhost"
+    allowed = {h.strip().lower() for h in pre.headers["Access-Control-Allow-Headers"].split(",")}
+    assert set(SDK_HEADERS.split(",")) | {"openai-beta", "api-key"} <= allowed
+    assert "POST" in pre.headers["Access-Control-Allow-Methods"]
+    assert "Location" in pre.headers["Access-Control-Expose-Headers"]
+    assert "Origin" in pre.headers["Vary"]
+
+
+@pytest.mark.parametrize("path", (*BROWSER_ENDPOINTS, "/api/sessions"))
+def test_preflight_from_another_origin_allows_nothing(client, path):
+    """A page on another origin is refused: its preflight allows neither the origin nor the
+    x-openai-agents-sdk header, so the browser never sends the request."""
+    pre = preflight(client, path, "http://127.0.0.1:9")
+    assert "Access-Control-Allow-Origin" not in pre.headers
+    assert "x-openai-agents-sdk" not in pre.headers.get("Access-Control-Allow-Headers", "")
+
+
+def test_preflight_allows_the_origins_voice_lab_allows(app, client):
+    """VOICE_LAB_ALLOWED_ORIGINS lets a team's own app call the emulator, as it lets it mirror."""
+    app.config["VOICE_LAB_ALLOWED_ORIGINS"] = ("https://app.example.com",)
+    listed = preflight(client, "/emulator/v1/realtime/calls", "https://app.example.com")
+    assert listed.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    other = preflight(client, "/emulator/v1/realtime/calls", "https://b.example.com")
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_answers_carry_cors_for_the_own_origin_only(client):
+    """The POST's answer itself (here a 401) is readable by the own origin only."""
+    url = "/emulator/v1/realtime/calls"
+    own = client.post(url, data="v=0", headers={"Origin": "http://localhost"})
+    assert own.status_code == 401
+    assert own.headers["Access-Control-Allow-Origin"] == "http://localhost"
+    other = client.post(url, data="v=0", headers={"Origin": "http://127.0.0.1:9"})
+    assert "Access-Control-Allow-Origin" not in other.headers
 
 
 def test_sdp_endpoint_checks_keys_and_expiry(client, monkeypatch):

@@ -1,7 +1,8 @@
 """The emulator's HTTP face: the mint and SDP endpoints of each service flavour.
 
 Paths mirror the services so that AZURE_OPENAI_ENDPOINT=http://HOST/emulator or
-OPENAI_BASE_URL=http://HOST/emulator/v1 point the real provider code here.
+OPENAI_BASE_URL=http://HOST/emulator/v1 point the real provider code here. Browsers' preflights
+are answered by the app's CORS rules (web/security.py), the same for every endpoint a page calls.
 """
 
 from __future__ import annotations
@@ -16,23 +17,10 @@ from . import replies
 
 bp = Blueprint("emulator", __name__, url_prefix="/emulator")
 
-ALLOWED_HEADERS = "Authorization, Content-Type, api-key, X-Voice-Lab-Scenario"
-
 
 def emulator():
     """The app's Emulator."""
     return current_app.extensions["voice_lab_emulator"]
-
-
-@bp.after_request
-def cors(response: Response) -> Response:
-    """Browsers in users' own apps POST here cross-origin, and read the call id in Location."""
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
-    response.headers["Access-Control-Expose-Headers"] = "Location"
-    response.headers["Access-Control-Max-Age"] = "600"
-    return response
 
 
 @bp.post("/openai/v1/realtime/client_secrets")

@@ -223,10 +223,16 @@ class Session:
                 self.send(self.script.transcription_failed(item["id"], str(exc)))
                 return
         model = (settings.transcription(self.protocol, self.config) or {}).get("model")
-        for event in self.script.transcription(item["id"], transcript, len(pcm) / RATE, model):
+        *deltas, completed = self.script.transcription(
+            item["id"], transcript, len(pcm) / RATE, model
+        )
+        for event in deltas:
             self.send(event)
             await asyncio.sleep(DELTA_SPACING / 2)
+        # The item holds its transcript before `completed` goes out: clients (the Agents SDK)
+        # retrieve the item as soon as that event arrives.
         item["content"][0]["transcript"] = transcript
+        self.send(completed)
         self.hear(item["id"], transcript)
 
     # Responses

@@ -177,18 +177,38 @@ def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> b
 
 # Pages on allowed origins import the mirror from here, and module scripts need CORS.
 SHARED_SCRIPTS = ("/static/js/mirror.js",)
+# What browsers send the realtime service (and so its emulator): the SDP and mint requests' own
+# headers, the beta opt-in, and the Agents SDK's version header that its WebRTC transport sends
+# with the SDP offer.
+SERVICE_HEADERS = (
+    "Authorization, Content-Type, api-key, OpenAI-Beta, x-openai-agents-sdk, X-Voice-Lab-Scenario"
+)
+
+
+def cors(response: Response) -> None:
+    """CORS for what pages on allowed origins call: the shared mirror script, and the
+    emulator's mint and SDP endpoints with their preflights (they read the call id in
+    Location). A page on any other origin gets no CORS headers, so its browser refuses the
+    call: otherwise any web page could drive the emulator on this machine."""
+    service = request.path.startswith(OPEN_PREFIXES)
+    if not service and request.path not in SHARED_SCRIPTS:
+        return
+    response.headers.add("Vary", "Origin")
+    origin = request.headers.get("Origin")
+    allowed = current_app.config["VOICE_LAB_ALLOWED_ORIGINS"]
+    if not origin or not origin_allowed(origin, request.host, allowed):
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin
+    if service:
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = SERVICE_HEADERS
+        response.headers["Access-Control-Expose-Headers"] = "Location"
+        response.headers["Access-Control-Max-Age"] = "600"
 
 
 def headers(response):
-    """The security headers on every response (and CORS on the shared mirror script)."""
-    origin = request.headers.get("Origin")
-    if (
-        request.path in SHARED_SCRIPTS
-        and origin
-        and origin_allowed(origin, request.host, current_app.config["VOICE_LAB_ALLOWED_ORIGINS"])
-    ):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers.add("Vary", "Origin")
+    """The security headers on every response, and CORS where pages may call across origins."""
+    cors(response)
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -1,0 +1,58 @@
+// The official Agents SDK's realtime session, unchanged, in a page: a RealtimeAgent with one
+// tool, over the SDK's own WebRTC transport. The test calls `voiceLabSdk.start(...)` with a key
+// minted by Voice Lab and the emulator's calls URL, then reads `voiceLabSdk.state`.
+import { OpenAIRealtimeWebRTC, RealtimeAgent, RealtimeSession, tool } from "@openai/agents-realtime";
+import { z } from "zod";
+
+const state = {
+  phase: "ready", // ready -> connecting -> connected, or failed
+  failure: "",
+  events: [], // every server event the transport received, as parsed
+  errors: [],
+  toolRuns: [], // the arguments each run of get_weather had
+};
+
+const getWeather = tool({
+  name: "get_weather",
+  description: "The current weather in a city.",
+  parameters: z.object({ city: z.string().describe("The city, e.g. Paris") }),
+  async execute({ city }) {
+    state.toolRuns.push({ city });
+    return `It is sunny and 21 degrees in ${city}.`;
+  },
+});
+
+const agent = new RealtimeAgent({
+  name: "Weather assistant",
+  instructions: "Answer briefly. Use get_weather for questions about the weather.",
+  tools: [getWeather],
+});
+
+let session = null;
+
+/** Connect: `key` an ephemeral key, `url` the calls URL, `config` the SDK's session config. */
+async function start({ key, url, config = {} }) {
+  state.phase = "connecting";
+  session = new RealtimeSession(agent, {
+    transport: new OpenAIRealtimeWebRTC({ baseUrl: url }),
+    config,
+  });
+  session.on("transport_event", (event) => state.events.push(event));
+  session.on("error", (event) => state.errors.push(String(event.error?.message ?? event.error)));
+  try {
+    await session.connect({ apiKey: key });
+    state.phase = "connected";
+  } catch (error) {
+    state.phase = "failed";
+    state.failure = String(error?.message ?? error);
+  }
+  return state.phase;
+}
+
+/** Hang up. */
+function stop() {
+  session?.close();
+}
+
+window.voiceLabSdk = { start, stop, state };
+document.querySelector("[data-testid=sdk-phase]").textContent = "ready";
