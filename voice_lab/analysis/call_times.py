@@ -133,23 +133,13 @@ def tool_calls(events: Sequence[Event], t0: float) -> list[dict[str, Any]]:
     error."""
     calls: dict[str, dict[str, Any]] = {}
     for event in sorted_events(events):
-        name = ga_name(event)
-        if event.direction == "server":
-            item = dig(event.data, "item") if name == "response.output_item.added" else event.data
-            if name == "response.output_item.added" and dig(item, "type") != "function_call":
-                continue
-            if name not in (*_CALL_ARGUMENTS, "response.output_item.added"):
-                continue
-            call_id = dig(item, "call_id")
-            if isinstance(call_id, str):
-                call = calls.setdefault(call_id, _call(time_of(event) - t0, call_id))
-                call["label"] = _text(item, "name") or call["label"]
-        elif event.direction == "client" and name == "conversation.item.create":
-            item = dig(event.data, "item")
-            call_id = dig(item, "call_id") if dig(item, "type") == _OUTPUT else None
-            call = calls.get(call_id) if isinstance(call_id, str) else None
-            if call is not None and call["end_ms"] is None:
-                call["end_ms"], call["error"] = time_of(event) - t0, False
+        called, answered = _called(event), _answered(event)
+        if called is not None:
+            call = calls.setdefault(called[0], _call(time_of(event) - t0, called[0]))
+            call["label"] = called[1] or call["label"]
+        elif answered in calls and calls[answered]["end_ms"] is None:
+            calls[answered]["end_ms"] = time_of(event) - t0
+            calls[answered]["error"] = False
     return list(calls.values())
 
 
@@ -157,7 +147,29 @@ _CALL_ARGUMENTS = (
     "response.function_call_arguments.delta",
     "response.function_call_arguments.done",
 )
+_CALL_ITEM = "response.output_item.added"
 _OUTPUT = "function_call_output"
+
+
+def _called(event: Event) -> tuple[str, str | None] | None:
+    """(call_id, function name if given) of a server event of a function call, or None."""
+    name = ga_name(event)
+    if event.direction != "server" or name not in (*_CALL_ARGUMENTS, _CALL_ITEM):
+        return None
+    item = dig(event.data, "item") if name == _CALL_ITEM else event.data
+    if name == _CALL_ITEM and dig(item, "type") != "function_call":
+        return None
+    call_id = dig(item, "call_id")
+    return (call_id, _text(item, "name")) if isinstance(call_id, str) else None
+
+
+def _answered(event: Event) -> str | None:
+    """The call_id a client's conversation.item.create answers with a function_call_output."""
+    if event.direction != "client" or ga_name(event) != "conversation.item.create":
+        return None
+    item = dig(event.data, "item")
+    call_id = dig(item, "call_id") if dig(item, "type") == _OUTPUT else None
+    return call_id if isinstance(call_id, str) else None
 
 
 def _call(start: float, call_id: str) -> dict[str, Any]:
