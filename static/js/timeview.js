@@ -210,6 +210,7 @@ class TimeView {
   draw() {
     if (!this.peaks) return;
     this.root.dataset.span = String(Math.round(this.view.span)); // the visible span, for tests
+    this.root.dataset.start = String(Math.round(this.view.start));
     const canvas = this.canvas;
     const ratio = window.devicePixelRatio || 1;
     const width = canvas.clientWidth;
