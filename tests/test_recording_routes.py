@@ -143,6 +143,8 @@ def test_a_window_of_peaks_is_the_matching_slice_of_the_finest_level(live_server
     [
         ({"bins": "0"}, "bins must be a whole number from 1"),
         ({"bins": "many"}, "bins must be a whole number from 1"),
+        ({"bins": "²"}, "bins must be a whole number from 1"),
+        ({"bins": "9" * 5000}, "bins must be a whole number from 1"),
         ({"start_ms": "10", "bins": "9"}, "give start_ms and end_ms together"),
         ({"start_ms": "x", "end_ms": "10", "bins": "9"}, "must be numbers"),
         ({"start_ms": "10", "end_ms": "10", "bins": "9"}, "need 0 &lt;= start_ms &lt; end_ms"),

@@ -66,11 +66,13 @@ def peaks(session_id: str):
 
 
 def _bins(raw: str | None) -> int | None:
-    """The bins parameter: a whole number from 1, or None when absent (else a 400)."""
+    """The bins parameter: a whole number from 1 (up to 9 digits), or None when absent (else a
+    400)."""
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        abort(400, description=f"bins must be a whole number from 1 (got {raw!r})")
+    # ASCII digits, and few: int() refuses "²" and texts of thousands of digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
+        abort(400, description=f"bins must be a whole number from 1 (got {raw[:40]!r})")
     return int(raw)
 
 
@@ -81,12 +83,13 @@ def _window(start: str | None, end: str | None) -> tuple[float, float] | None:
         return None
     if start is None or end is None:
         abort(400, description="give start_ms and end_ms together (ms from the recording's start)")
+    got = f"(got {start[:40]!r}, {end[:40]!r})"
     try:
         window = float(start), float(end)
     except ValueError:
-        abort(400, description=f"start_ms and end_ms must be numbers (got {start!r}, {end!r})")
+        abort(400, description=f"start_ms and end_ms must be numbers {got}")
     if not (math.isfinite(window[1]) and 0 <= window[0] < window[1]):
-        abort(400, description=f"need 0 <= start_ms < end_ms (got {start!r}, {end!r})")
+        abort(400, description=f"need 0 <= start_ms < end_ms {got}")
     return window
 
 
