@@ -90,6 +90,8 @@ def test_markers_seek_rows_light_up_while_playing_and_deep_zoom_asks_for_a_windo
     session_id = hold_call(page, server.url, {"label": "time view lanes"}, responses=2)
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/recording/peaks" in r.url else None)
+    # A narrow view, so the whole call's level is coarser than the finest (10 ms a bin).
+    page.set_viewport_size({"width": 480, "height": 900})
     page.goto(f"{server.url}/sessions/{session_id}")
     view = page.get_by_test_id("timeview")
     expect(view).to_have_attribute("data-span", re.compile(r"^\d+$"))
@@ -98,6 +100,7 @@ def test_markers_seek_rows_light_up_while_playing_and_deep_zoom_asks_for_a_windo
     assert len(asked) == 1 and parse_qs(urlparse(asked[0]).query) == {"bins": [str(width)]}
     lanes = json.loads(view.get_attribute("data-lanes"))
     duration = float(view.get_attribute("data-span"))
+    assert duration / 10 > width, (duration, width)  # more bins at 10 ms than pixels
 
     # A click inside an output audio marker seeks to the audio's start, not to the pointer.
     widest = max(lanes["audio"], key=lambda s: (s["end_ms"] or duration) - s["start_ms"])

@@ -122,16 +122,17 @@ def test_the_peaks_say_where_each_channel_sounds(live_server, stored, chunks):
 def test_a_window_of_peaks_is_the_matching_slice_of_the_finest_level(live_server, stored, chunks):
     url = f"{live_server.url}/sessions/{stored(chunks)}/recording/peaks"
     whole = requests.get(url, timeout=30).json()
-    assert whole["start_ms"] == 0
+    assert whole["start_ms"] == 0 and whole["finest"]
     window = {"start_ms": 2005, "end_ms": 4000}
     found = requests.get(url, params={**window, "bins": 5000}, timeout=30).json()
     assert found["per_second"] == whole["per_second"] == 100
     assert found["start_ms"] == 2000 and found["duration_ms"] == whole["duration_ms"]
+    assert found["finest"]
     for name in ("user", "model"):
         for side in ("min", "max"):
             assert found["channels"][name][side] == whole["channels"][name][side][200:400]
     narrow = requests.get(url, params={**window, "bins": 50}, timeout=30).json()
-    assert narrow["per_second"] == 25 and narrow["start_ms"] == 2000
+    assert narrow["per_second"] == 25 and narrow["start_ms"] == 2000 and not narrow["finest"]
     fine = np.array(whole["channels"]["model"]["max"][200:400]).reshape(50, 4).max(axis=1)
     assert narrow["channels"]["model"]["max"] == fine.tolist()
     past = requests.get(url, params={"start_ms": 60000, "end_ms": 61000, "bins": 9}, timeout=30)

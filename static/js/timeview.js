@@ -45,6 +45,7 @@ class TimeView {
     return this.canvas.clientWidth || 800;
   }
 
+  // Peaks of the whole call or a window (`finest` when the server has no finer ones).
   async fetchPeaks(params) {
     const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
     const reply = await fetch(`${this.root.dataset.peaks}?${query}`, {
@@ -60,7 +61,8 @@ class TimeView {
     clearTimeout(this.refining);
     if (!this.peaks) return;
     const perPx = 1000 / this.msPerPx(); // bins a second the view draws one a pixel
-    if (perPx <= this.peaks.per_second * 1.5 || this.covers(this.fine, perPx)) return;
+    if (this.peaks.finest || perPx <= this.peaks.per_second * 1.5) return;
+    if (this.covers(this.fine, perPx)) return;
     this.refining = setTimeout(async () => {
       const asked = ++this.asked;
       const start = Math.max(0, this.view.start - MARGIN * this.view.span);
@@ -68,8 +70,7 @@ class TimeView {
       const bins = Math.ceil(((end - start) / this.view.span) * this.width());
       const found = await this.fetchPeaks({ start_ms: start, end_ms: end, bins });
       if (asked !== this.asked) return;
-      const finest = found.channels.user.min.length < bins; // the server had no finer
-      this.fine = { ...found, end_ms: end, finest };
+      this.fine = { ...found, end_ms: end };
       this.root.dataset.fine = `${Math.round(start)}-${Math.round(end)}`; // for tests
       this.draw();
     }, REFINE_MS);

@@ -75,7 +75,8 @@ def peaks(
     window: tuple[float, float] | None = None,
 ) -> dict | None:
     """The recording's waveform for the time view: t0 on the events' clock, duration, bins a
-    second, the first bin's start_ms and each channel's min and max (int8), at most `bins`
+    second, whether none are finer, the first bin's start_ms and each channel's min and max
+    (int8), at most `bins`
     bins, of the whole call or of `window` (start_ms, end_ms) only, sliced from the finest
     level; None without a recording."""
     path = media(store, root, session_id)
@@ -103,6 +104,7 @@ def peaks(
         "t0": _t0(store, session_id),
         "duration_ms": recording.probe(path).duration_ms,
         "per_second": level.per_second,
+        "finest": level.size == size,  # no finer peaks to ask for
         "start_ms": start_ms,
         "channels": {
             name: {"min": level.low[:, i].tolist(), "max": level.high[:, i].tolist()}

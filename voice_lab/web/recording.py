@@ -52,9 +52,9 @@ def recording(session_id: str):
 
 @bp.get("/sessions/<session_id>/recording/peaks")
 def peaks(session_id: str):
-    """The recording's peaks as JSON: t0, duration_ms, per_second, start_ms and each channel's
-    min and max; `bins=N` gives the finest level with at most N bins (a view N pixels wide),
-    and `start_ms` with `end_ms` (and bins) only that window of the call."""
+    """The recording's peaks as JSON: t0, duration_ms, per_second, finest, start_ms and each
+    channel's min and max; `bins=N` gives the finest level with at most N bins (a view N
+    pixels wide), and `start_ms` with `end_ms` (and bins) only that window of the call."""
     bins = _bins(request.args.get("bins"))
     window = _window(request.args.get("start_ms"), request.args.get("end_ms"))
     if window is not None and bins is None:
