@@ -269,11 +269,13 @@ class TimeView {
 }
 
 // The view arrives as an htmx partial; rows clicked below seek it to their event's time.
+// htmx:load may name the partial more than once (its own swap, then an ancestor's load): a
+// second TimeView on the same root would double every listener, and Play would play and pause.
 let current = null;
 document.addEventListener("htmx:load", (event) => {
   const root = event.detail.elt.querySelector?.("[data-testid=timeview]")
     ?? (event.detail.elt.matches?.("[data-testid=timeview]") ? event.detail.elt : null);
-  if (root) current = new TimeView(root);
+  if (root && current?.root !== root) current = new TimeView(root);
 });
 
 document.addEventListener("click", (event) => {
