@@ -119,6 +119,51 @@ def test_the_peaks_say_where_each_channel_sounds(live_server, stored, chunks):
     assert requests.get(url, params={"bins": 0}, timeout=30).status_code == 400
 
 
+def test_a_window_of_peaks_is_the_matching_slice_of_the_finest_level(live_server, stored, chunks):
+    url = f"{live_server.url}/sessions/{stored(chunks)}/recording/peaks"
+    whole = requests.get(url, timeout=30).json()
+    assert whole["start_ms"] == 0 and whole["finest"]
+    window = {"start_ms": 2005, "end_ms": 4000}
+    found = requests.get(url, params={**window, "bins": 5000}, timeout=30).json()
+    assert found["per_second"] == whole["per_second"] == 100
+    assert found["start_ms"] == 2000 and found["duration_ms"] == whole["duration_ms"]
+    assert found["finest"]
+    for name in ("user", "model"):
+        for side in ("min", "max"):
+            assert found["channels"][name][side] == whole["channels"][name][side][200:400]
+    narrow = requests.get(url, params={**window, "bins": 50}, timeout=30).json()
+    assert narrow["per_second"] == 25 and narrow["start_ms"] == 2000 and not narrow["finest"]
+    fine = np.array(whole["channels"]["model"]["max"][200:400]).reshape(50, 4).max(axis=1)
+    assert narrow["channels"]["model"]["max"] == fine.tolist()
+    past = requests.get(url, params={"start_ms": 60000, "end_ms": 61000, "bins": 9}, timeout=30)
+    assert past.status_code == 200 and past.json()["channels"]["user"]["max"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"bins": "0"}, "bins must be a whole number from 1"),
+        ({"bins": "many"}, "bins must be a whole number from 1"),
+        ({"bins": "²"}, "bins must be a whole number from 1"),
+        ({"bins": "9" * 5000}, "bins must be a whole number from 1"),
+        ({"start_ms": "10", "bins": "9"}, "give start_ms and end_ms together"),
+        ({"start_ms": "x", "end_ms": "10", "bins": "9"}, "must be numbers"),
+        ({"start_ms": "10", "end_ms": "10", "bins": "9"}, "need 0 &lt;= start_ms &lt; end_ms"),
+        ({"start_ms": "-5", "end_ms": "10", "bins": "9"}, "need 0 &lt;= start_ms &lt; end_ms"),
+        ({"start_ms": "0", "end_ms": "inf", "bins": "9"}, "need 0 &lt;= start_ms &lt; end_ms"),
+        ({"start_ms": "0", "end_ms": "10"}, "needs bins=N"),
+    ],
+)
+def test_bad_peaks_parameters_get_a_400_saying_what_to_fix(client, app, chunks, params, says):
+    store = open_store(app)
+    try:
+        session_id = store_call(store, chunks)
+    finally:
+        store.close()
+    reply = client.get(f"/sessions/{session_id}/recording/peaks", query_string=params)
+    assert reply.status_code == 400 and says in reply.get_data(as_text=True)
+
+
 def test_more_chunks_remake_the_recording_and_deleting_the_session_deletes_it(
     app, client, csrf, chunks
 ):

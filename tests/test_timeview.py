@@ -14,7 +14,9 @@ from tests.recordings import (
     call_chunks,
     store_call,
 )
+from voice_lab.protocol.record import parse_event
 from voice_lab.storage import open_store
+from voice_lab.storage.rows import EventRow
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +64,97 @@ def test_a_session_without_a_recording_has_no_time_view(client, app):
     assert "timeview" not in page
     reply = client.get(f"/sessions/{session_id}/timeview")
     assert reply.status_code == 404 and "has no recording" in reply.get_data(as_text=True)
+
+
+# A function call as the data channel carries it (section 6 of the protocol), ms after T0:
+# get_weather is answered by the client, book never is.
+_TOOL_TEXT = (
+    (
+        3100,
+        "server",
+        {
+            "type": "response.output_item.added",
+            "response_id": "r1",
+            "item": {
+                "type": "function_call",
+                "id": "fc1",
+                "call_id": "c1",
+                "name": "get_weather",
+                "arguments": "",
+            },
+        },
+    ),
+    (
+        3150,
+        "server",
+        {
+            "type": "response.function_call_arguments.delta",
+            "response_id": "r1",
+            "item_id": "fc1",
+            "call_id": "c1",
+            "delta": "{}",
+        },
+    ),
+    (
+        3200,
+        "server",
+        {
+            "type": "response.function_call_arguments.done",
+            "response_id": "r1",
+            "item_id": "fc1",
+            "call_id": "c1",
+            "arguments": "{}",
+        },
+    ),
+    (
+        3600,
+        "client",
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": "c1", "output": "{}"},
+        },
+    ),
+    (
+        7700,
+        "server",
+        {
+            "type": "response.function_call_arguments.done",
+            "response_id": "r3",
+            "item_id": "fc2",
+            "call_id": "c2",
+            "name": "book",
+            "arguments": "{}",
+        },
+    ),
+    (
+        8050,
+        "server",
+        {
+            "type": "response.output_audio_transcript.done",
+            "response_id": "r3",
+            "transcript": "It's booked <b>now</b>.",
+        },
+    ),
+)
+
+
+def test_the_time_view_lanes_hold_tool_calls_and_words_as_stored(client, app, chunks):
+    store = open_store(app)
+    try:
+        session_id = store_call(store, chunks)
+        rows = [
+            EventRow.of(parse_event(seq, direction, T0 + ms, json.dumps(data)))
+            for seq, (ms, direction, data) in enumerate(_TOOL_TEXT, 100)
+        ]
+        store.insert_events(session_id, rows)
+    finally:
+        store.close()
+    partial = client.get(f"/sessions/{session_id}/timeview").get_data(as_text=True)
+    lanes = json.loads(html.unescape(re.search(r"data-lanes='([^']*)'", partial).group(1)))
+    assert [(c["label"], c["start_ms"], c["end_ms"], c["error"]) for c in lanes["tools"]] == [
+        ("get_weather", 3100, 3600, False),
+        ("book", 7700, None, True),
+    ]
+    assert lanes["transcript"] == [
+        {"start_ms": 7850, "end_ms": 9050, "label": "It's booked <b>now</b>.", "side": "model"}
+    ]

@@ -2,15 +2,17 @@
 // one time axis, with a player. Times are ms from the recording's start unless named `t`
 // (the events' clock, as rows carry it in data-t).
 
+import { LANES_H, Lanes, label } from "./timeview_lanes.js";
+
 const MIN_SPAN = 100; // the closest zoom, in ms
 const ZOOM = 2; // one button press or a wheel notch of 100 px
 const DRAG = 4; // px a press may move and still be a click
 const WAVES = [["user", "#2563eb"], ["model", "#16a34a"]];
-const LANES = [["vad", "VAD speech", "#93c5fd"], ["responses", "responses", "#c4b5fd"],
-  ["audio", "output audio", "#86efac"], ["errors", "errors", "#dc2626"]];
 const WAVE_H = 60;
-const LANE_H = 16;
 const AXIS_H = 16;
+const HEIGHT = WAVES.length * WAVE_H + LANES_H + AXIS_H;
+const REFINE_MS = 150; // a zoom or pan settles this long before the finer peaks are asked for
+const MARGIN = 1; // a window of finer peaks reaches a view's span beyond each edge, for panning
 
 class TimeView {
   constructor(root) {
@@ -18,33 +20,76 @@ class TimeView {
     this.canvas = root.querySelector("canvas");
     this.audio = root.querySelector("audio");
     this.position = root.querySelector("[data-testid=timeview-position]");
+    this.caption = root.querySelector("[data-testid=timeview-caption]");
     this.lanes = JSON.parse(root.dataset.lanes);
-    this.peaks = null;
+    this.marks = new Lanes(this.lanes);
+    this.peaks = null; // the whole call at about a bin a pixel
+    this.fine = null; // a window of finer peaks, once zoomed in past the whole call's level
+    this.asked = 0; // the latest window asked for: an older reply is dropped
     this.duration = 0;
     this.view = { start: 0, span: 0 };
-    this.finest = false; // the server has no finer peaks than the ones held
-    this.canvas.height = WAVES.length * WAVE_H + LANES.length * LANE_H + AXIS_H;
+    this.title = this.canvas.title;
+    this.canvas.height = HEIGHT;
+    this.canvas.style.height = `${HEIGHT}px`; // the lanes set it, not the stylesheet
     this.listen();
-    this.load(this.canvas.clientWidth || 800).then(() => this.openAt());
-  }
-
-  // Peaks with about one bin a pixel for the view; a finer level only when a zoom needs it.
-  async load(bins) {
-    const url = `${this.root.dataset.peaks}?bins=${Math.max(1, Math.ceil(bins))}`;
-    const reply = await fetch(url, { headers: { Accept: "application/json" } });
-    if (!reply.ok) throw new Error(`the time view's peaks: ${reply.status} ${await reply.text()}`);
-    const found = await reply.json();
-    if (this.peaks && found.per_second <= this.peaks.per_second) this.finest = true;
-    this.peaks = found;
-    if (!this.duration) {
+    this.fetchPeaks({ bins: this.width() }).then((found) => {
+      this.peaks = found;
       this.duration = found.duration_ms;
       this.view = { start: 0, span: found.duration_ms };
-    }
+      this.openAt();
+      this.drawnFrom(found);
+    });
+  }
+
+  // Draw after new peaks arrived, counted and marked: the bench times the first paint and a
+  // zoom's redraw by them.
+  drawnFrom(found) {
     this.draw();
-    // Each waveform drawn from newly fetched peaks, counted and marked: the bench times the
-    // first paint and a zoom's redraw by them.
     this.root.dataset.drawn = String(Number(this.root.dataset.drawn || 0) + 1);
     performance.mark("timeview-drawn", { detail: { per_second: found.per_second } });
+  }
+
+  width() {
+    return this.canvas.clientWidth || 800;
+  }
+
+  // Peaks of the whole call or a window (`finest` when the server has no finer ones).
+  async fetchPeaks(params) {
+    const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+    const reply = await fetch(`${this.root.dataset.peaks}?${query}`, {
+      headers: { Accept: "application/json" },
+    });
+    if (!reply.ok) throw new Error(`the time view's peaks: ${reply.status} ${await reply.text()}`);
+    return reply.json();
+  }
+
+  // Zoomed in past the whole call's level, ask (once the view settles) for only the window
+  // shown, and its margins, at about a bin a pixel; the coarse level draws meanwhile.
+  refine() {
+    clearTimeout(this.refining);
+    if (!this.peaks) return;
+    const perPx = 1000 / this.msPerPx(); // bins a second the view draws one a pixel
+    if (this.peaks.finest || perPx <= this.peaks.per_second * 1.5) return;
+    if (this.covers(this.fine, perPx)) return;
+    this.refining = setTimeout(async () => {
+      const asked = ++this.asked;
+      const start = Math.max(0, this.view.start - MARGIN * this.view.span);
+      const end = Math.min(this.duration, this.view.start + (1 + MARGIN) * this.view.span);
+      const bins = Math.ceil(((end - start) / this.view.span) * this.width());
+      const found = await this.fetchPeaks({ start_ms: start, end_ms: end, bins });
+      if (asked !== this.asked) return;
+      this.fine = { ...found, end_ms: end };
+      this.root.dataset.fine = `${Math.round(start)}-${Math.round(end)}`; // for tests
+      this.drawnFrom(found);
+    }, REFINE_MS);
+  }
+
+  // Whether a window of peaks holds the whole view at `perPx` bins a second or finer (or the
+  // finest there is).
+  covers(level, perPx) {
+    const end = this.view.start + this.view.span;
+    if (!level || level.start_ms > this.view.start || level.end_ms < end) return false;
+    return level.finest || level.per_second >= perPx / 1.5;
   }
 
   // A link with ?at=ms opens at that moment, centred when zoomed.
@@ -68,6 +113,7 @@ class TimeView {
       this.zoom(ZOOM ** (event.deltaY / 100), this.msAt(event.offsetX));
     }, { passive: false });
     this.canvas.addEventListener("pointerdown", (event) => this.press(event));
+    this.canvas.addEventListener("pointermove", (event) => this.hover(event));
     for (const name of ["play", "pause", "seeked", "timeupdate"]) {
       this.audio.addEventListener(name, () => this.played(name));
     }
@@ -87,10 +133,23 @@ class TimeView {
     const up = (e) => {
       this.canvas.removeEventListener("pointermove", move);
       this.canvas.removeEventListener("pointerup", up);
-      if (!moved) this.seek(this.msAt(e.offsetX), true);
+      if (moved) return;
+      const mark = this.markAt(e.offsetX, e.offsetY);
+      this.seek(mark ? mark.start_ms : this.msAt(e.offsetX), true);
     };
     this.canvas.addEventListener("pointermove", move);
     this.canvas.addEventListener("pointerup", up);
+  }
+
+  // A marker in a lane under the pointer: a click seeks to its start, a hover shows its text.
+  markAt(px, py) {
+    const x = (ms) => (ms - this.view.start) / this.msPerPx();
+    return this.marks.at(py - WAVES.length * WAVE_H, px, x, this.duration);
+  }
+
+  hover(event) {
+    const mark = this.markAt(event.offsetX, event.offsetY);
+    this.canvas.title = mark?.label ? label(mark) : this.title;
   }
 
   msPerPx() {
@@ -107,13 +166,11 @@ class TimeView {
     const start = around - (around - this.view.start) * (span / this.view.span);
     this.view.span = span;
     this.pan(start);
-    const wanted = (this.canvas.clientWidth * this.duration) / span;
-    const held = (this.peaks.per_second * this.duration) / 1000;
-    if (!this.finest && wanted > held * 1.5) this.load(wanted * 2);
   }
 
   pan(start) {
     this.view.start = Math.min(Math.max(0, start), this.duration - this.view.span);
+    this.refine();
     this.draw();
   }
 
@@ -141,6 +198,8 @@ class TimeView {
     if (name === "pause") this.remember(at);
     this.position.textContent = `${(at / 1000).toFixed(2)} s of ${(this.duration / 1000).toFixed(2)} s`;
     this.highlight(this.lanes.t0 + at);
+    const words = this.marks.spoken(at, this.duration);
+    this.caption.textContent = words.map((span) => `${span.side}: ${span.label}`).join("  ·  ");
     this.draw();
   }
 
@@ -160,37 +219,40 @@ class TimeView {
   draw() {
     if (!this.peaks) return;
     this.root.dataset.span = String(Math.round(this.view.span)); // the visible span, for tests
+    this.root.dataset.start = String(Math.round(this.view.start));
     const canvas = this.canvas;
     const ratio = window.devicePixelRatio || 1;
     const width = canvas.clientWidth;
     canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round((WAVES.length * WAVE_H + LANES.length * LANE_H + AXIS_H) * ratio);
+    canvas.height = Math.round(HEIGHT * ratio);
     const ctx = canvas.getContext("2d");
     ctx.scale(ratio, ratio);
     ctx.clearRect(0, 0, width, canvas.height);
     WAVES.forEach(([name, colour], i) => this.wave(ctx, name, colour, i * WAVE_H, width));
-    LANES.forEach(([name, label, colour], i) => {
-      this.lane(ctx, name, label, colour, WAVES.length * WAVE_H + i * LANE_H, width);
-    });
-    this.axis(ctx, WAVES.length * WAVE_H + LANES.length * LANE_H, width);
-    const x = (this.audio.currentTime * 1000 - this.view.start) / this.msPerPx();
+    const x = (ms) => (ms - this.view.start) / this.msPerPx();
+    this.marks.draw(ctx, x, WAVES.length * WAVE_H, width, this.duration);
+    this.axis(ctx, WAVES.length * WAVE_H + LANES_H, width);
     ctx.fillStyle = "#dc2626";
-    ctx.fillRect(Math.round(x), 0, 1, WAVES.length * WAVE_H + LANES.length * LANE_H);
+    ctx.fillRect(Math.round(x(this.audio.currentTime * 1000)), 0, 1, WAVES.length * WAVE_H + LANES_H);
   }
 
-  // One channel's min and max per pixel, from the bins that pixel covers.
+  // One channel's min and max per pixel, from the bins that pixel covers: the finer window's
+  // where it holds the pixel, else the whole call's.
   wave(ctx, name, colour, top, width) {
-    const { min, max } = this.peaks.channels[name];
-    const perMs = this.peaks.per_second / 1000;
+    const fine = this.fine?.per_second > this.peaks.per_second ? this.fine : null;
     const mid = top + WAVE_H / 2;
     const scale = (WAVE_H / 2 - 2) / 128;
     ctx.fillStyle = colour;
     for (let x = 0; x < width; x++) {
-      const a = Math.floor(this.msAt(x) * perMs);
-      const b = Math.max(a + 1, Math.floor(this.msAt(x + 1) * perMs));
+      const level = fine && fine.start_ms <= this.msAt(x) && this.msAt(x + 1) <= fine.end_ms
+        ? fine : this.peaks;
+      const { min, max } = level.channels[name];
+      const perMs = level.per_second / 1000;
+      const a = Math.floor((this.msAt(x) - level.start_ms) * perMs);
+      const b = Math.max(a + 1, Math.floor((this.msAt(x + 1) - level.start_ms) * perMs));
       let low = 0;
       let high = 0;
-      for (let i = a; i < b && i < min.length; i++) {
+      for (let i = Math.max(0, a); i < b && i < min.length; i++) {
         if (min[i] < low) low = min[i];
         if (max[i] > high) high = max[i];
       }
@@ -199,19 +261,6 @@ class TimeView {
     ctx.fillStyle = "#64748b";
     ctx.font = "11px sans-serif";
     ctx.fillText(name, 4, top + 12);
-  }
-
-  lane(ctx, name, label, colour, top, width) {
-    ctx.fillStyle = colour;
-    for (const span of this.lanes[name]) {
-      const end = span.end_ms ?? this.duration;
-      const x0 = (span.start_ms - this.view.start) / this.msPerPx();
-      const x1 = (end - this.view.start) / this.msPerPx();
-      if (x1 < 0 || x0 > width) continue;
-      ctx.fillRect(x0, top + 2, Math.max(2, x1 - x0), LANE_H - 4);
-    }
-    ctx.fillStyle = "#64748b";
-    ctx.fillText(label, 4, top + LANE_H - 4);
   }
 
   // Ticks at a round step that leaves about 80 px between labels.
@@ -228,11 +277,13 @@ class TimeView {
 }
 
 // The view arrives as an htmx partial; rows clicked below seek it to their event's time.
+// htmx:load may name the partial more than once (its own swap, then an ancestor's load): a
+// second TimeView on the same root would double every listener, and Play would play and pause.
 let current = null;
 document.addEventListener("htmx:load", (event) => {
   const root = event.detail.elt.querySelector?.("[data-testid=timeview]")
     ?? (event.detail.elt.matches?.("[data-testid=timeview]") ? event.detail.elt : null);
-  if (root) current = new TimeView(root);
+  if (root && current?.root !== root) current = new TimeView(root);
 });
 
 document.addEventListener("click", (event) => {

@@ -92,8 +92,9 @@ def _number(data: dict | None, key: str) -> float | None:
 
 def lanes(events: Sequence[Event]) -> dict[str, Any] | None:
     """The time view's lanes in ms from the recording's start (`t0`, on the events' clock):
-    VAD speech, responses (created to done), output audio (started to stopped or cleared) and
-    errors; an end of None runs to the recording's end. None without a recording start."""
+    VAD speech, responses (created to done), output audio (started to stopped or cleared),
+    errors, tool calls and the transcript of both sides; an end of None runs to the recording's
+    end. None without a recording start."""
     times = call_times(events)
     if times is None:
         return None
@@ -120,7 +121,107 @@ def lanes(events: Sequence[Event]) -> dict[str, Any] | None:
             for e in sorted_events(events)
             if e.category == "error"
         ],
+        "tools": tool_calls(events, t0),
+        "transcript": transcript(events, times, origin),
     }
+
+
+def tool_calls(events: Sequence[Event], t0: float) -> list[dict[str, Any]]:
+    """Each function call, in ms from t0: from the first server event naming its call_id
+    (output_item.added or the arguments' delta/done) to the client's function_call_output
+    for it, labelled with the function's name; a call never answered has no end and is an
+    error."""
+    calls: dict[str, dict[str, Any]] = {}
+    for event in sorted_events(events):
+        called, answered = _called(event), _answered(event)
+        if called is not None:
+            call = calls.setdefault(called[0], _call(time_of(event) - t0, called[0]))
+            call["label"] = called[1] or call["label"]
+        elif answered in calls and calls[answered]["end_ms"] is None:
+            calls[answered]["end_ms"] = time_of(event) - t0
+            calls[answered]["error"] = False
+    return list(calls.values())
+
+
+_CALL_ARGUMENTS = (
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+)
+_CALL_ITEM = "response.output_item.added"
+_OUTPUT = "function_call_output"
+
+
+def _called(event: Event) -> tuple[str, str | None] | None:
+    """(call_id, function name if given) of a server event of a function call, or None."""
+    name = ga_name(event)
+    if event.direction != "server" or name not in (*_CALL_ARGUMENTS, _CALL_ITEM):
+        return None
+    item = dig(event.data, "item") if name == _CALL_ITEM else event.data
+    if name == _CALL_ITEM and dig(item, "type") != "function_call":
+        return None
+    call_id = dig(item, "call_id")
+    return (call_id, _text(item, "name")) if isinstance(call_id, str) else None
+
+
+def _answered(event: Event) -> str | None:
+    """The call_id a client's conversation.item.create answers with a function_call_output."""
+    if event.direction != "client" or ga_name(event) != "conversation.item.create":
+        return None
+    item = dig(event.data, "item")
+    call_id = dig(item, "call_id") if dig(item, "type") == _OUTPUT else None
+    return call_id if isinstance(call_id, str) else None
+
+
+def _call(start: float, call_id: str) -> dict[str, Any]:
+    """A tool call's lane item before its answer: no end yet, an error until answered."""
+    return {"start_ms": start, "end_ms": None, "label": call_id, "call_id": call_id, "error": True}
+
+
+def transcript(events: Sequence[Event], times: CallTimes, origin: float) -> list[dict[str, Any]]:
+    """Both sides' words, in ms from the recording's start: the user's completed input
+    transcription at its item's VAD speech (audio_start_ms..audio_end_ms, moved by `origin`)
+    where VAD named the item, else at the transcript's arrival; the model's audio transcript
+    at its response's output audio, else at its arrival (an end of None: to the end)."""
+    t0 = times.t0
+    speech: dict[str, list[float | None]] = {}
+    played = {p.response_id: p for p in times.playback if p.response_id}
+    found: list[dict[str, Any]] = []
+    for event in sorted_events(events):
+        name, at = ga_name(event), time_of(event) - t0
+        if name == "input_audio_buffer.speech_started" and event.item_id:
+            speech[event.item_id] = [_shifted(event.data, "audio_start_ms", origin), None]
+        elif name == "input_audio_buffer.speech_stopped" and event.item_id in speech:
+            speech[event.item_id][1] = _shifted(event.data, "audio_end_ms", origin)
+        elif name == "conversation.item.input_audio_transcription.completed":
+            start, end = speech.get(event.item_id or "", [None, None])
+            found.append(_words("user", _text(event.data, "transcript"), start, end, at))
+        elif name == "response.output_audio_transcript.done":
+            playback = played.get(event.response_id or "")
+            start = None if playback is None else playback.started - t0
+            end = None if playback is None or playback.ended is None else playback.ended - t0
+            found.append(_words("model", _text(event.data, "transcript"), start, end, at))
+    return [item for item in found if item["label"]]
+
+
+def _words(
+    side: str, text: str | None, start: float | None, end: float | None, at: float
+) -> dict[str, Any]:
+    """A transcript lane item: at start..end where known, else a moment at `at`."""
+    if start is None:
+        start, end = at, at
+    return {"start_ms": start, "end_ms": end, "label": text, "side": side}
+
+
+def _shifted(data: dict | None, key: str, origin: float) -> float | None:
+    """A VAD ms field moved onto the recording's ms, or None."""
+    value = _number(data, key)
+    return None if value is None else value + origin
+
+
+def _text(data: Any, key: str) -> str | None:
+    """A non-empty string field of an event's data, or None."""
+    value = dig(data, key)
+    return value if isinstance(value, str) and value else None
 
 
 # ---------------------------------------------------------------- as JSON

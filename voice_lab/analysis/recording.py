@@ -221,6 +221,14 @@ class Peaks:
         high = np.pad(self.high, pad, mode="edge").reshape(-1, factor, 2)
         return Peaks(self.rate, self.size * factor, low.min(axis=1), high.max(axis=1))
 
+    def between(self, start_ms: float, end_ms: float) -> tuple[int, Peaks]:
+        """The bins that cover start_ms..end_ms (clipped to the peaks), and the first one's
+        index: a zoomed view's window, sliced without copying the level."""
+        ms_per_bin = self.size * 1000 / self.rate
+        first = min(len(self.low), max(0, math.floor(start_ms / ms_per_bin)))
+        last = min(len(self.low), max(first, math.ceil(end_ms / ms_per_bin)))
+        return first, Peaks(self.rate, self.size, self.low[first:last], self.high[first:last])
+
     def fitting(self, bins: int) -> Peaks:
         """The finest level of these peaks with at most `bins` bins (a view `bins` pixels wide)."""
         return self.coarser(math.ceil(len(self.low) / max(1, bins)))

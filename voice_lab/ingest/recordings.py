@@ -67,9 +67,18 @@ def media(store: Store, root: Path, session_id: str) -> Path | None:
     return target
 
 
-def peaks(store: Store, root: Path, session_id: str, bins: int | None = None) -> dict | None:
+def peaks(
+    store: Store,
+    root: Path,
+    session_id: str,
+    bins: int | None = None,
+    window: tuple[float, float] | None = None,
+) -> dict | None:
     """The recording's waveform for the time view: t0 on the events' clock, duration, bins a
-    second and each channel's min and max (int8), at most `bins` bins; None without one."""
+    second, whether none are finer, the first bin's start_ms and each channel's min and max
+    (int8), at most `bins`
+    bins, of the whole call or of `window` (start_ms, end_ms) only, sliced from the finest
+    level; None without a recording."""
     path = media(store, root, session_id)
     if path is None:
         return None
@@ -85,12 +94,18 @@ def peaks(store: Store, root: Path, session_id: str, bins: int | None = None) ->
     with np.load(cached) as saved:
         rate, size = (int(v) for v in saved["shape"])
         level = Peaks(rate, size, saved["low"], saved["high"])
+    start_ms = 0.0
+    if window is not None:
+        first, level = level.between(*window)
+        start_ms = first * level.size * 1000 / level.rate
     if bins:
         level = level.fitting(bins)
     return {
         "t0": _t0(store, session_id),
         "duration_ms": recording.probe(path).duration_ms,
         "per_second": level.per_second,
+        "finest": level.size == size,  # no finer peaks to ask for
+        "start_ms": start_ms,
         "channels": {
             name: {"min": level.low[:, i].tolist(), "max": level.high[:, i].tolist()}
             for i, name in enumerate(("user", "model"))

@@ -3,6 +3,7 @@ time view that plays it against the events."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import NoReturn
 
@@ -51,15 +52,45 @@ def recording(session_id: str):
 
 @bp.get("/sessions/<session_id>/recording/peaks")
 def peaks(session_id: str):
-    """The recording's peaks as JSON: t0, duration_ms, per_second and each channel's min and
-    max; `bins=N` gives the finest level with at most N bins (a view N pixels wide)."""
-    bins = request.args.get("bins", type=int)
-    if bins is not None and bins < 1:
-        abort(400, description=f"bins must be a whole number from 1 (got {request.args['bins']})")
-    found = recordings.peaks(get_store(), cache_root(), session_id, bins)
+    """The recording's peaks as JSON: t0, duration_ms, per_second, finest, start_ms and each
+    channel's min and max; `bins=N` gives the finest level with at most N bins (a view N
+    pixels wide), and `start_ms` with `end_ms` (and bins) only that window of the call."""
+    bins = _bins(request.args.get("bins"))
+    window = _window(request.args.get("start_ms"), request.args.get("end_ms"))
+    if window is not None and bins is None:
+        abort(400, description="a window (start_ms, end_ms) needs bins=N: the view's width in px")
+    found = recordings.peaks(get_store(), cache_root(), session_id, bins, window)
     if found is None:
         _no_recording(session_id)
     return jsonify(found)
+
+
+def _bins(raw: str | None) -> int | None:
+    """The bins parameter: a whole number from 1 (up to 9 digits), or None when absent (else a
+    400)."""
+    if raw is None:
+        return None
+    # ASCII digits, and few: int() refuses "²" and texts of thousands of digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
+        abort(400, description=f"bins must be a whole number from 1 (got {raw[:40]!r})")
+    return int(raw)
+
+
+def _window(start: str | None, end: str | None) -> tuple[float, float] | None:
+    """The start_ms and end_ms parameters: both or neither, ms from the recording's start
+    with 0 <= start_ms < end_ms (else a 400)."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        abort(400, description="give start_ms and end_ms together (ms from the recording's start)")
+    got = f"(got {start[:40]!r}, {end[:40]!r})"
+    try:
+        window = float(start), float(end)
+    except ValueError:
+        abort(400, description=f"start_ms and end_ms must be numbers {got}")
+    if not (math.isfinite(window[1]) and 0 <= window[0] < window[1]):
+        abort(400, description=f"need 0 <= start_ms < end_ms {got}")
+    return window
 
 
 @bp.get("/sessions/<session_id>/timeview")
