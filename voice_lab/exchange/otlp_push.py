@@ -24,6 +24,7 @@ from ..storage import open_store
 from .otlp import readable_spans
 
 TRACES_PATH = "/v1/traces"
+SEND_EVERY_MS = 1000  # the processor's batching delay: a response shows up within a second
 REMEMBERED = 4096  # responses remembered as pushed, so a batch the browser resends is not
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ class LivePush:
 
     def __init__(self, app: Flask, endpoint: str):
         self.app = app
-        self.processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint)))
+        self.processor = BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=traces_url(endpoint)), schedule_delay_millis=SEND_EVERY_MS
+        )
         self._queue: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
         self._pushed: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="voice-lab-otlp", daemon=True)
