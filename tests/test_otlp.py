@@ -23,7 +23,7 @@ from tests.rtc_client import RtcClient
 from tests.test_emulator_call import mint, run
 from tests.waiting import until
 from voice_lab import create_app
-from voice_lab.analysis.spans import session_spans
+from voice_lab.analysis.spans import response_spans, session_spans
 from voice_lab.config import ConfigError
 from voice_lab.exchange.otlp import from_otlp_json, span_id, trace_id
 from voice_lab.protocol.record import from_row
@@ -105,6 +105,22 @@ def test_errors_are_span_events_and_mark_the_span(store):
     assert root.error and root.error.startswith("Error committing input audio buffer")
     assert [e.name for e in root.events] == ["exception", "voice_lab.check.failed"]
     assert root.events[1].attributes["voice_lab.check.name"] == "no errors"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [eventlogs.function_call_log, eventlogs.failed_response_log, eventlogs.barge_in_log],
+)
+@pytest.mark.parametrize("ga", [True, False])
+def test_a_pushed_response_is_the_span_the_export_has(build, ga):
+    """The live push's span of a response (built alone) equals the export's, errors and all."""
+    log = build(ga)
+    session = {"id": "s1", "provider": "azure-preview", "model": "gpt-realtime"}
+    everything = {span.key: span for span in session_spans(session, log.events)}
+    for rid in log.responses:
+        assert response_spans(session, log.events, rid) == [everything[f"response:{rid}"]]
+    if build is eventlogs.failed_response_log:
+        assert everything[f"response:{log.responses[0]}"].error
 
 
 def test_the_export_reads_back_with_protobufs_parser(app, client, runner):

@@ -108,10 +108,16 @@ def session_spans(session: Mapping[str, Any], events: Sequence[Event]) -> list[S
 def response_spans(
     session: Mapping[str, Any], events: Sequence[Event], response_id: str
 ) -> list[Span]:
-    """The span of one response, as the live push sends it once the response is done."""
-    return [
-        span for span in session_spans(session, events) if span.key == f"response:{response_id}"
-    ]
+    """The span of one response with its errors, as session_spans has it, for the live push:
+    built without the turns, tools and checks, since it runs once per response."""
+    ordered = sorted_events(events)
+    span = _response_spans(ordered, provider_attributes(session, ordered)).get(
+        f"response:{response_id}"
+    )
+    if span is None:
+        return []
+    _attach_errors([e for e in ordered if e.response_id == response_id], span, {})
+    return [span]
 
 
 def _turn_spans(ordered: Sequence[Event]) -> dict[str, Span]:
