@@ -107,6 +107,22 @@ def test_errors_are_span_events_and_mark_the_span(store):
     assert root.events[1].attributes["voice_lab.check.name"] == "no errors"
 
 
+def test_a_response_cut_off_before_its_done_ends_at_its_last_event(store):
+    """A log that stops mid-reply: the response spans what it did, the root says it never
+    finished."""
+    log = eventlogs.voice_turn_log()
+    cut = next(e.seq for e in log.events if e.type == "response.done")
+    log.events = [e for e in log.events if e.seq < cut]
+    spans = stored_spans(store, log, provider="openai")
+    (rid,) = log.responses
+    response = spans[f"response:{rid}"]
+    last = max(e.t for e in log.events if e.response_id == rid and e.direction == "server")
+    assert (response.start - eventlogs.T0, response.end) == (2300, last)
+    assert "gen_ai.usage.input_tokens" not in response.attributes
+    checks = [e.attributes["voice_lab.check.name"] for e in spans["session"].events]
+    assert checks == ["responses finish"]
+
+
 @pytest.mark.parametrize(
     "build",
     [eventlogs.function_call_log, eventlogs.failed_response_log, eventlogs.barge_in_log],
@@ -256,9 +272,17 @@ async def tool_call(session: dict) -> RecordedCall:
     return call
 
 
-def test_a_mirrored_call_pushes_its_responses_live(receiver, live_server):
+def test_a_mirrored_call_pushes_its_responses_live(receiver, app, live_server):
     """A real emulator call mirrored over /ws/mirror: each response.done stored reaches the
     receiver as a span of the session's trace, with its usage; nothing waits for it."""
+    try:
+        pushed_and_exported(receiver, live_server)
+    finally:
+        app.extensions["voice_lab_otlp"].shutdown()
+
+
+def pushed_and_exported(receiver: Receiver, live_server) -> None:
+    """The call, its mirror, what the receiver got and what the export has."""
     session = mint(live_server)
     call = run(tool_call(session))
     mirror = websocket.create_connection(

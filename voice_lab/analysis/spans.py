@@ -144,9 +144,11 @@ def _turn_spans(ordered: Sequence[Event]) -> dict[str, Span]:
 
 
 def _response_spans(ordered: Sequence[Event], common: Attributes) -> dict[str, Span]:
-    """A span per response, response.created to response.done, with usage and latency."""
+    """A span per response, response.created to response.done (to its last event when it
+    never got one), with usage and latency."""
     turns = response_turns(ordered)
     spans: dict[str, Span] = {}
+    done: set[str] = set()
     for event in ordered:
         rid, name = event.response_id, ga_name(event)
         if not rid or event.direction != "server":
@@ -163,12 +165,16 @@ def _response_spans(ordered: Sequence[Event], common: Attributes) -> dict[str, S
                 attributes["voice_lab.turn.item_id"] = str(turns[rid])
             label = f"chat {model}" if model else "chat"
             spans[key] = Span(key, "session", label, time_of(event), time_of(event), attributes)
-        elif key in spans and name == "response.done":
+        elif key in spans and key not in done:
             spans[key].end = time_of(event)
-            spans[key].attributes.update(_done_attributes(event))
+            if name == "response.done":
+                done.add(key)  # what comes after (the audio playing out) is not the response's
+                spans[key].attributes.update(_done_attributes(event))
     for latency in latencies(ordered):
         span = spans.get(f"response:{latency.response_id}")
-        firsts = [ms for ms in (latency.to_first_text_ms, latency.to_first_audio_ms) if ms]
+        firsts = [
+            ms for ms in (latency.to_first_text_ms, latency.to_first_audio_ms) if ms is not None
+        ]
         if span is not None and firsts:
             span.attributes["gen_ai.response.time_to_first_chunk"] = min(firsts) / 1000
             span.attributes["voice_lab.latency.anchor"] = str(latency.anchor)
