@@ -11,6 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from voice_lab.exchange.otlp import from_otlp_json, span_id, trace_id
 from voice_lab.testing import BrowserLauncher, CapturedSession, hold_call
 
 pytestmark = pytest.mark.e2e
@@ -174,6 +175,33 @@ def test_the_export_has_every_event_and_no_key_and_imports_the_same(call, tmp_pa
     expect(page.get_by_test_id("panel-checks")).to_be_visible()
     assert row_seqs(page) == grouped
     assert page.get_by_test_id("panel-transcript").inner_text() == transcript
+
+
+def test_export_otlp_downloads_the_calls_trace(call, tmp_path):
+    """The Export OTLP button: one trace of the spoken call, its turn and response spans under
+    the session's root, the response with the model's usage."""
+    page = open_session(call)
+    with page.expect_download() as download:
+        page.get_by_test_id("export-otlp").click()
+    path = tmp_path / "trace.otlp.jsonl"
+    download.value.save_as(path)
+    spans = [
+        span
+        for line in path.read_text().splitlines()
+        for resource in from_otlp_json(line).resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    assert {int.from_bytes(span.trace_id) for span in spans} == {trace_id(call.session_id)}
+    root = span_id(call.session_id, "session")
+    assert [int.from_bytes(s.span_id) for s in spans if not s.parent_span_id] == [root]
+    names = {span.name for span in spans}
+    assert "user turn" in names and any(name.startswith("chat") for name in names)
+    response = next(span for span in spans if span.name.startswith("chat"))
+    attributes = {a.key: a.value for a in response.attributes}
+    assert attributes["gen_ai.operation.name"].string_value == "chat"
+    assert attributes["gen_ai.usage.output_tokens"].int_value > 0
+    assert attributes["gen_ai.response.time_to_first_chunk"].double_value > 0
 
 
 def test_the_captured_session_passes_the_protocol_checks(call):

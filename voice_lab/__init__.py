@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store.init_app(app)
 
     from . import cli
+    from .exchange import otlp_push
     from .ingest import broker
     from .web import api, call, filters, mirror_socket, recording, security, session, sessions
 
@@ -64,6 +65,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     filters.init_app(app)
     mirror_socket.init_app(app)
     cli.init_app(app)
+    otlp_push.init_app(app)
     if app.config["VOICE_LAB_EMULATOR"]:
         from . import emulator
 

@@ -15,8 +15,10 @@ from .config import configured_providers, mask
 from .emulator import ears, voice
 from .exchange.bundle import bundle_chunks, read_import
 from .exchange.export import export_chunks
+from .exchange.otlp import otlp_lines
 from .exchange.reader import ImportRefused
 from .ingest import panel_state
+from .protocol.record import from_row
 from .storage import open_store
 
 # What to do about each kind of failure, keyed by the service's status.
@@ -124,14 +126,29 @@ def _ms(started: float) -> int:
     help="Write here instead of standard output.",
 )
 @click.option("--bundle", is_flag=True, help="Write a ZIP of the JSON export and the recording.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["json", "otlp"]),
+    default="json",
+    help="json: Voice Lab's format; otlp: OpenTelemetry traces, OTLP JSON Lines.",
+)
 @with_appcontext
-def export_command(session_id: str, output, bundle: bool) -> None:
-    """Write a session's events in Voice Lab's JSON format, or with --bundle its bundle."""
+def export_command(session_id: str, output, bundle: bool, format_: str) -> None:
+    """Write a session's events in Voice Lab's JSON format, with --bundle its bundle, or with
+    --format otlp its traces."""
+    if bundle and format_ == "otlp":
+        raise click.UsageError("--bundle is a Voice Lab export: leave out --format otlp")
     store = open_store()
     try:
         session = store.get_session(session_id)
         if session is None:
             raise click.ClickException(f"no session {session_id!r} (see the list at /)")
+        if format_ == "otlp":
+            events = [from_row(row) for row in store.iter_events(session_id)]
+            for line in otlp_lines(session, events):
+                output.write(line.encode())
+            return
         rows = store.export_rows(session_id)
         if bundle:
             for piece in bundle_chunks(session, rows, store.audio_chunks(session_id)):

@@ -59,6 +59,7 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_RECORDING": "on",
     "VOICE_LAB_ASR": "on",
     "VOICE_LAB_ASR_MODEL": None,
+    "VOICE_LAB_OTLP_ENDPOINT": None,
 }
 MIN_TOKEN_LENGTH = 16
 # The mirror sockets' limits (see web/sockets.py) and what one of their units means.
@@ -102,6 +103,9 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     )
     cfg["VOICE_LAB_WEBRTC_URL"] = _base_url(
         "VOICE_LAB_WEBRTC_URL", values["VOICE_LAB_WEBRTC_URL"], "https://HOST/v1/realtime/calls"
+    )
+    cfg["VOICE_LAB_OTLP_ENDPOINT"] = _base_url(
+        "VOICE_LAB_OTLP_ENDPOINT", values["VOICE_LAB_OTLP_ENDPOINT"], "http://localhost:4318"
     )
     cfg["VOICE_LAB_PORT"] = _port(values["VOICE_LAB_PORT"])
     cfg["VOICE_LAB_REQUEST_TIMEOUT"] = _seconds(

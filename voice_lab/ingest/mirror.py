@@ -50,10 +50,17 @@ class Mirror:
     """
 
     def __init__(
-        self, store: Store, on_stored: Callable[[], None] = lambda: None, recording: bool = True
+        self,
+        store: Store,
+        on_stored: Callable[[], None] = lambda: None,
+        recording: bool = True,
+        on_response_done: Callable[[str, str], None] | None = None,
     ):
         self.store = store
         self.on_stored = on_stored  # tells the dashboard's live tails to look
+        # Told (session id, response id) of each response.done stored: the live OTLP push,
+        # which only queues them, so the ack waits for nothing.
+        self.on_response_done = on_response_done
         self.recording = recording  # whether audio frames are stored (VOICE_LAB_RECORDING)
         self.session_id: str | None = None
         self._owed: deque[dict[str, Any] | Queued] = deque()
@@ -196,6 +203,10 @@ class Mirror:
         except StorageError as exc:
             return refusal(exc, queued.session_id, "batch").frame()
         self.on_stored()
+        if self.on_response_done is not None:
+            for event in queued.events:
+                if event.type == "response.done" and event.response_id:
+                    self.on_response_done(queued.session_id, event.response_id)
         self._unfolded.append((queued, stored))
         return {"op": "ack", "upto": stored.contiguous}
 

@@ -77,6 +77,7 @@ def _serve(ws, metered: Metered, idle: float) -> None:
         store,
         current_app.extensions["voice_lab_broker"].publish,
         recording=current_app.config["VOICE_LAB_RECORDING"],
+        on_response_done=_live_push(),
     )
     try:
         while True:
@@ -99,6 +100,12 @@ def _serve(ws, metered: Metered, idle: float) -> None:
             mirror.close()
         finally:
             store.close()
+
+
+def _live_push():
+    """What the mirror tells of each finished response: the live OTLP push, when it is on."""
+    push = current_app.extensions.get("voice_lab_otlp")
+    return push.response_done if push is not None else None
 
 
 SOCKET_DONE = "voice_lab.websocket_done"

@@ -16,6 +16,7 @@ from ..analysis import timeline, tools
 from ..analysis.recording import RecordingError
 from ..exchange.bundle import bundle_chunks
 from ..exchange.export import export_chunks
+from ..exchange.otlp import otlp_lines
 from ..ingest import panel_state, recordings
 from ..protocol.codec import loads, storable
 from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
@@ -246,6 +247,16 @@ def export_bundle(session_id: str):
         )
     )
     return _download(chunks, "application/zip", f"voice-lab-{session_id}.zip")
+
+
+@bp.get("/sessions/<session_id>/export.otlp.jsonl")
+def export_otlp(session_id: str):
+    """The session's traces as a download in the OTLP JSON file format (see exchange/otlp.py)."""
+    session = _session_or_404(session_id)
+    chunks = _streamed(
+        lambda store: otlp_lines(session, [from_row(row) for row in store.iter_events(session_id)])
+    )
+    return _download(chunks, "application/x-ndjson", f"voice-lab-{session_id}.otlp.jsonl")
 
 
 def _streamed(produce: Callable[[Store], Iterator[T]]) -> Iterator[T]:
