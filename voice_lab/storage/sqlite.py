@@ -9,7 +9,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from ..analysis.review import missing_seqs
 from .errors import Unavailable
 from .migrations import MIGRATIONS
+from .query import EventQuery, escape_like
 from .rows import (
     EXPORT_COLUMNS,
     SESSION_FIELDS,
@@ -351,41 +351,6 @@ class Store:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class EventQuery:
-    """Which events of a session to list: every field narrows, empty ones don't."""
-
-    categories: tuple[str, ...] = ()
-    directions: tuple[str, ...] = ()
-    type: str = ""  # exact, or a prefix ending in *
-    text: str = ""  # anywhere in the payload
-
-    def page(self, session_id: str, columns: str = "*") -> tuple[str, list[Any]]:
-        """A page of the matching events after a seq: the SELECT (its last two parameters, the
-        seq and how many, are the caller's) and its parameters."""
-        where, params = self.where(session_id)
-        sql = f"SELECT {columns} FROM events WHERE {where} AND seq > ? ORDER BY seq LIMIT ?"
-        return sql, params
-
-    def where(self, session_id: str) -> tuple[str, list[Any]]:
-        """The WHERE clause and its parameters."""
-        clauses, params = ["session_id = ?"], [session_id]
-        for column, values in (("category", self.categories), ("direction", self.directions)):
-            if values:
-                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
-                params.extend(values)
-        if self.type.endswith("*"):
-            clauses.append("type LIKE ? ESCAPE '\\'")
-            params.append(escape_like(self.type[:-1]) + "%")
-        elif self.type:
-            clauses.append("type = ?")
-            params.append(self.type)
-        if self.text:
-            clauses.append("payload LIKE ? ESCAPE '\\'")
-            params.append(f"%{escape_like(self.text)}%")
-        return " AND ".join(clauses), params
-
-
 def _insert_session(
     db: sqlite3.Connection, fields: dict[str, Any], write_hash: str | None = None
 ) -> str:
@@ -425,8 +390,3 @@ def _contiguous(
         (session_id,),
     ).fetchone()[0]
     return gap or 0
-
-
-def escape_like(text: str) -> str:
-    """Escape LIKE's wildcards so user text matches literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

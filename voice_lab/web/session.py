@@ -21,7 +21,8 @@ from ..protocol.codec import loads, storable
 from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
 from ..protocol.record import from_row
 from ..storage import database_path, get_store
-from ..storage.sqlite import EventQuery, Store
+from ..storage.query import EventQuery
+from ..storage.sqlite import Store
 from . import panels
 from .arguments import Filters, add_converter, seq_arg
 from .filters import session_status
