@@ -13,10 +13,12 @@ from voice_lab.config import ConfigError
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import migrations
 from voice_lab.storage.errors import Conflict, SessionGone, StorageError, Unavailable
-from voice_lab.storage.migrations import MIGRATIONS, NAMES
+from voice_lab.storage.migrations import NAMES
 from voice_lab.storage.rows import AudioChunk, EventRow
 from voice_lab.storage.sqlite import Store
 from voice_lab.storage.writer import Writer
+
+MIGRATIONS = migrations.scripts("sqlite")
 
 
 def row(seq: int, category: str = "response") -> EventRow:
@@ -273,7 +275,7 @@ def test_a_database_the_old_layout_made_opens_unchanged(tmp_path):
 
 def test_migrations_are_named_in_the_order_they_run():
     assert [int(name.split("_")[0]) for name in NAMES] == list(range(1, len(NAMES) + 1))
-    files = resources.files(migrations).iterdir()
+    files = resources.files(migrations).joinpath("sqlite").iterdir()
     assert sorted(f.name for f in files if f.name.endswith(".sql")) == [f"{n}.sql" for n in NAMES]
 
 

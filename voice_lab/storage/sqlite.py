@@ -15,7 +15,7 @@ from typing import Any
 
 from ..analysis.review import missing_seqs
 from .errors import Unavailable
-from .migrations import MIGRATIONS
+from .migrations import NAMES, scripts
 from .query import EventQuery, escape_like
 from .rows import (
     EXPORT_COLUMNS,
@@ -58,9 +58,9 @@ class Store:
         """Bring the schema up to date; returns the version it is at."""
         self.db.execute("PRAGMA journal_mode = WAL")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number, script in enumerate(scripts("sqlite")[version:], start=version + 1):
             self.db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-        return len(MIGRATIONS)
+        return len(NAMES)
 
     @contextmanager
     def transaction(self, wait: bool = True) -> Iterator[sqlite3.Connection]:
