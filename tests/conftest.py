@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from voice_lab import create_app
-from voice_lab.storage.sqlite import Store
+from voice_lab.storage.sqlite import SQLiteStore
 from voice_lab.testing import LiveServer
 
 
@@ -50,9 +50,9 @@ def azure_stub(settings, httpserver):
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[Store]:
+def store(tmp_path) -> Iterator[SQLiteStore]:
     """A migrated Store on a database of its own."""
-    store = Store(tmp_path / "store.sqlite3")
+    store = SQLiteStore(tmp_path / "store.sqlite3")
     store.migrate()
     yield store
     store.close()

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from flask import Flask
 
 from voice_lab.storage import open_store
-from voice_lab.storage.sqlite import Store
+from voice_lab.storage.base import Store
 
 
 @contextmanager

@@ -15,8 +15,7 @@ from voice_lab.storage import migrations
 from voice_lab.storage.errors import Conflict, SessionGone, StorageError, Unavailable
 from voice_lab.storage.migrations import NAMES
 from voice_lab.storage.rows import AudioChunk, EventRow
-from voice_lab.storage.sqlite import Store
-from voice_lab.storage.writer import Writer
+from voice_lab.storage.sqlite import SQLiteStore, SQLiteWriter
 
 MIGRATIONS = migrations.scripts("sqlite")
 
@@ -30,7 +29,7 @@ def test_migrate_sets_wal_and_version_once(store):
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert store.migrate() == len(MIGRATIONS)
     autocheckpoint = store.writer.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-    assert autocheckpoint == Writer.WAL_PAGES
+    assert autocheckpoint == SQLiteWriter.WAL_PAGES
 
 
 def test_batches_are_stored_once(store):
@@ -102,7 +101,7 @@ def test_counts_follow_inserts_resends_and_old_databases(tmp_path):
     )
     old.commit()
     old.close()
-    store = Store(path)
+    store = SQLiteStore(path)
     store.migrate()
     assert store.category_counts("s") == {"error": 1, "unknown": 1}
     store.insert_events("s", [row(2), row(3), row(4, "error"), row(4)])
@@ -146,7 +145,9 @@ def test_a_batch_larger_than_a_statement_takes_goes_in_whole(store):
 def test_a_batch_above_what_another_process_stored_is_refused_once(store):
     sid = store.create_session(provider="emulator")
     assert store.insert_events(sid, [row(1), row(2)]).contiguous == 2
-    other = Writer(store.path)  # another process's writer: this one still thinks seq 2 is the top
+    other = SQLiteWriter(
+        store.path
+    )  # another process's writer: this one still thinks seq 2 is the top
     try:
         assert other.insert(sid, [row(3)]).contiguous == 3
     finally:
@@ -199,7 +200,7 @@ def test_sessions_from_before_write_secrets_take_no_mirror(tmp_path):
     old.execute("INSERT INTO sessions (id, created_at, provider) VALUES ('s', 0, 'x')")
     old.commit()
     old.close()
-    store = Store(path)
+    store = SQLiteStore(path)
     store.migrate()
     mirror = Mirror(store)
     reply = mirror.handle(json.dumps({"op": "hello", "session": "s", "secret": "vlw_guess"}))
@@ -228,7 +229,7 @@ def test_a_database_locked_past_the_wait_is_unavailable(store):
 
 def test_a_database_that_cannot_be_opened_is_unavailable(tmp_path):
     with pytest.raises(Unavailable, match="unable to open"):
-        Store(tmp_path / "no such folder" / "store.sqlite3")
+        SQLiteStore(tmp_path / "no such folder" / "store.sqlite3")
 
 
 def test_a_save_that_would_wait_for_another_write_is_unavailable(store):
@@ -264,7 +265,7 @@ def test_a_database_the_old_layout_made_opens_unchanged(tmp_path):
     old.commit()
     schema = old.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     old.close()
-    store = Store(path)
+    store = SQLiteStore(path)
     assert store.migrate() == len(NAMES) == 6
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == 6
     now = store.db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")
@@ -296,10 +297,10 @@ def test_nothing_outside_storage_imports_sqlite3():
 
 def test_the_database_setting_picks_the_backend(tmp_path):
     app = create_app({"VOICE_LAB_DATABASE": str(tmp_path / "picked.sqlite3"), "TESTING": True})
-    assert storage.backend(app) is Store
+    assert storage.backend(app) is SQLiteStore
     store = storage.open_store(app)
     try:
-        assert type(store) is Store and store.path == str(tmp_path / "picked.sqlite3")
+        assert type(store) is SQLiteStore and store.path == str(tmp_path / "picked.sqlite3")
     finally:
         store.close()
 

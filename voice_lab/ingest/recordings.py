@@ -27,8 +27,8 @@ from ..analysis.call_times import call_times, hearing_json, recording_start
 from ..analysis.heard import hear
 from ..analysis.recording import Peaks
 from ..protocol.record import from_row
+from ..storage.base import Store
 from ..storage.query import EventQuery
-from ..storage.sqlite import Store
 
 PEAKS_PER_SECOND = 100  # the finest level served: 10 ms a bin, what a 100 ms view needs
 

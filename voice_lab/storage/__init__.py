@@ -1,22 +1,25 @@
 """Storage: the Flask glue that opens the app's database with the backend its setting names.
-The SQLite backend is in sqlite.py, the rows every backend shares in rows.py, the migrations in
-migrations/, the errors every backend raises in errors.py."""
+The interface every caller uses is base.Store; the SQLite backend is in sqlite.py, the rows every
+backend shares in rows.py, the migrations in migrations/, the errors every backend raises in
+errors.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, current_app, g
 
 from ..config import ConfigError
-from .sqlite import Store
+from .base import Store
+from .sqlite import SQLiteStore
 
 # The backends by the scheme VOICE_LAB_DATABASE starts with ("NAME://..."); a file path, with no
-# scheme, is SQLite's. Each is a plain class, built with what the setting says.
-BACKENDS: dict[str, type[Store]] = {"": Store}
+# scheme, is SQLite's. Each is built with what the setting says.
+BACKENDS: dict[str, Callable[[str], Store]] = {"": SQLiteStore}
 
 
-def backend(app: Flask) -> type[Store]:
+def backend(app: Flask) -> Callable[[str], Store]:
     """The backend class the app's VOICE_LAB_DATABASE names, or ConfigError naming the fix."""
     setting = str(app.config.get("VOICE_LAB_DATABASE") or "")
     scheme = setting.split("://", 1)[0] if "://" in setting else ""
@@ -38,7 +41,7 @@ def database_path(app: Flask) -> Path:
 def open_store(app: Flask | None = None) -> Store:
     """A new Store on the app's database, for work outside a request (sockets, CLI)."""
     app = app or current_app
-    return backend(app)(database_path(app))
+    return backend(app)(str(database_path(app)))
 
 
 def get_store() -> Store:
@@ -59,7 +62,7 @@ def init_app(app: Flask) -> None:
     opened = backend(app)  # a setting no backend takes stops the start here
     path = database_path(app)
     path.parent.mkdir(parents=True, exist_ok=True)
-    store = opened(path)
+    store = opened(str(path))
     try:
         store.migrate()
     finally:

@@ -41,9 +41,13 @@ def storage_error(exc: sqlite3.Error) -> StorageError:
 
 
 def translating(cls: Class) -> Class:
-    """The class with each of its methods (and __init__) raising storage errors where sqlite3
-    raised: whatever a caller reaches the backend by, no sqlite3 exception gets out."""
-    for name, method in list(vars(cls).items()):
+    """The class with each of its methods (and __init__), its bases' too, raising storage
+    errors where sqlite3 raised: whatever a caller reaches the backend by, no sqlite3 exception
+    gets out."""
+    methods: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__[:-1]):  # the base class's shared queries too
+        methods.update(vars(klass))
+    for name, method in methods.items():
         if inspect.isfunction(method) and (name == "__init__" or not name.startswith("__")):
             setattr(cls, name, _translated(method))
     return cls

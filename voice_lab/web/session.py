@@ -20,9 +20,9 @@ from ..ingest import panel_state, recordings
 from ..protocol.codec import loads, storable
 from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
 from ..protocol.record import from_row
-from ..storage import database_path, get_store
+from ..storage import database_path, get_store, open_store
+from ..storage.base import Store
 from ..storage.query import EventQuery
-from ..storage.sqlite import Store
 from . import panels
 from .arguments import Filters, add_converter, seq_arg
 from .filters import session_status
@@ -248,11 +248,11 @@ def export_bundle(session_id: str):
 
 def _streamed(produce: Callable[[Store], Iterator[T]]) -> Iterator[T]:
     """What `produce` yields from a Store of its own: the stream outlives the request and its
-    connection (and the app context: the path is found before it ends)."""
-    path = database_path(current_app)
+    connection (and the app context: the app is taken before it ends)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def stream() -> Iterator[T]:
-        store = Store(path)
+        store = open_store(app)
         try:
             yield from produce(store)
         finally:
