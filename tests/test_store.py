@@ -307,8 +307,8 @@ def test_the_database_setting_picks_the_backend(tmp_path):
 
 def test_a_database_no_backend_takes_stops_the_start(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where a path read from the setting would have been made
-    with pytest.raises(ConfigError, match="VOICE_LAB_DATABASE: no storage backend for postgresql"):
-        create_app({"VOICE_LAB_DATABASE": "postgresql://db.example/voice_lab", "TESTING": True})
+    with pytest.raises(ConfigError, match="VOICE_LAB_DATABASE: no storage backend for mysql"):
+        create_app({"VOICE_LAB_DATABASE": "mysql://db.example/voice_lab", "TESTING": True})
     assert list(tmp_path.iterdir()) == []
 
 

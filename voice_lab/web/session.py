@@ -20,7 +20,7 @@ from ..ingest import panel_state, recordings
 from ..protocol.codec import loads, storable
 from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
 from ..protocol.record import from_row
-from ..storage import database_path, get_store, open_store
+from ..storage import database, get_store, open_store
 from ..storage.base import Store
 from ..storage.query import EventQuery
 from . import panels
@@ -204,7 +204,7 @@ _rendered_panels = _Recent(32)
 
 def store_key() -> str:
     """Which database this app uses (apps in one process may use different ones)."""
-    return str(database_path(current_app))
+    return database(current_app)
 
 
 @bp.get("/sessions/<session_id>/run/<seq:seq>")
