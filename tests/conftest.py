@@ -54,9 +54,9 @@ def database(backend, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(database) -> dict:
+def settings(database, tmp_path) -> dict:
     """The test app's raw settings (the environment is not read): edit before using `app`."""
-    return {"VOICE_LAB_DATABASE": database, "TESTING": True}
+    return {"VOICE_LAB_DATABASE": database, "VOICE_LAB_FILES": str(tmp_path), "TESTING": True}
 
 
 @pytest.fixture

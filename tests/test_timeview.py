@@ -16,6 +16,8 @@ from tests.recordings import (
 )
 from voice_lab.storage import open_store
 
+pytestmark = pytest.mark.backends()  # the app on each storage backend
+
 
 @pytest.fixture(scope="module")
 def chunks() -> list[bytes]:

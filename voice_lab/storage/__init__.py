@@ -55,15 +55,17 @@ def database(app: Flask) -> str:
 
 def database_path(app: Flask) -> Path:
     """Where the database lives: VOICE_LAB_DATABASE or instance/voice_lab.sqlite3. For a server
-    database, the path in the instance folder its local files (recordings' cache) are named
-    after: instance/postgres."""
+    database, the path its local files (the recordings' cache) are named after, in the folder
+    VOICE_LAB_FILES names or the instance folder: instance/postgresql."""
     setting = str(app.config.get("VOICE_LAB_DATABASE") or "")
     if not setting:
         return Path(app.instance_path) / "voice_lab.sqlite3"
     scheme = _scheme(setting)
     if scheme == "sqlite":
         return Path(setting.removeprefix(SQLITE_URL))
-    return Path(setting) if scheme == "" else Path(app.instance_path) / scheme
+    if scheme == "":
+        return Path(setting)
+    return Path(app.config.get("VOICE_LAB_FILES") or app.instance_path) / scheme
 
 
 def open_store(app: Flask | None = None) -> Store:

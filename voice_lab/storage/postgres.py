@@ -96,7 +96,7 @@ class _Pools:
             if pool is None:
                 pool = ConnectionPool(
                     url,
-                    min_size=1,
+                    min_size=0,  # none kept open for a database nobody reads
                     max_size=POOL_SIZE,
                     timeout=POOL_WAIT,
                     kwargs={"autocommit": True, "row_factory": rows_by_name},
