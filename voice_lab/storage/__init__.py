@@ -12,6 +12,7 @@ from flask import Flask, current_app, g
 
 from ..config import ConfigError
 from .base import Store
+from .errors import Unavailable
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore
 
@@ -91,9 +92,15 @@ def init_app(app: Flask) -> None:
     """Create or migrate the database and close each request's connection after it."""
     opened = backend(app)  # a setting no backend takes stops the start here
     database_path(app).parent.mkdir(parents=True, exist_ok=True)
-    store = opened(database(app))
     try:
-        store.migrate()
-    finally:
-        store.close()
+        store = opened(database(app))
+        try:
+            store.migrate()
+        finally:
+            store.close()
+    except Unavailable as exc:
+        raise ConfigError(
+            "VOICE_LAB_DATABASE",
+            f"cannot open the database: check the setting and that the database is up ({exc})",
+        ) from exc
     app.teardown_appcontext(_close_store)

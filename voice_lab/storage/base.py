@@ -49,6 +49,14 @@ class Store:
         """Bring the schema up to date; returns the version it is at."""
         raise NotImplementedError
 
+    def version(self) -> int:
+        """The migrations this database has run."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """The engine, its version and where the database is, with no password: for doctor."""
+        raise NotImplementedError
+
     def transaction(self, wait: bool = True) -> AbstractContextManager[Any]:
         """One write transaction, yielding its connection (or, without `wait`, Unavailable
         while another write is under way)."""

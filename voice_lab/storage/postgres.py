@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -118,6 +119,15 @@ class _Pools:
                 cls._open[url] = (pool, users - 1)
 
 
+def without_password(url: str) -> str:
+    """A database URL fit to print: its password, if any, masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 @lru_cache(maxsize=512)
 def placeholders(text: str) -> str:
     """A statement written with `?` placeholders in psycopg's `%s` (a literal % doubled)."""
@@ -166,6 +176,13 @@ class PostgresStore(Store):
         with self.pool.connection() as db:
             found = db.execute("SELECT to_regclass('schema_version')").fetchone()
             return (self._version(db) or 0) if found and found[0] else 0
+
+    def describe(self) -> str:
+        """The engine, its version and the URL with no password: for doctor."""
+        with self.pool.connection() as db:
+            row = db.execute("SHOW server_version").fetchone()
+        version = row[0].split()[0] if row else "(version unknown)"
+        return f"PostgreSQL {version} at {without_password(self.url)}"
 
     @staticmethod
     def _version(db: psycopg.Connection[Any]) -> int | None:

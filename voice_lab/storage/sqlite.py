@@ -61,6 +61,10 @@ class SQLiteStore(Store):
         """The migrations this database has run."""
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
+    def describe(self) -> str:
+        """The engine, its version and where the database is: for doctor."""
+        return f"SQLite {sqlite3.sqlite_version}, the file {self.path}"
+
     @contextmanager
     def transaction(self, wait: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once so concurrent writers queue instead of failing
