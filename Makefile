@@ -1,9 +1,11 @@
-# Two commands: `make run` serves Voice Lab, `make test` runs lint (ruff, mypy) and every test.
+# Two commands: `make run` serves Voice Lab, `make test` runs lint (ruff, mypy) and every test
+# (the PostgreSQL ones too when VOICE_LAB_TEST_POSTGRES names a server; `make test-pg` runs
+# those alone on a throwaway cluster).
 VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench
+.PHONY: run test test-pg lint format bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,9 @@ lint: $(STAMP)
 
 test: lint
 	$(VENV)/bin/pytest
+
+test-pg: $(STAMP)
+	.ci/postgres.sh $(VENV)/bin/pytest tests -k postgresql
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
