@@ -3,6 +3,7 @@ from a migrated template), and a test app's database reached through its own Sto
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ HOW_TO_RUN = (
     "run them with `make test-pg` (a throwaway cluster), or point VOICE_LAB_TEST_POSTGRES at "
     "a server (postgresql://USER@HOST/DB)"
 )
-TEMPLATE = "voice_lab_test_template"
+TEMPLATE = f"voice_lab_test_template_{os.getpid()}"  # runs sharing a server keep apart
 
 _numbers = count(1)
 _template_lock = threading.Lock()
@@ -52,12 +53,18 @@ def _template() -> None:
         with _admin() as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
             admin.execute(f"CREATE DATABASE {TEMPLATE}")
+        atexit.register(_drop, TEMPLATE)
         store = PostgresStore(on_database(POSTGRES, TEMPLATE))
         try:
             store.migrate()
         finally:
             store.close()
         _template_made.append(True)
+
+
+def _drop(name: str) -> None:
+    with _admin() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def postgres_wanted() -> bool:
@@ -89,8 +96,7 @@ def fresh_database(backend: str, folder: Path, migrated: bool = True) -> Iterato
     try:
         yield on_database(url, name)
     finally:
-        with _admin() as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _drop(name)
 
 
 def store_on(database: str) -> Store:
