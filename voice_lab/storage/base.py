@@ -7,13 +7,13 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
 
 from ..analysis.review import missing_seqs
 from ..protocol.record import Columns
 from .query import EventQuery, escape_like
+from .recordings import Recordings
 from .rows import (
     EXPORT_COLUMNS,
     SESSION_FIELDS,
@@ -26,55 +26,16 @@ from .rows import (
     redacted_fields,
     secret_hash,
 )
-from .writer import Batch, Writer
+from .writer import Batch
 
 # A session row as Voice Lab shows, serves and exports it: every field but the write secret's hash.
 SESSION_COLUMNS = ", ".join(SESSION_FIELDS)
 
 
-class Store:
+class Store(Recordings):
     """Sessions, their events, panel state and recordings: every query Voice Lab makes. A
-    backend (sqlite.py, postgres.py) gives it `db` (its reading connection), a writer, a
-    transaction and its dialect's migrations; its methods raise the storage errors (errors.py),
-    never a driver's."""
-
-    db: Any  # the reading connection: execute(sql, params) -> a cursor of rows by name or index
-    writer: Writer
-
-    def close(self) -> None:
-        """Give the connections back."""
-        raise NotImplementedError
-
-    def migrate(self) -> int:
-        """Bring the schema up to date; returns the version it is at."""
-        raise NotImplementedError
-
-    def version(self) -> int:
-        """The migrations this database has run."""
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """The engine, its version and where the database is, with no password: for doctor."""
-        raise NotImplementedError
-
-    def transaction(self, wait: bool = True) -> AbstractContextManager[Any]:
-        """One write transaction, yielding its connection (or, without `wait`, Unavailable
-        while another write is under way)."""
-        raise NotImplementedError
-
-    def sql(self, text: str) -> str:
-        """A statement written with `?` placeholders in the driver's own style."""
-        return text
-
-    def _tuples(self, sql: str, params: Sequence[Any]) -> list[tuple]:
-        """The rows of a read as plain tuples (cheaper than rows by name, for exports)."""
-        raise NotImplementedError
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.db.execute(self.sql(sql), params).fetchone()
-
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self.db.execute(self.sql(sql), params).fetchall()
+    backend (sqlite.py, postgres.py) gives it what backend.Backend asks for; its methods raise
+    the storage errors (errors.py), never a driver's."""
 
     # Sessions
 
@@ -294,83 +255,3 @@ class Store:
         while rows := self._tuples(sql, (*params, after, batch)):
             yield from rows
             after = rows[-1][0]
-
-    # Recordings
-
-    def insert_chunks(self, session_id: str, chunks: Sequence[AudioChunk]) -> int:
-        """Store a recording's chunks in one transaction, each (session, seq) once; returns the
-        highest n such that chunks 1..n are all stored: the page resends after it."""
-        with self.transaction() as db:
-            self._insert_chunks(db, session_id, chunks)
-            return self._audio_contiguous(db, session_id)
-
-    def audio_contiguous(self, session_id: str) -> int:
-        """insert_chunks' resume point without storing anything: what a welcome says."""
-        return self._audio_contiguous(self.db, session_id)
-
-    def _audio_contiguous(self, db: Any, session_id: str) -> int:
-        count, top = db.execute(
-            self.sql(
-                "SELECT count(*), coalesce(max(seq), 0) FROM recording_chunks WHERE session_id = ?"
-            ),
-            (session_id,),
-        ).fetchone()
-        return self._contiguous(db, "recording_chunks", session_id, count, top)
-
-    def recording_chunks(self, session_id: str, batch: int = 64) -> Iterator[bytes]:
-        """A session's recording, chunk by chunk in seq order, in pages so memory stays flat."""
-        return (chunk.data for chunk in self.audio_chunks(session_id, batch))
-
-    def audio_chunks(self, session_id: str, batch: int = 64) -> Iterator[AudioChunk]:
-        """recording_chunks with each chunk's seq and t, as a bundle exports them."""
-        after = 0
-        while rows := self._all(
-            "SELECT seq, t, data FROM recording_chunks WHERE session_id = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (session_id, after, batch),
-        ):
-            for row in rows:
-                yield AudioChunk(row[0], row[1], bytes(row[2]))
-            after = rows[-1][0]
-
-    def recording_info(self, session_id: str) -> dict[str, Any] | None:
-        """How much of a session's recording is stored: chunks, bytes, the first chunk's t and
-        the highest contiguous seq; None when nothing is."""
-        row = self._one(
-            "SELECT count(*), sum(length(data)), min(t) FROM recording_chunks WHERE session_id = ?",
-            (session_id,),
-        )
-        if not row[0]:
-            return None
-        return {
-            "chunks": row[0],
-            "bytes": int(row[1]),
-            "first_t": row[2],
-            "contiguous": self.audio_contiguous(session_id),
-        }
-
-    def _insert_chunks(self, db: Any, session_id: str, chunks: Sequence[AudioChunk]) -> None:
-        """Insert a recording's chunks inside a transaction, each (session, seq) once."""
-        db.cursor().executemany(
-            self.sql(
-                "INSERT INTO recording_chunks (session_id, seq, t, data) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            [(session_id, *chunk) for chunk in chunks],
-        )
-
-    def _contiguous(self, db: Any, table: str, session_id: str, count: int, max_seq: int) -> int:
-        """The highest n such that seqs 1..n of a session are all in `table` (events or
-        recording_chunks), from how many there are and the highest: they say when there is no
-        gap (nearly always)."""
-        if count == max_seq:
-            return max_seq
-        gap = db.execute(
-            self.sql(
-                f"SELECT min(seq) FROM (SELECT 0 AS seq UNION ALL SELECT seq FROM {table} "
-                f"WHERE session_id = ?) AS e WHERE NOT EXISTS (SELECT 1 FROM {table} "
-                "WHERE session_id = ? AND seq = e.seq + 1)"
-            ),
-            (session_id, session_id),
-        ).fetchone()[0]
-        return gap or 0
