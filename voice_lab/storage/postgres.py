@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -231,68 +230,49 @@ class PostgresWriter(Writer):
         top: int | None = None,
     ) -> Stored:
         """Insert the rows not stored yet (ON CONFLICT DO NOTHING: whichever worker stored a
-        seq first keeps it) and keep the session's counters; inside a transaction."""
+        seq first keeps it) and keep the session's counters from the rows the server says it
+        stored; inside a transaction. One statement per MAX_INSERT_ROWS rows: a round trip to
+        the server costs more than the rows."""
         if not rows:
             return Stored(0, 0)  # not stored anywhere: frames.to_events refuses empty batches
-        unique = {row.seq: row for row in rows}
+        values = list({row.seq: row for row in rows}.values())
         head = (session_id, time.time())
-        new: set[int] = set()
-        values = list(unique.values())
+        new = 0
+        counters = None
         for start in range(0, len(values), MAX_INSERT_ROWS):
             chunk = values[start : start + MAX_INSERT_ROWS]
-            cursor = db.execute(
-                _events_sql(len(chunk)), [value for row in chunk for value in head + row]
-            )
-            new.update(seq for (seq,) in cursor.fetchall())
-        fresh = [row for row in values if row.seq in new]
-        counts = sorted(Counter((r.category, r.type or "") for r in fresh).items())
-        if counts:  # in one order, so that two writers of a session never deadlock on them
-            db.execute(
-                _counts_sql(len(counts)),
-                [
-                    value
-                    for (category, type_), n in counts
-                    for value in (session_id, category, type_, n)
-                ],
-            )
-        first_t = min((r.t for r in fresh if r.t is not None), default=None)
-        counters = db.execute(
-            "UPDATE sessions SET event_count = event_count + %s, error_count = error_count + %s, "
-            "max_seq = greatest(max_seq, %s), first_t = least(first_t, %s) WHERE id = %s "
-            "RETURNING event_count, max_seq",
-            (
-                len(fresh),
-                sum(r.category == "error" for r in fresh),
-                max(unique),
-                first_t,
-                session_id,
-            ),
-        ).fetchone()
+            params = [value for row in chunk for value in head + row]
+            top_seq = max(row.seq for row in chunk)
+            counters = db.execute(
+                _batch_sql(len(chunk)), [*params, session_id, top_seq, session_id]
+            ).fetchone()
+            if counters is not None:
+                new += counters[2]
         if counters is None:
-            return Stored(len(fresh), 0)
-        count, max_seq = counters
-        return Stored(len(fresh), max_seq if count == max_seq else None, count, max_seq)
+            return Stored(new, 0)
+        count, max_seq, _ = counters
+        return Stored(new, max_seq if count == max_seq else None, count, max_seq)
 
 
 MAX_INSERT_ROWS = 1000  # rows per INSERT: 11,000 parameters, well under PostgreSQL's 65,535
 
 
 @lru_cache(maxsize=128)  # batch sizes: an import's last chunk can be any size
-def _events_sql(rows: int) -> str:
-    """The INSERT of `rows` events, answering with the seqs it stored."""
+def _batch_sql(rows: int) -> str:
+    """One statement for `rows` events: insert those not stored yet, add the new ones to the
+    per-type counters (in one order, so that two writers of a session never deadlock on them)
+    and to the session's; it answers the session's event count, highest seq and how many rows
+    were new."""
     row = "(" + ", ".join(["%s"] * 11) + ")"
     return (
-        "INSERT INTO events (session_id, received_at, seq, direction, t, type, category, "
-        f"response_id, item_id, payload, compact) VALUES {', '.join([row] * rows)} "
-        "ON CONFLICT DO NOTHING RETURNING seq"
-    )
-
-
-@lru_cache(maxsize=128)
-def _counts_sql(rows: int) -> str:
-    """The upsert of `rows` (session, category, type, n) counters."""
-    return (
-        "INSERT INTO event_counts (session_id, category, type, n) VALUES "
-        f"{', '.join(['(%s, %s, %s, %s)'] * rows)} "
-        "ON CONFLICT (session_id, category, type) DO UPDATE SET n = event_counts.n + excluded.n"
+        "WITH new AS (INSERT INTO events (session_id, received_at, seq, direction, t, type, "
+        f"category, response_id, item_id, payload, compact) VALUES {', '.join([row] * rows)} "
+        "ON CONFLICT DO NOTHING RETURNING seq, t, type, category), "
+        "counted AS (INSERT INTO event_counts (session_id, category, type, n) "
+        "SELECT %s, category, coalesce(type, ''), count(*) FROM new GROUP BY 2, 3 ORDER BY 2, 3 "
+        "ON CONFLICT (session_id, category, type) DO UPDATE SET n = event_counts.n + excluded.n) "
+        "UPDATE sessions SET event_count = event_count + (SELECT count(*) FROM new), "
+        "error_count = error_count + (SELECT count(*) FROM new WHERE category = 'error'), "
+        "max_seq = greatest(max_seq, %s), first_t = least(first_t, (SELECT min(t) FROM new)) "
+        "WHERE id = %s RETURNING event_count, max_seq, (SELECT count(*) FROM new)"
     )
