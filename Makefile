@@ -1,10 +1,12 @@
 # Two commands: `make run` serves Voice Lab, `make test` runs lint (ruff, mypy) and every test
-# (`make sdk` first bundles the Agents SDK for its e2e test, when npm is there).
+# (`make sdk` first bundles the Agents SDK for its e2e test, when npm is there; the PostgreSQL
+# tests run too when VOICE_LAB_TEST_POSTGRES names a server; `make test-pg` runs those alone on
+# a throwaway cluster).
 VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint sdk format bench
+.PHONY: run test test-pg lint sdk format bench
 
 $(STAMP): requirements.txt requirements-testing.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +29,9 @@ sdk: $(STAMP)
 test: lint sdk
 	$(VENV)/bin/python -m voice_lab.testing.ready
 	$(VENV)/bin/pytest
+
+test-pg: $(STAMP)
+	.ci/postgres.sh $(VENV)/bin/pytest tests -k postgresql
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

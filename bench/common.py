@@ -16,7 +16,7 @@ from tests.eventlogs import REPLY, USER_TEXT, LogBuilder, voice_turn
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.record import Event
 from voice_lab.storage.rows import EventRow
-from voice_lab.storage.sqlite import Store
+from voice_lab.storage.sqlite import SQLiteStore
 from voice_lab.testing import ServerProcess, start_server
 
 TURN_MS = 4400  # a voice turn lasts 4.3 s in eventlogs.voice_turn: the next one starts after it
@@ -129,7 +129,7 @@ def filled(count: int) -> tuple[Path, str]:
 def fill_session(path: Path, count: int, batch: int = 500) -> str:
     """A database at `path` holding one ended session of `count` realistic events, stored as
     the mirror stores them (panel figures included); its id."""
-    store = Store(path)
+    store = SQLiteStore(path)
     try:
         store.migrate()
         session_id, secret = store.create_writable_session(

@@ -16,7 +16,7 @@ from collections import deque
 import websocket
 
 from voice_lab.analysis.metrics import percentile
-from voice_lab.storage.sqlite import Store
+from voice_lab.storage.sqlite import SQLiteStore
 from voice_lab.testing import ServerProcess
 
 from .common import Figure, event_rows, in_ms, scratch, serving, session_log, wire_events
@@ -90,7 +90,7 @@ def over_websockets(server: ServerProcess, work: list[tuple[str, int]], clients:
 
 def executemany(path, count: int, clients: int) -> float:
     """Events/s for the same rows written with executemany, one transaction per batch."""
-    store = Store(path)  # the store's schema and PRAGMAs, none of its code
+    store = SQLiteStore(path)  # the store's schema and PRAGMAs, none of its code
     try:
         store.migrate()
         rows = event_rows(session_log(count))

@@ -27,7 +27,7 @@ from tests.recordings import CLUSTER, T0, call_events, recorder_chunks, stereo
 from voice_lab.analysis.recording import remux
 from voice_lab.protocol.record import Event, parse_event
 from voice_lab.storage.rows import AudioChunk, EventRow
-from voice_lab.storage.sqlite import Store
+from voice_lab.storage.sqlite import SQLiteStore
 from voice_lab.testing import launch_options, speech_wav
 
 from .audio import MODEL, USER
@@ -105,7 +105,7 @@ def call_log(minutes: int, period_ms: int, chunks: int) -> list[Event]:
     return out
 
 
-def store_session(store: Store, minutes: int, minute: list[bytes], period_ms: int) -> str:
+def store_session(store: SQLiteStore, minutes: int, minute: list[bytes], period_ms: int) -> str:
     """An ended session of `minutes` with its recording; its id."""
     session_id = store.create_session(provider="emulator", label=f"{minutes} min recorded")
     chunks = repeated(minute, minutes, period_ms)
@@ -154,7 +154,7 @@ def measure(lengths: tuple[int, ...], runs: int) -> dict[int, dict[str, float]]:
         span = remux(minute, workdir / "minute.webm").duration_ms
         period_ms = math.ceil(span / OPUS_FRAME_MS) * OPUS_FRAME_MS
         database = workdir / "bench.sqlite3"
-        store = Store(database)
+        store = SQLiteStore(database)
         try:
             store.migrate()
             ids = {m: store_session(store, m, minute, period_ms) for m in lengths}

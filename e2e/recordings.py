@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from voice_lab.storage.sqlite import Store
+from voice_lab.storage.sqlite import SQLiteStore
 
 
 def assert_every_chunk_stored_once(database: str | Path, session_id: str) -> int:
     """Assert the session's stored chunks are seqs 1..N with N the count the page's recorder
     made (its voicelab.recording stop event), and no gap was recorded; returns N."""
-    store = Store(database)
+    store = SQLiteStore(database)
     try:
         info = store.recording_info(session_id)
         phases = [

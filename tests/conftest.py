@@ -8,18 +8,60 @@ from collections.abc import Iterator
 import pytest
 
 from voice_lab import create_app
-from voice_lab.storage.sqlite import Store
+from voice_lab.storage.base import Store
 from voice_lab.testing import LiveServer
+
+from .stores import BACKENDS, HOW_TO_RUN, fresh_database, postgres_wanted, store_on
+
+_not_run: list[pytest.Item] = []  # the PostgreSQL tests left out, with no server for them
+
+
+def pytest_generate_tests(metafunc):
+    """A test marked `backends` runs on each backend its marker names (all, with none named);
+    the others on SQLite alone."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None:
+        metafunc.parametrize("backend", marker.args or BACKENDS, indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave the PostgreSQL tests out when there is no server for them (never under CI)."""
+    if postgres_wanted():
+        return
+    _not_run.extend(
+        i
+        for i in items
+        if getattr(i, "callspec", None) and i.callspec.params.get("backend") == "postgresql"
+    )
+    if _not_run:
+        items[:] = [item for item in items if item not in _not_run]
+        config.hook.pytest_deselected(items=_not_run)
 
 
 @pytest.fixture
-def settings(tmp_path) -> dict:
+def backend(request) -> str:
+    """The storage backend the test runs on: sqlite, or postgresql (see `backends`)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database(backend, tmp_path) -> Iterator[str]:
+    """The VOICE_LAB_DATABASE of a fresh, migrated database on the test's backend."""
+    with fresh_database(backend, tmp_path) as setting:
+        yield setting
+
+
+@pytest.fixture
+def settings(database, tmp_path) -> dict:
     """The test app's raw settings (the environment is not read): edit before using `app`.
 
     The emulator's ears are off unless a test turns them on (tests/test_ears.py): recognising
     every test utterance would only slow the tests about other things."""
     return {
-        "VOICE_LAB_DATABASE": str(tmp_path / "voice_lab.sqlite3"),
+        "VOICE_LAB_DATABASE": database,
+        "VOICE_LAB_FILES": str(tmp_path),
         "TESTING": True,
         "VOICE_LAB_ASR": "off",
     }
@@ -57,9 +99,9 @@ def azure_stub(settings, httpserver):
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[Store]:
-    """A migrated Store on a database of its own."""
-    store = Store(tmp_path / "store.sqlite3")
+def store(database) -> Iterator[Store]:
+    """A migrated Store on a database of its own, on the test's backend."""
+    store = store_on(database)
     store.migrate()
     yield store
     store.close()
@@ -92,8 +134,12 @@ def live_server(app) -> Iterator[LiveServer]:
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the reliability figures the tests counted, when any ran."""
+    """Print the reliability figures the tests counted, when any ran, and how to run the
+    PostgreSQL tests when they were skipped."""
     from tests.figures import FIGURES
+
+    if _not_run:
+        terminalreporter.write_line(f"{len(_not_run)} PostgreSQL tests not run: {HOW_TO_RUN}")
 
     if FIGURES:
         terminalreporter.section("reliability figures")

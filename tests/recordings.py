@@ -12,8 +12,8 @@ import numpy as np
 
 from voice_lab.analysis.speech import Span
 from voice_lab.protocol.record import Event, parse_event
+from voice_lab.storage.base import Store
 from voice_lab.storage.rows import AudioChunk, EventRow
-from voice_lab.storage.sqlite import Store
 
 RATE = 48000
 T0 = 1_763_900_000_000.0  # the recording's start on the events' clock (ms since the epoch)

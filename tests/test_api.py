@@ -1,12 +1,15 @@
 """POST /api/sessions: mint, record, and every error a developer can act on."""
 
 import json
-import sqlite3
 
 import pytest
 from werkzeug import Response
 
 from voice_lab.storage import open_store
+
+from .stores import opened
+
+pytestmark = pytest.mark.backends()  # the app on each storage backend
 
 API_KEY = "AZKEY-do-not-leak-" + "q" * 20
 GA_REPLY = {
@@ -184,8 +187,8 @@ def test_unreachable_service_is_504(unreachable, app, client):
 
 
 def _session_count(app) -> int:
-    with sqlite3.connect(app.config["VOICE_LAB_DATABASE"]) as db:
-        return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    with opened(app) as store:
+        return len(store.list_sessions())
 
 
 def test_odd_but_valid_input_is_stored_or_refused_clearly(azure, client):

@@ -20,7 +20,7 @@ from tests.recordings import (
 )
 from voice_lab.analysis import metrics
 from voice_lab.analysis.recording import remux
-from voice_lab.storage.sqlite import Store
+from voice_lab.storage.sqlite import SQLiteStore
 
 ONE_TO_A_HUNDRED = [float(n) for n in range(1, 101)]
 
@@ -62,7 +62,7 @@ def test_the_repeated_call_keeps_its_events_in_order_on_one_recording():
 
 def test_uploads_are_the_stored_chunks_as_base64_over_the_recording(tmp_path):
     chunks = call_chunks()
-    store = Store(tmp_path / "bench.sqlite3")
+    store = SQLiteStore(tmp_path / "bench.sqlite3")
     try:
         store.migrate()
         session_id = store_call(store, chunks)

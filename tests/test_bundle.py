@@ -28,6 +28,8 @@ from voice_lab.protocol.record import parse_event
 from voice_lab.storage import open_store
 from voice_lab.storage.rows import MAX_CHUNK_BYTES, AudioChunk, EventRow
 
+pytestmark = pytest.mark.backends()  # the app on each storage backend
+
 EVENTS = [
     ("local", {"type": "voicelab.recording", "phase": "start", "t0": T0, "channels": 2}),
     ("server", '{"type":"input_audio_buffer.speech_started","audio_start_ms":500}'),

@@ -25,6 +25,8 @@ from voice_lab.web import session
 
 HX = {"HX-Request": "true"}
 
+pytestmark = pytest.mark.backends()  # the app on each storage backend
+
 
 @pytest.fixture
 def settings(settings):

@@ -27,6 +27,8 @@ from voice_lab.web.sessions import MAX_IMPORTS
 
 TOO_LARGE = ["1e400", "-1e400", "1" + "0" * 400 + ".0", "0.1e310", "1E+999"]
 
+pytestmark = pytest.mark.backends()  # the app on each storage backend
+
 
 @pytest.mark.parametrize("number", TOO_LARGE)
 def test_numbers_a_float_cannot_hold_are_not_json(number):

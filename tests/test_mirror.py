@@ -9,6 +9,7 @@ import pytest
 import websocket
 
 from tests.figures import count
+from tests.stores import opened
 from voice_lab.exchange.export import export_chunks
 from voice_lab.exchange.reader import MAX_EVENT_BYTES
 from voice_lab.ingest.frames import MAX_FRAME_BYTES, MirrorError, parse_frame
@@ -16,6 +17,8 @@ from voice_lab.ingest.mirror import Mirror
 from voice_lab.storage import open_store
 from voice_lab.storage.rows import MAX_CHUNK_BYTES
 from voice_lab.web.security import origin_allowed
+
+pytestmark = pytest.mark.backends()  # the app on each storage backend
 
 
 @pytest.fixture
@@ -227,6 +230,7 @@ def test_lone_surrogates_are_stored_as_their_escapes(live_server, app, new_sessi
     assert json.loads(rows[2]["payload"])["message"] == "\udc00"
 
 
+@pytest.mark.backends("sqlite")  # a SQLite trigger refuses the write
 def test_a_refused_write_is_not_acked_and_the_resend_is(live_server, app, new_session):
     sid, hello = new_session()
     client = Client(live_server.url)
@@ -399,9 +403,8 @@ def test_a_hello_without_the_right_write_secret_is_refused_and_nothing_stored(
     sid, hello = new_session()
     other, other_hello = new_session()
     secret = hello["secret"]
-    db = sqlite3.connect(app.config["VOICE_LAB_DATABASE"])
-    (stored_hash,) = db.execute("SELECT write_hash FROM sessions WHERE id = ?", (sid,)).fetchone()
-    db.close()
+    with opened(app) as store:
+        (stored_hash,) = store._one("SELECT write_hash FROM sessions WHERE id = ?", (sid,))
     assert secret not in stored_hash  # kept hashed, not in clear
     refusals = [
         (None, "secret_required"),

@@ -31,6 +31,8 @@ from voice_lab.storage import database_path, open_store
 from voice_lab.storage.rows import AudioChunk
 from voice_lab.testing import CapturedSession
 
+pytestmark = pytest.mark.backends()  # the app on each storage backend
+
 
 @pytest.fixture(scope="module")
 def chunks() -> list[bytes]:

@@ -18,6 +18,8 @@ from voice_lab.protocol.record import parse_event
 from voice_lab.storage import open_store
 from voice_lab.storage.rows import EventRow
 
+pytestmark = pytest.mark.backends()  # the app on each storage backend
+
 
 @pytest.fixture(scope="module")
 def chunks() -> list[bytes]:

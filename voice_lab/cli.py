@@ -1,5 +1,5 @@
-"""Command-line tools: `voice-lab run|doctor|export|import` (installed with the package), and
-the same commands under `flask --app app` in a checkout."""
+"""Command-line tools: `voice-lab run|doctor|export|import|db upgrade` (installed with the
+package), and the same commands under `flask --app app` in a checkout."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from .exchange.reader import ImportRefused
 from .ingest import panel_state
 from .protocol.record import from_row
 from .storage import open_store
+from .storage.errors import StorageError
+from .storage.migrations import NAMES
 
 # What to do about each kind of failure, keyed by the service's status.
 FIXES = {
@@ -65,6 +67,28 @@ def doctor_command(provider: str | None) -> None:
     )
     click.echo(f"protocol:  {key.protocol}  model: {key.model}  voice: {key.voice}")
     click.echo(f"webrtc:    {key.webrtc_url}")
+    _check_database()
+
+
+def _check_database() -> None:
+    """Say which database the app uses, that it answers and how far it is migrated, or what
+    to fix."""
+    try:
+        store = open_store()
+        try:
+            where, version = store.describe(), store.version()
+        finally:
+            store.close()
+    except StorageError as exc:
+        click.echo(f"database:  FAILED: {exc}", err=True)
+        click.echo("fix:       check VOICE_LAB_DATABASE and that the database is up", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"database:  {where}")
+    if version < len(NAMES):
+        click.echo(f"schema:    at version {version} of {len(NAMES)}", err=True)
+        click.echo("fix:       run `flask --app app db upgrade`", err=True)
+        raise SystemExit(1)
+    click.echo(f"schema:    at version {version} of {len(NAMES)} (up to date)")
 
 
 def _describe(provider: str, cfg) -> list[str]:
@@ -182,7 +206,27 @@ def import_command(path: str, label: str | None) -> None:
     click.echo(f"imported {len(imported.rows)} events{audio} as session {session_id}")
 
 
-COMMANDS = (doctor_command, export_command, import_command)
+@click.group("db")
+def db_group() -> None:
+    """The database: `flask --app app db upgrade`."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def upgrade_command() -> None:
+    """Run the migrations the database has not run yet (the server runs them at start too)."""
+    store = open_store()
+    try:
+        before = store.version()
+        after = store.migrate()
+        where = store.describe()
+    finally:
+        store.close()
+    ran = f"ran {after - before} migrations" if after > before else "nothing to run"
+    click.echo(f"{where}: {ran}, at version {after}")
+
+
+COMMANDS = (doctor_command, export_command, import_command, db_group)
 
 
 def init_app(app: Flask) -> None:

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_VOICE": None,
     "VOICE_LAB_INSTRUCTIONS": "You are a helpful assistant. Keep answers short.",
     "VOICE_LAB_DATABASE": None,
+    "VOICE_LAB_FILES": None,  # with a server database, the folder of the recordings' files
     "VOICE_LAB_HOST": "127.0.0.1",
     "VOICE_LAB_PORT": "5000",
     "VOICE_LAB_EMULATOR": None,

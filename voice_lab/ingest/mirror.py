@@ -18,9 +18,9 @@ from ..analysis.aggregates import Aggregates
 from ..protocol.codec import storable
 from ..protocol.record import Event
 from ..protocol.redaction import field_text
+from ..storage.base import Store
 from ..storage.errors import SessionGone, StorageError
 from ..storage.rows import EventRow, Stored
-from ..storage.sqlite import Store
 from . import panel_state
 from .frames import MirrorError, parse_frame, to_chunks, to_events
 

@@ -10,8 +10,8 @@ from typing import overload
 
 from ..analysis.aggregates import Aggregates
 from ..protocol.record import from_row
+from ..storage.base import Store
 from ..storage.errors import StorageError
-from ..storage.sqlite import Store
 
 logger = logging.getLogger(__name__)
 

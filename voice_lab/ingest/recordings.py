@@ -27,7 +27,8 @@ from ..analysis.call_times import call_times, hearing_json, recording_start
 from ..analysis.heard import hear
 from ..analysis.recording import Peaks
 from ..protocol.record import from_row
-from ..storage.sqlite import EventQuery, Store
+from ..storage.base import Store
+from ..storage.query import EventQuery
 
 PEAKS_PER_SECOND = 100  # the finest level served: 10 ms a bin, what a 100 ms view needs
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sqlite3
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
 
-from .errors import Conflict, SessionGone, StorageError, Unavailable
+from .errors import Conflict, SessionGone, StorageError, Unavailable, translating_with
 
 # SQLite's primary result codes for a database that is there but not usable just now.
 UNAVAILABLE = {
@@ -24,8 +20,6 @@ UNAVAILABLE = {
 }
 CONFLICT = {sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE}
 
-Class = TypeVar("Class", bound=type)
-
 
 def storage_error(exc: sqlite3.Error) -> StorageError:
     """The storage error a sqlite3 exception stands for, with its message. Errors the driver
@@ -40,33 +34,5 @@ def storage_error(exc: sqlite3.Error) -> StorageError:
     return StorageError(str(exc))
 
 
-def translating(cls: Class) -> Class:
-    """The class with each of its methods (and __init__) raising storage errors where sqlite3
-    raised: whatever a caller reaches the backend by, no sqlite3 exception gets out."""
-    for name, method in list(vars(cls).items()):
-        if inspect.isfunction(method) and (name == "__init__" or not name.startswith("__")):
-            setattr(cls, name, _translated(method))
-    return cls
-
-
-def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
-    """The method raising storage errors; a generator's errors while it is iterated too."""
-    if inspect.isgeneratorfunction(method):
-
-        @functools.wraps(method)
-        def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            try:
-                yield from method(*args, **kwargs)
-            except sqlite3.Error as exc:
-                raise storage_error(exc) from exc
-
-        return generator
-
-    @functools.wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.Error as exc:
-            raise storage_error(exc) from exc
-
-    return call
+# Every method of the SQLite backend raises storage errors where sqlite3 raised.
+translating = translating_with(sqlite3.Error, storage_error)

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BaseConverter, ValidationError
 
 from ..protocol.names import CATEGORIES, DIRECTIONS
-from ..storage.sqlite import EventQuery
+from ..storage.query import EventQuery
 
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer: a seq past it is no event's
 

@@ -21,8 +21,9 @@ from ..ingest import panel_state, recordings
 from ..protocol.codec import loads, storable
 from ..protocol.names import CATEGORIES, CATEGORY_LABELS, DIRECTIONS
 from ..protocol.record import from_row
-from ..storage import database_path, get_store
-from ..storage.sqlite import EventQuery, Store
+from ..storage import database, get_store, open_store
+from ..storage.base import Store
+from ..storage.query import EventQuery
 from . import panels
 from .arguments import Filters, add_converter, seq_arg
 from .filters import session_status
@@ -206,7 +207,7 @@ _rendered_panels = _Recent(32)
 
 def store_key() -> str:
     """Which database this app uses (apps in one process may use different ones)."""
-    return str(database_path(current_app))
+    return database(current_app)
 
 
 @bp.get("/sessions/<session_id>/run/<seq:seq>")
@@ -261,11 +262,11 @@ def export_otlp(session_id: str):
 
 def _streamed(produce: Callable[[Store], Iterator[T]]) -> Iterator[T]:
     """What `produce` yields from a Store of its own: the stream outlives the request and its
-    connection (and the app context: the path is found before it ends)."""
-    path = database_path(current_app)
+    connection (and the app context: the app is taken before it ends)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def stream() -> Iterator[T]:
-        store = Store(path)
+        store = open_store(app)
         try:
             yield from produce(store)
         finally:

@@ -1,8 +1,10 @@
 """The schema's migrations, named and listed once, in the order they run: a database at version
-n has run the first n. The SQLite backend counts them in PRAGMA user_version."""
+n has run the first n. Each backend has its own script of each name, in its dialect, in the
+folder named after it; the SQLite backend counts them in PRAGMA user_version."""
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 NAMES = (
@@ -13,6 +15,10 @@ NAMES = (
     "0005_write_secrets",
     "0006_recordings",
 )
-MIGRATIONS: tuple[str, ...] = tuple(
-    resources.files(__package__).joinpath(f"{name}.sql").read_text() for name in NAMES
-)
+
+
+@cache
+def scripts(dialect: str) -> tuple[str, ...]:
+    """A dialect's migration scripts, in the order they run."""
+    folder = resources.files(__package__).joinpath(dialect)
+    return tuple(folder.joinpath(f"{name}.sql").read_text() for name in NAMES)
