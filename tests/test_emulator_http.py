@@ -165,6 +165,22 @@ def test_cors_preflight_and_headers(client):
         assert "Location" in pre.headers["Access-Control-Expose-Headers"]
 
 
+def test_a_preflight_gets_the_headers_an_sdk_asks_for(client):
+    """The Agents SDK's SDP POST carries x-openai-agents-sdk: its preflight must allow it."""
+    asked = "authorization, content-type, x-openai-agents-sdk"
+    for path in ("/emulator/v1/realtime/calls", "/emulator/v1/realtime/client_secrets"):
+        pre = client.options(
+            path,
+            headers={
+                "Origin": "http://other.test",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": asked,
+            },
+        )
+        allowed = pre.headers["Access-Control-Allow-Headers"].lower()
+        assert pre.status_code in (200, 204) and "x-openai-agents-sdk" in allowed
+
+
 def test_sdp_endpoint_checks_keys_and_expiry(client, monkeypatch):
     """The SDP POST needs a live key: missing, unknown and expired keys get 401."""
     minted = client.post(

@@ -26,10 +26,15 @@ def emulator():
 
 @bp.after_request
 def cors(response: Response) -> Response:
-    """Browsers in users' own apps POST here cross-origin, and read the call id in Location."""
+    """Browsers in users' own apps POST here cross-origin, and read the call id in Location.
+
+    A preflight gets the headers it asks for: SDKs add their own (the Agents SDK sends
+    x-openai-agents-sdk), and the bearer key, not a header list, is what guards these endpoints.
+    """
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+    asked = request.headers.get("Access-Control-Request-Headers")
+    response.headers["Access-Control-Allow-Headers"] = asked or ALLOWED_HEADERS
     response.headers["Access-Control-Expose-Headers"] = "Location"
     response.headers["Access-Control-Max-Age"] = "600"
     return response
