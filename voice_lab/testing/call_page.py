@@ -126,6 +126,9 @@ def declare_tools(
 ) -> None:
     """Declare function tools for the live call (a session.update) and wait until the session
     echoes them. Send it as the call goes live: the model only calls what is declared."""
+    # "live" comes with the SDP answer; the data channel opens later, and the page's own
+    # session.update on opening is answered first: after that, the editor can send.
+    page.wait_for_selector(SESSION_UPDATED, state="attached", timeout=timeout_ms)
     updated = page.locator(SESSION_UPDATED).count()
     protocol = page.evaluate(
         "() => { const f = document.getElementById('settings').elements;"
