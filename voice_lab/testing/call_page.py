@@ -199,7 +199,7 @@ def _completed_calls(done: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _output(answers: Mapping[str, Answer], call: dict[str, Any]) -> str:
-    name = call.get("name")
+    name = str(call.get("name"))
     if name not in answers:
         raise AssertionError(
             f"the model called {name}({call.get('arguments')}), which answers does not hold: "
