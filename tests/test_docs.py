@@ -4,6 +4,7 @@ heading of that file."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -52,3 +53,19 @@ def test_the_code_cites_docs_that_exist():
 def test_the_readme_links_both_docs():
     readme = (ROOT / "README.md").read_text()
     assert "(docs/architecture.md)" in readme and "(docs/protocol.md)" in readme
+
+
+def test_the_readme_examples_are_the_ones_kept_running():
+    """Each definition of e2e/test_readme_example.py is in the README word for word, so the
+    examples a reader copies are the ones the e2e suite runs."""
+    readme = (ROOT / "README.md").read_text()
+    path = ROOT / "e2e" / "test_readme_example.py"
+    source = path.read_text()
+    kept = [
+        ast.get_source_segment(source, node)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef | ast.Assign)
+        and not (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "pytestmark")
+    ]
+    assert len(kept) >= 3, "the e2e file holds the README's examples: this test must see them"
+    assert [k for k in kept if k not in readme] == []

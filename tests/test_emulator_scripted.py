@@ -18,6 +18,7 @@ from voice_lab.emulator import voice
 
 ID_KEYS = {"event_id", "item_id", "response_id", "call_id", "id", "previous_item_id"}
 ID_KEYS |= {"conversation_id"}
+CLOCK_KEYS = {"audio_start_ms", "audio_end_ms"}
 BOOKING_TOOLS = [
     {
         "type": "function",
@@ -257,3 +258,37 @@ def test_the_call_page_lists_the_scripts(live_server):
     select = page[page.index('data-testid="script"') :]
     select = select[: select.index("</select>")]
     assert all(f"<option>{n}</option>" in select for n in ("booking", "failing_tool", "weather"))
+
+
+def test_a_spoken_turn_twice_gives_the_same_events_ids_and_clock_aside(live_server):
+    """The weather script on the same audio, twice: the same types and payloads, but for ids
+    and where on the input audio's clock the speech fell (when the peer's first packet came)."""
+
+    async def spoken_call() -> RtcClient:
+        client = await open_call(live_server, script="weather")
+        client.send(session_update("ga", tools=[WEATHER]))
+        await client.wait_for("session.updated")
+        client.mic.say(np.concatenate((voice.speech_like(1.0, seed=5), silence(1.0))))
+        weather = {"city": "Paris", "temperature": 18, "conditions": "sunny"}
+        first = await answer(client, 0, weather)
+        await client.wait_for("response.done", after=client.index(first) + 1)
+        await client.close()
+        return client
+
+    def steady(client: RtcClient) -> list:
+        # Playback events depend on when the client hung up, not on the script or the audio.
+        events = [e for e in client.events if not e["type"].startswith("output_audio_buffer")]
+        return without_ids(without_clock(events))
+
+    first, second = run(spoken_call()), run(spoken_call())
+    assert steady(first) == steady(second)
+    assert any(e["type"] == "response.function_call_arguments.done" for e in first.events)
+
+
+def without_clock(value):
+    """`value` without the fields that say where on the input audio's clock a turn fell."""
+    if isinstance(value, dict):
+        return {k: without_clock(v) for k, v in value.items() if k not in CLOCK_KEYS}
+    if isinstance(value, list):
+        return [without_clock(v) for v in value]
+    return value

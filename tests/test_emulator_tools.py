@@ -259,3 +259,30 @@ def test_a_response_creates_own_tools_and_auto_without_a_script_speaks(live_serv
     first, second = run(call())
     assert first["response"]["output"][0]["type"] == "message"
     assert second["response"]["output"][0]["name"] == "get_time"
+
+
+def test_a_named_tool_choice_must_name_a_declared_function(live_server):
+    """session.update and response.create naming an undeclared function get an error; the
+    session keeps its tools and nothing is called."""
+
+    async def call():
+        client = await open_call(live_server, audio=False)
+        choice = {"type": "function", "name": "get_time"}
+        client.send(session_update("ga", tools=[WEATHER], tool_choice=choice))
+        refused = await client.wait_for("error")
+        client.send({"type": "response.create", "response": {"tool_choice": choice}})
+        again = await client.wait_for("error", after=client.index(refused) + 1)
+        client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        done = await client.wait_for("response.done")
+        await client.close()
+        return client, refused, again, done
+
+    client, refused, again, done = run(call())
+    for error, param in ((refused, "session.tool_choice"), (again, "response.tool_choice")):
+        assert error["error"]["type"] == "invalid_request_error"
+        assert error["error"]["param"] == param
+        assert error["error"]["message"].startswith(
+            "Tool choice function 'get_time' not found in 'tools' parameter"
+        )
+    assert "session.updated" not in client.types()[1:]
+    assert done["response"]["output"][0]["type"] == "message"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import settings
+from . import settings, tools
 
 if TYPE_CHECKING:
     from .session import Session
@@ -33,6 +33,7 @@ def session_update(s: Session, event: dict[str, Any]) -> None:
             "cannot_update_voice",
             param,
         )
+    _check_tool_choice(updated, "session.tool_choice")
     s.config = updated
     s.configure_vad()
     s.send(s.script.event("session.updated", session=s.config))
@@ -178,6 +179,10 @@ def response_create(s: Session, event: dict[str, Any]) -> None:
             "invalid_value",
             f"response.{key}",
         )
+    _check_tool_choice(
+        {n: params.get(n, s.config.get(n)) for n in ("tools", "tool_choice")},
+        "response.tool_choice",
+    )
     s.start_response(params)
 
 
@@ -193,6 +198,18 @@ def response_cancel(s: Session, event: dict[str, Any]) -> None:
     if not s.cancel_response("client_cancelled"):
         raise ClientError(
             "Cancellation failed: no active response found", "response_cancel_not_active"
+        )
+
+
+def _check_tool_choice(config: dict[str, Any], param: str) -> None:
+    """Refuse a named tool_choice whose function the tools do not declare, as the service does."""
+    name = tools.undeclared_choice(config.get("tools"), config.get("tool_choice"))
+    if name is not None:
+        raise ClientError(
+            f"Tool choice function '{name}' not found in 'tools' parameter: declare it in "
+            "tools, or choose 'auto', 'required' or 'none'.",
+            "invalid_value",
+            param,
         )
 
 

@@ -38,6 +38,15 @@ def declared(tools: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+def undeclared_choice(tools: Any, tool_choice: Any) -> str | None:
+    """The function a named `tool_choice` names when `tools` does not declare it (a choice the
+    service refuses), else None."""
+    if isinstance(tool_choice, dict) and tool_choice.get("type") == "function":
+        name = tool_choice.get("name")
+        return None if name in declared(tools) else str(name)
+    return None
+
+
 def choose(
     tools: Any, tool_choice: Any, wanted: tuple[str, dict[str, Any]] | None
 ) -> tuple[str, dict[str, Any]] | None:

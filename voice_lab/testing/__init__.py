@@ -14,7 +14,8 @@ default microphone's WAV), `voice_lab_console` (the `page`'s console). pytest-pl
 console of each open page under test-results/ (or pytest-playwright's `--output`).
 
 Helpers: `speech_wav()` and `spoken_wav()` write microphone recordings, `hold_call()` drives the
-call page, `CapturedSession.load()` reads what Voice Lab stored about a call.
+call page (`declare_tools()` and `answer_tool_calls()` answer the model's function calls from
+it), `CapturedSession.load()` reads what Voice Lab stored about a call.
 
 `python -m voice_lab.testing` serves Voice Lab the way `voice_lab_server` starts it.
 """
@@ -32,8 +33,11 @@ from .audio import speech_wav, spoken_wav, write_wav
 from .browser import BrowserLauncher, ConsoleLog, launch_options, save_artifacts
 from .call_page import (
     CallFailed,
+    answer_tool_calls,
     choose_settings,
+    declare_tools,
     hold_call,
+    send_client_event,
     start_call,
     stop_call,
     wait_for_responses,
@@ -52,9 +56,12 @@ __all__ = [
     "LiveServer",
     "ServerProcess",
     "TcpProxy",
+    "answer_tool_calls",
     "choose_settings",
+    "declare_tools",
     "hold_call",
     "launch_options",
+    "send_client_event",
     "speech_wav",
     "spoken_wav",
     "start_call",
