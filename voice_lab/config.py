@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from .analysis import cost
 from .emulator import ears, scenarios, scripting
 
 PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
@@ -60,6 +61,7 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_ASR": "on",
     "VOICE_LAB_ASR_MODEL": None,
     "VOICE_LAB_OTLP_ENDPOINT": None,
+    "VOICE_LAB_PRICES": None,
 }
 MIN_TOKEN_LENGTH = 16
 # The mirror sockets' limits (see web/sockets.py) and what one of their units means.
@@ -129,6 +131,7 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     _scenario(cfg["VOICE_LAB_EMULATOR_SCENARIO"])
     cfg["VOICE_LAB_SCRIPTS_DIR"] = _scripts_dir(values["VOICE_LAB_SCRIPTS_DIR"])
     _script(cfg["VOICE_LAB_EMULATOR_SCRIPT"], Path(str(cfg["VOICE_LAB_SCRIPTS_DIR"])))
+    cfg["VOICE_LAB_PRICES"] = _prices(values["VOICE_LAB_PRICES"])
     _choice("VOICE_LAB_EMULATOR_PROTOCOL", cfg["VOICE_LAB_EMULATOR_PROTOCOL"], ("ga", "beta"))
     if cfg["VOICE_LAB_PROVIDER"] == "azure-preview" and not cfg["VOICE_LAB_WEBRTC_URL"]:
         _choice("VOICE_LAB_AZURE_REGION", cfg["VOICE_LAB_AZURE_REGION"], PREVIEW_REGIONS)
@@ -299,6 +302,21 @@ def _asr_model(value: object, enabled: bool) -> None:
         raise ConfigError(
             "VOICE_LAB_ASR_MODEL", f"{exc}; or VOICE_LAB_ASR=off for no transcription"
         ) from None
+
+
+def _prices(value: object) -> cost.PriceTable:
+    """The price table: the user's file when VOICE_LAB_PRICES names one, else the shipped one."""
+    if value is None:
+        return cost.shipped()
+    path = Path(str(value))
+    if not path.is_file():
+        raise ConfigError(
+            "VOICE_LAB_PRICES", f"must name a JSON price file (got {value!r}, which is no file)"
+        )
+    try:
+        return cost.parse(path.read_text(encoding="utf-8"), str(value))
+    except (cost.PriceError, UnicodeDecodeError) as exc:
+        raise ConfigError("VOICE_LAB_PRICES", str(exc)) from None
 
 
 def _is_preview(cfg: Mapping[str, object]) -> bool:
