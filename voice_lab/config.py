@@ -33,6 +33,7 @@ DEFAULTS: dict[str, str | None] = {
     "OPENAI_API_KEY": None,
     "OPENAI_BASE_URL": "https://api.openai.com/v1",
     "VOICE_LAB_PROVIDER": None,
+    "VOICE_LAB_AZURE_AUTH": None,
     "VOICE_LAB_AZURE_REGION": "eastus2",
     "VOICE_LAB_WEBRTC_URL": None,
     "VOICE_LAB_MODEL": None,
@@ -121,6 +122,7 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     )
     for name, unit in SOCKET_LIMITS.items():
         cfg[name] = _count(name, values[name], unit)
+    cfg["VOICE_LAB_AZURE_AUTH"] = _azure_auth(cfg)
     cfg["VOICE_LAB_PROVIDER"] = _provider(cfg)
     cfg["VOICE_LAB_EMULATOR"] = _flag(
         "VOICE_LAB_EMULATOR", values["VOICE_LAB_EMULATOR"], cfg["VOICE_LAB_PROVIDER"] == "emulator"
@@ -152,7 +154,9 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
 def configured_providers(cfg: Mapping[str, object]) -> list[str]:
     """The providers a call can use with these settings, the default first."""
     found = [str(cfg["VOICE_LAB_PROVIDER"])]
-    if cfg.get("AZURE_OPENAI_ENDPOINT") and cfg.get("AZURE_OPENAI_API_KEY"):
+    if cfg.get("AZURE_OPENAI_ENDPOINT") and (
+        cfg.get("AZURE_OPENAI_API_KEY") or cfg.get("VOICE_LAB_AZURE_AUTH") == "entra"
+    ):
         found += ["azure-preview" if _is_preview(cfg) else "azure"]
     if cfg.get("OPENAI_API_KEY"):
         found.append("openai")
@@ -169,6 +173,8 @@ def missing_for(provider: str, cfg: Mapping[str, object]) -> list[str]:
         "openai": ("OPENAI_API_KEY",),
         "emulator": ("VOICE_LAB_EMULATOR",),
     }[provider]
+    if cfg.get("VOICE_LAB_AZURE_AUTH") == "entra":  # an Entra ID token instead of the key
+        needs = tuple(name for name in needs if name != "AZURE_OPENAI_API_KEY")
     missing = [name for name in needs if not cfg.get(name)]
     if provider.startswith("azure") and not (
         cfg.get("AZURE_OPENAI_REALTIME_DEPLOYMENT") or cfg.get("VOICE_LAB_MODEL")
@@ -317,6 +323,16 @@ def _prices(value: object) -> cost.PriceTable:
         return cost.parse(path.read_text(encoding="utf-8"), str(value))
     except (cost.PriceError, UnicodeDecodeError) as exc:
         raise ConfigError("VOICE_LAB_PRICES", str(exc)) from None
+
+
+def _azure_auth(cfg: Mapping[str, object]) -> str:
+    """How Azure mints authenticate: `key` (the api-key header) or `entra` (a Microsoft Entra
+    ID token); without a choice, the key when one is set."""
+    chosen = cfg.get("VOICE_LAB_AZURE_AUTH")
+    if chosen is None:
+        return "key" if cfg.get("AZURE_OPENAI_API_KEY") else "entra"
+    _choice("VOICE_LAB_AZURE_AUTH", str(chosen).lower(), ("key", "entra"))
+    return str(chosen).lower()
 
 
 def _is_preview(cfg: Mapping[str, object]) -> bool:
