@@ -37,7 +37,6 @@ class PriceTable:
     written: str
     source: str
     models: Mapping[str, Mapping[str, float]]
-    origin: str = "the shipped table"
 
     def rates(self, model: str | None) -> Mapping[str, float] | None:
         """The rates of a model: its own entry, else the longest name it starts with
@@ -75,7 +74,7 @@ def parse(text: str, origin: str) -> PriceTable:
     if not isinstance(models, dict) or not models:
         raise PriceError(f"{origin}: models must map model names to their rates ({EXAMPLE})")
     priced = {model: _rates(origin, model, rates) for model, rates in models.items()}
-    return PriceTable(data["written"], data["source"], priced, origin)
+    return PriceTable(data["written"], data["source"], priced)
 
 
 def _rates(origin: str, model: str, rates: Any) -> dict[str, float]:
