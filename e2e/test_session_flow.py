@@ -106,6 +106,9 @@ def test_the_session_page_shows_the_turn_and_its_figures(call):
         p50 = page.locator(f"[data-testid=latency-stat][data-name={name}] td").nth(1)
         assert re.fullmatch(r"[\d,]+ ms", p50.text_content()), name
     assert int(page.get_by_test_id("usage-total-tokens").text_content()) > 0
+    # The emulator's model is priced: the session's estimate shows beside its tokens.
+    assert re.fullmatch(r"~\$\d+\.\d{4}", page.get_by_test_id("session-cost").text_content())
+    expect(page.get_by_test_id("cost-note")).to_contain_text("estimate")
     expect(page.get_by_test_id("panel-rate-limits")).to_contain_text("left")
     checks = page.locator("[data-testid=check]")
     expect(checks).to_have_count(4 + 5 + 3)  # the events' checks, the tools', the recording's

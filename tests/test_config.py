@@ -93,7 +93,11 @@ def test_recording_on_unless_turned_off():
         ({"VOICE_LAB_PROVIDER": "bedrock"}, "VOICE_LAB_PROVIDER"),
         ({"VOICE_LAB_PROVIDER": "openai"}, "OPENAI_API_KEY"),
         ({"VOICE_LAB_PROVIDER": "azure", "AZURE_OPENAI_API_KEY": "k"}, "AZURE_OPENAI_ENDPOINT"),
-        ({"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com"}, "AZURE_OPENAI_API_KEY"),
+        (
+            {"AZURE_OPENAI_ENDPOINT": "https://r.openai.azure.com", "VOICE_LAB_AZURE_AUTH": "key"},
+            "AZURE_OPENAI_API_KEY",
+        ),
+        ({**AZURE, "VOICE_LAB_AZURE_AUTH": "password"}, "VOICE_LAB_AZURE_AUTH"),
         ({**AZURE, "AZURE_OPENAI_REALTIME_DEPLOYMENT": ""}, "AZURE_OPENAI_REALTIME_DEPLOYMENT"),
         ({"VOICE_LAB_PORT": "http"}, "VOICE_LAB_PORT"),
         ({"VOICE_LAB_PORT": "70000"}, "VOICE_LAB_PORT"),

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import config
+from . import azure_auth, config
 from . import storage as store
 from .protocol import redaction
 
@@ -49,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.logger.setLevel(logging.INFO)
 
     store.init_app(app)
+    azure_auth.init_app(app)
 
     from . import cli
     from .exchange import otlp_push

@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 
-from . import providers
+from . import azure_auth, providers
 from .config import configured_providers, mask
 from .emulator import ears, voice
 from .exchange.bundle import bundle_chunks, read_import
@@ -52,6 +52,7 @@ def doctor_command(provider: str | None) -> None:
             providers.MintOptions(),
             emulator=emulator.mint if emulator else None,
             emulator_base=base,
+            bearer=current_app.extensions["voice_lab_entra"].bearer,
         )
     except providers.MintError as exc:
         click.echo(f"mint:      FAILED after {_ms(started)} ms", err=True)
@@ -59,12 +60,14 @@ def doctor_command(provider: str | None) -> None:
             f"problem:   {exc.source} said {exc.status or ''} {exc.code or ''}: {exc.message}",
             err=True,
         )
-        click.echo(f"fix:       {_fix(exc)}", err=True)
+        click.echo(f"fix:       {_fix(exc, cfg)}", err=True)
         raise SystemExit(1) from None
     click.echo(
         f"mint:      ok in {_ms(started)} ms (key {mask(key.value)}, expires in "
         f"{key.expires_at - int(time.time())} s)"
     )
+    if provider.startswith("azure") and cfg["VOICE_LAB_AZURE_AUTH"] == "entra":
+        click.echo(f"credential: {current_app.extensions['voice_lab_entra'].used()}")
     click.echo(f"protocol:  {key.protocol}  model: {key.model}  voice: {key.voice}")
     click.echo(f"webrtc:    {key.webrtc_url}")
     _check_database()
@@ -95,7 +98,7 @@ def _describe(provider: str, cfg) -> list[str]:
     if provider.startswith("azure"):
         return [
             f"endpoint:  {cfg.get('AZURE_OPENAI_ENDPOINT')}",
-            f"api key:   {mask(cfg.get('AZURE_OPENAI_API_KEY'))}",
+            _azure_auth_line(cfg),
             f"deployment: {cfg.get('AZURE_OPENAI_REALTIME_DEPLOYMENT')}",
         ]
     if provider == "openai":
@@ -108,6 +111,13 @@ def _describe(provider: str, cfg) -> list[str]:
         f"speech:    replies spoken by {voice.default().name}",
         f"ears:      {_ears(cfg)}",
     ]
+
+
+def _azure_auth_line(cfg) -> str:
+    """How Azure mints authenticate: the key (masked), or Entra ID and its scope."""
+    if cfg["VOICE_LAB_AZURE_AUTH"] == "entra":
+        return f"auth:      Microsoft Entra ID token (DefaultAzureCredential, {azure_auth.SCOPE})"
+    return f"api key:   {mask(cfg.get('AZURE_OPENAI_API_KEY'))}"
 
 
 def _ears(cfg) -> str:
@@ -125,9 +135,18 @@ def _ears(cfg) -> str:
     return f"{found.name}, loaded in {_ms(started)} ms"
 
 
-def _fix(exc: providers.MintError) -> str:
-    if isinstance(exc, providers.NotConfigured):
-        return exc.message
+def _fix(exc: providers.MintError, cfg) -> str:
+    if isinstance(exc, providers.NotConfigured) or exc.source == "entra":
+        return exc.message  # it says what to set up
+    if (
+        exc.source == "azure"
+        and exc.status in (401, 403)
+        and cfg["VOICE_LAB_AZURE_AUTH"] == "entra"
+    ):
+        return (
+            "the Entra ID token is not accepted here: give the identity the Cognitive Services "
+            "OpenAI User role on this resource (role assignments take minutes to apply)"
+        )
     if isinstance(exc, providers.UpstreamUnreachable):
         return "check the endpoint URL and that this machine can reach it"
     if exc.code == "DeploymentNotFound":

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from .analysis import cost
 from .emulator import ears, scenarios, scripting
 
 PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, str | None] = {
     "OPENAI_API_KEY": None,
     "OPENAI_BASE_URL": "https://api.openai.com/v1",
     "VOICE_LAB_PROVIDER": None,
+    "VOICE_LAB_AZURE_AUTH": None,
     "VOICE_LAB_AZURE_REGION": "eastus2",
     "VOICE_LAB_WEBRTC_URL": None,
     "VOICE_LAB_MODEL": None,
@@ -61,6 +63,7 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_ASR": "on",
     "VOICE_LAB_ASR_MODEL": None,
     "VOICE_LAB_OTLP_ENDPOINT": None,
+    "VOICE_LAB_PRICES": None,
 }
 MIN_TOKEN_LENGTH = 16
 # The mirror sockets' limits (see web/sockets.py) and what one of their units means.
@@ -120,6 +123,7 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     )
     for name, unit in SOCKET_LIMITS.items():
         cfg[name] = _count(name, values[name], unit)
+    cfg["VOICE_LAB_AZURE_AUTH"] = _azure_auth(cfg)
     cfg["VOICE_LAB_PROVIDER"] = _provider(cfg)
     cfg["VOICE_LAB_EMULATOR"] = _flag(
         "VOICE_LAB_EMULATOR", values["VOICE_LAB_EMULATOR"], cfg["VOICE_LAB_PROVIDER"] == "emulator"
@@ -130,6 +134,7 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     _scenario(cfg["VOICE_LAB_EMULATOR_SCENARIO"])
     cfg["VOICE_LAB_SCRIPTS_DIR"] = _scripts_dir(values["VOICE_LAB_SCRIPTS_DIR"])
     _script(cfg["VOICE_LAB_EMULATOR_SCRIPT"], Path(str(cfg["VOICE_LAB_SCRIPTS_DIR"])))
+    cfg["VOICE_LAB_PRICES"] = _prices(values["VOICE_LAB_PRICES"])
     _choice("VOICE_LAB_EMULATOR_PROTOCOL", cfg["VOICE_LAB_EMULATOR_PROTOCOL"], ("ga", "beta"))
     if cfg["VOICE_LAB_PROVIDER"] == "azure-preview" and not cfg["VOICE_LAB_WEBRTC_URL"]:
         _choice("VOICE_LAB_AZURE_REGION", cfg["VOICE_LAB_AZURE_REGION"], PREVIEW_REGIONS)
@@ -150,7 +155,9 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
 def configured_providers(cfg: Mapping[str, object]) -> list[str]:
     """The providers a call can use with these settings, the default first."""
     found = [str(cfg["VOICE_LAB_PROVIDER"])]
-    if cfg.get("AZURE_OPENAI_ENDPOINT") and cfg.get("AZURE_OPENAI_API_KEY"):
+    if cfg.get("AZURE_OPENAI_ENDPOINT") and (
+        cfg.get("AZURE_OPENAI_API_KEY") or cfg.get("VOICE_LAB_AZURE_AUTH") == "entra"
+    ):
         found += ["azure-preview" if _is_preview(cfg) else "azure"]
     if cfg.get("OPENAI_API_KEY"):
         found.append("openai")
@@ -167,6 +174,8 @@ def missing_for(provider: str, cfg: Mapping[str, object]) -> list[str]:
         "openai": ("OPENAI_API_KEY",),
         "emulator": ("VOICE_LAB_EMULATOR",),
     }[provider]
+    if cfg.get("VOICE_LAB_AZURE_AUTH") == "entra":  # an Entra ID token instead of the key
+        needs = tuple(name for name in needs if name != "AZURE_OPENAI_API_KEY")
     missing = [name for name in needs if not cfg.get(name)]
     if provider.startswith("azure") and not (
         cfg.get("AZURE_OPENAI_REALTIME_DEPLOYMENT") or cfg.get("VOICE_LAB_MODEL")
@@ -300,6 +309,31 @@ def _asr_model(value: object, enabled: bool) -> None:
         raise ConfigError(
             "VOICE_LAB_ASR_MODEL", f"{exc}; or VOICE_LAB_ASR=off for no transcription"
         ) from None
+
+
+def _prices(value: object) -> cost.PriceTable:
+    """The price table: the user's file when VOICE_LAB_PRICES names one, else the shipped one."""
+    if value is None:
+        return cost.shipped()
+    path = Path(str(value))
+    if not path.is_file():
+        raise ConfigError(
+            "VOICE_LAB_PRICES", f"must name a JSON price file (got {value!r}, which is no file)"
+        )
+    try:
+        return cost.parse(path.read_text(encoding="utf-8"), str(value))
+    except (cost.PriceError, UnicodeDecodeError) as exc:
+        raise ConfigError("VOICE_LAB_PRICES", str(exc)) from None
+
+
+def _azure_auth(cfg: Mapping[str, object]) -> str:
+    """How Azure mints authenticate: `key` (the api-key header) or `entra` (a Microsoft Entra
+    ID token); without a choice, the key when one is set."""
+    chosen = cfg.get("VOICE_LAB_AZURE_AUTH")
+    if chosen is None:
+        return "key" if cfg.get("AZURE_OPENAI_API_KEY") else "entra"
+    _choice("VOICE_LAB_AZURE_AUTH", str(chosen).lower(), ("key", "entra"))
+    return str(chosen).lower()
 
 
 def _is_preview(cfg: Mapping[str, object]) -> bool:

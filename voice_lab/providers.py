@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import requests
 
+from .azure_auth import EntraError
 from .config import PREVIEW_API_VERSION, missing_for
 from .protocol.codec import loads
 from .protocol.names import deep_merge
@@ -114,8 +115,11 @@ def mint(
     *,
     emulator: Callable[..., Reply] | None = None,
     emulator_base: str = "",
+    bearer: Callable[[], str] | None = None,
 ) -> MintedKey:
-    """Mint a key from `provider`; `emulator` is the in-process emulator's mint function."""
+    """Mint a key from `provider`; `emulator` is the in-process emulator's mint function and
+    `bearer` gives the Microsoft Entra ID token Azure mints send when VOICE_LAB_AZURE_AUTH is
+    entra (azure_auth.EntraToken.bearer)."""
     missing = missing_for(provider, cfg)
     if missing:
         raise NotConfigured(
@@ -125,9 +129,9 @@ def mint(
             code="not_configured",
         )
     if provider == "azure":
-        return mint_azure(cfg, options)
+        return mint_azure(cfg, options, bearer)
     if provider == "azure-preview":
-        return mint_azure_preview(cfg, options)
+        return mint_azure_preview(cfg, options, bearer)
     if provider == "openai":
         return mint_openai(cfg, options)
     if emulator is None:
@@ -139,14 +143,17 @@ def mint(
     return mint_emulator(cfg, options, emulator, emulator_base)
 
 
-def mint_azure(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
-    """Azure OpenAI GA (v1): client_secrets with the api-key header, no api-version."""
+def mint_azure(
+    cfg: Mapping[str, Any], options: MintOptions, bearer: Callable[[], str] | None = None
+) -> MintedKey:
+    """Azure OpenAI GA (v1): client_secrets with the api-key header (or an Entra ID token),
+    no api-version."""
     endpoint = cfg["AZURE_OPENAI_ENDPOINT"]
     model = default_model(cfg, "azure", options.model)
     voice = default_voice(cfg, "ga", options.voice)
     reply = _post(
         f"{endpoint}/openai/v1/realtime/client_secrets",
-        {"api-key": cfg["AZURE_OPENAI_API_KEY"]},
+        _azure_auth(cfg, bearer),
         {"session": _ga_session(cfg, options, model, voice)},
         cfg,
         "azure",
@@ -155,7 +162,9 @@ def mint_azure(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
     return _from_ga(reply, "azure", webrtc_url, model, voice)
 
 
-def mint_azure_preview(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
+def mint_azure_preview(
+    cfg: Mapping[str, Any], options: MintOptions, bearer: Callable[[], str] | None = None
+) -> MintedKey:
     """Azure OpenAI 2025-04-01-preview: realtimeapi/sessions, WebRTC on the regional host."""
     endpoint = cfg["AZURE_OPENAI_ENDPOINT"]
     version = cfg.get("AZURE_OPENAI_API_VERSION") or PREVIEW_API_VERSION
@@ -163,7 +172,7 @@ def mint_azure_preview(cfg: Mapping[str, Any], options: MintOptions) -> MintedKe
     voice = default_voice(cfg, "beta", options.voice)
     reply = _post(
         f"{endpoint}/openai/realtimeapi/sessions?api-version={quote(version)}",
-        {"api-key": cfg["AZURE_OPENAI_API_KEY"]},
+        _azure_auth(cfg, bearer),
         _beta_session(cfg, options, model, voice),
         cfg,
         "azure",
@@ -173,6 +182,22 @@ def mint_azure_preview(cfg: Mapping[str, Any], options: MintOptions) -> MintedKe
         f"/v1/realtimertc?model={quote(model)}"
     )
     return _from_beta(reply, "azure-preview", webrtc_url, model, voice)
+
+
+def _azure_auth(cfg: Mapping[str, Any], bearer: Callable[[], str] | None) -> dict[str, str]:
+    """The header an Azure mint authenticates with: the API key, or an Entra ID token."""
+    if cfg.get("VOICE_LAB_AZURE_AUTH") != "entra":
+        return {"api-key": cfg["AZURE_OPENAI_API_KEY"]}
+    if bearer is None:
+        raise NotConfigured(
+            "config",
+            "VOICE_LAB_AZURE_AUTH=entra needs the app's token source",
+            code="not_configured",
+        )
+    try:
+        return {"Authorization": f"Bearer {bearer()}"}
+    except EntraError as exc:
+        raise MintError("entra", str(exc), code="entra_token_failed") from None
 
 
 def mint_openai(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:

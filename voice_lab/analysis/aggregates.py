@@ -113,8 +113,8 @@ class Aggregates:
         self.anchor: list | None = None  # [GA name, seq, t] of the wait's start
         self.last_user: str | None = None
         # usage
-        self.usage_sums = [0] * 8
-        self.usages_kept: list[list] = []  # the latest, as [response id, 8 figures]
+        self.usage_sums = [0] * (len(Usage.__slots__) - 1)
+        self.usages_kept: list[list] = []  # the latest, as [response id, *the figures]
         self.usage_count = 0
         # charts: rate limit name -> thinned points; voicelab.stats samples thinned, and each
         # figure's low, high and last over all of them

@@ -202,6 +202,9 @@ class Usage:
     input_cached: int = 0
     output_text: int = 0
     output_audio: int = 0
+    # Of input_cached, what the service split by modality (cached_tokens_details), when it did.
+    input_cached_text: int = 0
+    input_cached_audio: int = 0
 
 
 def usage_of(response_id: str | None, usage: dict) -> Usage:
@@ -221,6 +224,8 @@ def usage_of(response_id: str | None, usage: dict) -> Usage:
         input_cached=n("input_token_details", "cached_tokens"),
         output_text=n("output_token_details", "text_tokens"),
         output_audio=n("output_token_details", "audio_tokens"),
+        input_cached_text=n("input_token_details", "cached_tokens_details", "text_tokens"),
+        input_cached_audio=n("input_token_details", "cached_tokens_details", "audio_tokens"),
     )
 
 

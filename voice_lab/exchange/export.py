@@ -31,12 +31,14 @@ def export_chunks(
     rows: Iterable[ExportRow],
     recording: Mapping[str, Any] | None = None,
     tool_calls: Sequence[Mapping[str, Any]] | None = None,
+    cost: Mapping[str, Any] | None = None,
 ) -> Iterator[str]:
     """The export document in pieces of about EXPORT_CHUNK, one event per line, so memory stays
     flat and the server writes in large blocks. `rows` come from Store.export_rows; a session
     with a recording adds a "recording" object after the events (its figures, not its audio),
-    and `tool_calls` (analysis/tools.py's calls, as JSON) a "tool_calls" list; import leaves
-    both aside, so the events part re-exports the same."""
+    `tool_calls` (analysis/tools.py's calls, as JSON) a "tool_calls" list, and `cost`
+    (analysis/cost.py's session_cost) a "cost" object; import leaves them aside, so the events
+    part re-exports the same."""
     head = {
         "format": FORMAT,
         "version": VERSION,
@@ -58,6 +60,8 @@ def export_chunks(
     if batch:
         yield redact(separator + ",\n".join(batch))
     tail = "" if tool_calls is None else f', "tool_calls": {_listed(tool_calls)}'
+    if cost is not None:
+        tail += f', "cost": {json.dumps(cost, ensure_ascii=False)}'
     if recording is not None:
         tail += f', "recording": {json.dumps(recording, ensure_ascii=False)}'
     yield redact(f"\n]{tail}}}\n")

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from ..analysis import metrics, review, timeline, tools
+from ..analysis import cost, metrics, review, timeline, tools
 from ..analysis.call_times import hearing_from_json
 from ..analysis.heard import AudioCheck, HeardLatency, Hearing
 from ..protocol.names import normalize_type
@@ -100,6 +100,17 @@ class CapturedSession:
             f"no call of {name!r} with arguments holding {argument_subset!r}; "
             f"calls made: {', '.join(listed)}"
         )
+
+    def cost(self) -> dict[str, Any]:
+        """The estimated cost in dollars of the session ("session") and of each response
+        ("responses"), with the date of the prices: as the export gives it, else estimated from
+        the events at the shipped prices (see voice_lab.analysis.cost.session_cost)."""
+        exported = self.document.get("cost")
+        if isinstance(exported, dict):
+            return exported
+        usages = metrics.usage_by_response(self.events)
+        total = metrics.usage_total(usages)
+        return cost.session_cost(cost.shipped(), self.session.get("model"), usages, total)
 
     def transcript(self) -> list[timeline.Line]:
         """What each side said."""

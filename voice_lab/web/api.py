@@ -58,6 +58,7 @@ def create_session():
             providers.MintOptions(**body),
             emulator=emulator.mint if emulator else None,
             emulator_base=request.url_root,
+            bearer=current_app.extensions["voice_lab_entra"].bearer,
         )
     except providers.MintError as exc:
         current_app.logger.warning(

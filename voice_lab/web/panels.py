@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..analysis import aggregates, metrics, review, tools
+from ..analysis import aggregates, cost, metrics, review, tools
 from ..analysis.aggregates import Aggregates
 from ..analysis.review import missing_seqs
 from ..analysis.timeline import sorted_events
@@ -52,10 +52,16 @@ def build(events: Sequence[Event], missing: Sequence[int] | None = None) -> dict
 
 
 def view(
-    fold: Aggregates, missing: Sequence[int] = (), hearing: Mapping[str, Any] | None = None
+    fold: Aggregates,
+    missing: Sequence[int] = (),
+    hearing: Mapping[str, Any] | None = None,
+    prices: cost.PriceTable | None = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the panels show, from a session's fold, the seqs the store misses and what
-    its recording says (hearing_json's data, when it has been heard)."""
+    """Everything the panels show, from a session's fold, the seqs the store misses, what
+    its recording says (hearing_json's data, when it has been heard), and the price table and
+    model its cost is estimated with (the shipped table and the model its config names, unless
+    given)."""
     latencies = fold.latencies()
     recording = recording_view(latencies, hearing)
     calls = tools.calls(fold.tools)
@@ -64,6 +70,7 @@ def view(
         "waterfall": waterfall(latencies[-aggregates.LATEST_RESPONSES :]),
         "usages": fold.usages(),
         "usage_total": fold.usage_total(),
+        "cost": estimate(fold, prices or cost.shipped(), model),
         "rate_limits": rate_limit_chart(fold.rate_limit_points()),
         "errors": sorted(fold.error_infos() + tools.errors(calls), key=lambda e: e.seq),
         "config": json.dumps(fold.config, indent=2, ensure_ascii=False),
@@ -78,6 +85,14 @@ def view(
         "webrtc": stats_chart(fold.stats_points(), fold.stats_range),
         "hidden": {**fold.hidden(), "tool_calls": fold.tools["count"] - len(calls)},
     }
+
+
+def estimate(fold: Aggregates, prices: cost.PriceTable, model: str | None) -> dict[str, Any]:
+    """The cost of the session and of its latest responses (cost.session_cost's JSON), for the
+    session's model, or the model its config names when the session row has none."""
+    configured = fold.config.get("model") if isinstance(fold.config, dict) else None
+    chosen = model or (configured if isinstance(configured, str) else None)
+    return cost.session_cost(prices, chosen, fold.usages(), fold.usage_total())
 
 
 def waterfall(latencies: Sequence[metrics.Latency]) -> dict[str, Any]:

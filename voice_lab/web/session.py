@@ -155,7 +155,8 @@ def panels_partial(session_id: str):
         store = get_store()
         fold = panel_state.current(store, session_id)
         heard = None if status == "live" else _hearing(store, session_id)
-        built = panels.view(fold, store.missing_seqs(session_id), heard)
+        prices = current_app.config["VOICE_LAB_PRICES"]
+        built = panels.view(fold, store.missing_seqs(session_id), heard, prices, session["model"])
         html = render_template("_panels.html", session=session, panels=built)
         _rendered_panels.put(key, html)
     return html
@@ -231,9 +232,13 @@ def export(session_id: str):
     query = Filters.from_args(request.args).query() if request.args.get("filtered") else None
     name = f"voice-lab-{session_id}{'-filtered' if query else ''}.json"
     recording = _recording_summary(session_id)
-    calls = tools.as_json(tools.calls(panel_state.current(get_store(), session_id).tools))
+    fold = panel_state.current(get_store(), session_id)
+    calls = tools.as_json(tools.calls(fold.tools))
+    cost = panels.estimate(fold, current_app.config["VOICE_LAB_PRICES"], session["model"])
     chunks = _streamed(
-        lambda store: export_chunks(session, store.export_rows(session_id, query), recording, calls)
+        lambda store: export_chunks(
+            session, store.export_rows(session_id, query), recording, calls, cost
+        )
     )
     return _download(chunks, "application/json", name)
 
