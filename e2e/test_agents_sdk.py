@@ -1,6 +1,7 @@
 """The official Agents SDK for JavaScript (@openai/agents-realtime, its RealtimeSession over its
 own WebRTC transport), unchanged, against the emulator: it holds calls from a page on Voice
-Lab's own origin, and a page on another origin is refused by the SDP endpoint's preflight.
+Lab's own origin, runs its agent's tool when the emulator calls it, and a page on another origin
+is refused by the SDP endpoint's preflight.
 
 The SDK comes from the npm registry and is bundled with esbuild (e2e/sdk_bundle.py): without
 npm the test fails in CI and skips elsewhere, with one line saying what to install.
@@ -8,6 +9,7 @@ npm the test fails in CI and skips elsewhere, with one line saying what to insta
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +19,7 @@ from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
 from e2e import sdk_bundle
-from voice_lab.testing import LiveServer
+from voice_lab.testing import LiveServer, speech_wav
 
 pytestmark = pytest.mark.e2e
 
@@ -69,9 +71,12 @@ def other_origin(sdk_bundle_built) -> Iterator[LiveServer]:
         yield live
 
 
-def minted(voice_lab: LiveServer) -> dict:
-    """A key minted by Voice Lab for a new session, and the emulator's calls URL."""
-    reply = requests.post(f"{voice_lab.url}/api/sessions", json={"label": "agents sdk"}, timeout=10)
+def minted(voice_lab: LiveServer, **body) -> dict:
+    """A key minted by Voice Lab for a new session (`body` added to the mint's), and the
+    emulator's calls URL."""
+    reply = requests.post(
+        f"{voice_lab.url}/api/sessions", json={"label": "agents sdk", **body}, timeout=10
+    )
     assert reply.status_code == 201, reply.text
     body = reply.json()
     assert "/realtime/calls" in body["webrtc_url"]
@@ -85,7 +90,7 @@ def open_page(page, origin: LiveServer) -> None:
 
 
 def sdk_state(page) -> dict:
-    """What the page saw: phase, failure, the server events, errors, tool runs."""
+    """What the page saw: phase, failure, the server and client events, errors, tool runs."""
     return page.evaluate("() => voiceLabSdk.state")
 
 
@@ -140,31 +145,70 @@ def wait_for_responses(page, count: int) -> list[dict]:
     return [e["response"] for e in events if e["type"] == "response.done"][:count]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the emulator's tool calls")
-def test_the_emulator_calls_the_agents_tool_and_the_sdk_runs_it(page, voice_lab):
-    """tool_choice "required" in the SDK's session config: the next response calls
-    get_weather, the SDK runs it, and its output reaches the emulator for that call_id."""
+def test_the_emulator_calls_the_agents_tool_and_the_sdk_runs_it(
+    voice_lab_browser, voice_lab, tmp_path
+):
+    """The weather script chosen at the mint: the user's first turn makes the emulator call the
+    agent's get_weather, the SDK runs it in the page and sends its output for that call_id with
+    a response.create, and the emulator's next reply says the output's values."""
+    # One utterance, played once: a looping microphone would barge in on the reply.
+    page = voice_lab_browser.page(speech_wav(tmp_path / "once.wav"), loop=False)
     open_page(page, voice_lab)
-    call = {**minted(voice_lab), "config": {"toolChoice": "required"}}
+    call = minted(voice_lab, script="weather")
     assert page.evaluate("c => voiceLabSdk.start(c)", call) == "connected"
-    (first,) = wait_for_responses(page, 1)
-    calls = [item for item in first["output"] if item["type"] == "function_call"]
-    assert [c["name"] for c in calls] == ["get_weather"], first["output"]
-    page.wait_for_function(
-        """id => voiceLabSdk.state.events.some(e => e.type === "conversation.item.added"
-            && e.item.type === "function_call_output" && e.item.call_id === id)""",
-        arg=calls[0]["call_id"],
-        timeout=CALL_TIMEOUT_MS,
-    )
+    asked, answered = wait_for_responses(page, 2)
     page.evaluate("() => voiceLabSdk.stop()")
     state = sdk_state(page)
-    assert state["toolRuns"] and state["toolRuns"][0]["city"]
-    (output,) = [
-        e["item"]
-        for e in state["events"]
-        if e["type"] == "conversation.item.added" and e["item"]["type"] == "function_call_output"
-    ][:1]
-    assert "sunny" in output["output"]
+    events, sent = state["events"], state["sent"]
+    assert state["errors"] == [] and [e for e in events if e["type"] == "error"] == []
+    adapter = TypeAdapter(RealtimeServerEvent)
+    for event in events:
+        adapter.validate_python(event)
+    # The SDK declares its tool in the GA shape and leaves the choice to the model.
+    (configured,) = [e["session"] for e in sent if e["type"] == "session.update"][:1]
+    (declared,) = configured["tools"]
+    assert declared["type"] == "function" and declared["name"] == "get_weather"
+    assert declared["parameters"]["required"] == ["city"]
+    assert configured.get("tool_choice", "auto") == "auto"
+    # The first response is the call, streamed as the service streams it.
+    (called,) = asked["output"]
+    assert asked["status"] == "completed" and called["type"] == "function_call"
+    assert called["name"] == "get_weather" and json.loads(called["arguments"]) == {"city": "Paris"}
+    streamed = [e for e in events if e.get("response_id") == asked["id"]]
+    deltas = [e for e in streamed if e["type"] == "response.function_call_arguments.delta"]
+    assert deltas and "".join(e["delta"] for e in deltas) == called["arguments"]
+    assert [
+        e["type"] for e in streamed if "function_call" in e["type"] or "output_item" in e["type"]
+    ] == [
+        "response.output_item.added",
+        *[e["type"] for e in deltas],
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+    ]
+    done = next(e for e in streamed if e["type"] == "response.function_call_arguments.done")
+    assert done["call_id"] == called["call_id"] and done["arguments"] == called["arguments"]
+    # The SDK ran the tool and sent its output for that call_id, then asked for a response.
+    assert state["toolRuns"] == [{"city": "Paris"}]
+    after = sent[[e["type"] for e in sent].index("conversation.item.create") :]
+    (output, create) = after[:2]
+    assert output["item"]["type"] == "function_call_output"
+    assert output["item"]["call_id"] == called["call_id"]
+    assert json.loads(output["item"]["output"]) == {
+        "city": "Paris",
+        "temperature": 21,
+        "conditions": "sunny",
+    }
+    assert create["type"] == "response.create"
+    # The emulator took the output into the conversation, and the reply says its values.
+    assert any(
+        e["type"] == "conversation.item.added"
+        and e["item"]["type"] == "function_call_output"
+        and e["item"]["call_id"] == called["call_id"]
+        for e in events
+    )
+    (reply,) = answered["output"]
+    assert answered["status"] == "completed" and reply["type"] == "message"
+    assert reply["content"][0]["transcript"] == "In Paris it is 21 degrees and sunny."
 
 
 def test_an_origin_voice_lab_allows_passes_the_preflight(page, app, voice_lab, other_origin):

@@ -175,6 +175,29 @@ def test_a_voice_turn_matches_on_what_the_transcription_heard(live_server):
     assert done["response"]["usage"]["output_token_details"]["audio_tokens"] == 600 // 50
 
 
+def test_a_response_waiting_for_the_words_is_announced_at_once(live_server):
+    """As the service does, response.created follows the user's item; the transcription that a
+    pattern turn waits for comes after it, and the reply still answers the words."""
+    script = {"turns": [{"match": r"speech, \d", "say": "I heard speech."}]}
+
+    async def call():
+        transcription = {"model": "whisper-1"}
+        session = {"audio": {"input": {"transcription": transcription}}}
+        client = await open_call(live_server, script=script, session=session)
+        client.mic.say(np.concatenate((voice.speech_like(1.0, seed=3), silence(1.0))))
+        done = await client.wait_for("response.done")
+        await client.close()
+        return client, done
+
+    client, done = run(call())
+    types = client.types()
+    assert types.index("conversation.item.done") < types.index("response.created")
+    assert types.index("response.created") < types.index(
+        "conversation.item.input_audio_transcription.completed"
+    )
+    assert done["response"]["output"][0]["content"][0]["transcript"] == "I heard speech."
+
+
 def test_a_turn_fault_fails_that_response(live_server):
     """fault response_error on turn 1: that response fails, turn 2 answers."""
     script = {"turns": [{"turn": 1, "fault": "response_error"}, {"say": "fine now"}]}

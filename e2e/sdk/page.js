@@ -8,8 +8,18 @@ const state = {
   phase: "ready", // ready -> connecting -> connected, or failed
   failure: "",
   events: [], // every server event the transport received, as parsed
+  sent: [], // every client event the SDK sent on its data channel, as parsed
   errors: [],
   toolRuns: [], // the arguments each run of get_weather had
+};
+
+// The SDK sends on the data channel it creates inside connect() and emits only what it
+// receives: watching the browser's send is how the page sees its client events (session.update,
+// the function output, response.create) without changing the SDK.
+const send = RTCDataChannel.prototype.send;
+RTCDataChannel.prototype.send = function (data) {
+  if (typeof data === "string") state.sent.push(JSON.parse(data));
+  return send.call(this, data);
 };
 
 const getWeather = tool({
@@ -18,7 +28,7 @@ const getWeather = tool({
   parameters: z.object({ city: z.string().describe("The city, e.g. Paris") }),
   async execute({ city }) {
     state.toolRuns.push({ city });
-    return `It is sunny and 21 degrees in ${city}.`;
+    return JSON.stringify({ city, temperature: 21, conditions: "sunny" });
   },
 });
 

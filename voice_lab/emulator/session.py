@@ -320,6 +320,10 @@ class Session:
         return f"You said: {said}" if said else "Hello from the Voice Lab emulator."
 
     async def _run_response(self, plan: ResponsePlan, params: dict[str, Any]) -> None:
+        events = self.script.response_events(plan)
+        # The service announces a response at once, before the input's transcription is in: a
+        # turn that waits for the words must not hold back response.created.
+        self.send(next(events))
         decision = await self._decide(plan, params)
         faults = [f for f in (self.scenario, decision.fault) if f is not None]
         delay = decision.delay_ms / 1000 + sum(
@@ -332,7 +336,7 @@ class Session:
         # service's model is still generating when it announces the response.
         speaking = self.spawn(self._speech(plan.text, decision.talk_ms)) if plan.audio else None
         first_delta = True
-        for event in self.script.response_events(plan):
+        for event in events:
             if event["type"].endswith(".delta"):
                 if first_delta and delay:
                     await asyncio.sleep(delay)
