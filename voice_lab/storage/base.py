@@ -75,6 +75,24 @@ class Store(Recordings):
             )
         return cur.rowcount == 1
 
+    def end_silent_sessions(self, quiet_for: float) -> int:
+        """End the sessions nothing ended whose last event (or, without events, creation) is
+        more than `quiet_for` seconds old, at that time: a page that crashed sends no end.
+        Returns how many it ended."""
+        last = (
+            "coalesce((SELECT received_at FROM events WHERE session_id = sessions.id "
+            "ORDER BY seq DESC LIMIT 1), created_at)"
+        )
+        with self.transaction() as db:
+            cur = db.execute(
+                self.sql(
+                    f"UPDATE sessions SET ended_at = {last} WHERE ended_at IS NULL "
+                    f"AND origin <> 'imported' AND {last} < ?"
+                ),
+                (time.time() - quiet_for,),
+            )
+        return cur.rowcount
+
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Set some columns of a session."""
         check_fields(fields)
