@@ -608,11 +608,8 @@ def test_an_end_frame_ends_the_session_after_its_batches(live_server, app, new_s
     assert json.loads(client.ws.recv()) == {"op": "ack", "upto": 2}
     assert json.loads(client.ws.recv()) == {"op": "ended", "session": sid}
     client.close()
-    store = open_store(app)
-    try:
+    with opened(app) as store:
         assert store.get_session(sid)["ended_at"] is not None
-    finally:
-        store.close()
     assert [row["seq"] for row in stored(app, sid)] == [1, 2]
 
 
@@ -636,11 +633,8 @@ def test_a_silent_session_is_ended_at_its_last_event(live_server, app, settings,
     def ended() -> float | None:
         html = app.test_client().get("/").get_data(as_text=True)
         assert "crashed app" in html
-        store = open_store(app)
-        try:
+        with opened(app) as store:
             return store.get_session(welcome["session"])["ended_at"]
-        finally:
-            store.close()
 
     until(lambda: ended() is not None, "the silent session ended")
     assert ended() == row["received_at"]

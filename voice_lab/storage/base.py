@@ -83,13 +83,14 @@ class Store(Recordings):
             "coalesce((SELECT received_at FROM events WHERE session_id = sessions.id "
             "ORDER BY seq DESC LIMIT 1), created_at)"
         )
+        silent = f"ended_at IS NULL AND origin <> 'imported' AND {last} < ?"
+        cutoff = (time.time() - quiet_for,)
+        # Nearly always none: a read, so the sessions list's polls never wait on the writer.
+        if self._one(f"SELECT 1 FROM sessions WHERE {silent} LIMIT 1", cutoff) is None:
+            return 0
         with self.transaction() as db:
             cur = db.execute(
-                self.sql(
-                    f"UPDATE sessions SET ended_at = {last} WHERE ended_at IS NULL "
-                    f"AND origin <> 'imported' AND {last} < ?"
-                ),
-                (time.time() - quiet_for,),
+                self.sql(f"UPDATE sessions SET ended_at = {last} WHERE {silent}"), cutoff
             )
         return cur.rowcount
 
