@@ -16,6 +16,7 @@ from pathlib import Path
 SDK = Path(__file__).resolve().parent / "sdk"
 BUNDLE = SDK / "dist" / "page.js"
 PAGE = SDK / "page.html"
+MIRRORED_PAGE = SDK / "mirrored.html"  # the same page with capture()'s two lines
 INSTALLED = SDK / "node_modules" / ".package-lock.json"  # npm writes it after an install
 INPUTS = (SDK / "package.json", SDK / "package-lock.json", SDK / "page.js")
 NEEDS = (

@@ -1,7 +1,8 @@
 """The official Agents SDK for JavaScript (@openai/agents-realtime, its RealtimeSession over its
 own WebRTC transport), unchanged, against the emulator: it holds calls from a page on Voice
 Lab's own origin, runs its agent's tool when the emulator calls it, and a page on another origin
-is refused by the SDP endpoint's preflight.
+is refused by the SDP endpoint's preflight; allowed, that page is mirrored into Voice Lab by
+capture()'s two lines.
 
 The SDK comes from the npm registry and is bundled with esbuild (e2e/sdk_bundle.py): without
 npm the test fails in CI and skips elsewhere, with one line saying what to install.
@@ -14,11 +15,13 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from flask import Blueprint, Flask, send_file
+from flask import Blueprint, Flask, request, send_file
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
 from e2e import sdk_bundle
+from tests.waiting import until
+from voice_lab.storage import open_store
 from voice_lab.testing import LiveServer, speech_wav
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +38,12 @@ sdk_pages = Blueprint("sdk_pages", __name__, url_prefix="/sdk-test")
 def sdk_page():
     """The page that loads the bundle."""
     return send_file(sdk_bundle.PAGE)
+
+
+@sdk_pages.get("/mirrored.html")
+def sdk_mirrored_page():
+    """The page with the two lines that mirror it into the Voice Lab at ?voice_lab=URL."""
+    return sdk_bundle.MIRRORED_PAGE.read_text().replace("VOICE_LAB", request.args["voice_lab"])
 
 
 @sdk_pages.get("/page.js")
@@ -243,3 +252,69 @@ def test_a_page_on_another_origin_is_refused_by_the_preflight(page, voice_lab, o
     state = sdk_state(page)
     assert "Failed to fetch" in state["failure"] and state["events"] == []
     assert any("CORS policy" in line and call["url"] in line for line in refused), refused
+
+
+def mirrored_call(page, app, voice_lab: LiveServer, other_origin: LiveServer) -> dict:
+    """The SDK's page on the second origin, mirrored by capture(), holding a call until its
+    first response is done; returns the session the mirror made (still live)."""
+    app.config["VOICE_LAB_ALLOWED_ORIGINS"] = (other_origin.url,)
+    page.goto(f"{other_origin.url}/sdk-test/mirrored.html?voice_lab={voice_lab.url}")
+    page.get_by_test_id("sdk-phase").filter(has_text="ready").wait_for()
+    assert page.evaluate("c => voiceLabSdk.start(c)", minted(voice_lab)) == "connected"
+    wait_for_responses(page, 1)
+    (session,) = [s for s in stored_sessions(app) if s["origin"] == "external"]
+    assert session["label"] == "Agents SDK call, mirrored" and session["ended_at"] is None
+    return session
+
+
+def stored_sessions(app) -> list[dict]:
+    """Every session row in the app's store."""
+    store = open_store(app)
+    try:
+        return store.list_sessions()
+    finally:
+        store.close()
+
+
+def stored_events(app, session_id: str) -> list[dict]:
+    """A session's stored events, in seq order."""
+    store = open_store(app)
+    try:
+        return [dict(row) for row in store.iter_events(session_id)]
+    finally:
+        store.close()
+
+
+def wait_until_ended(app, session_id: str) -> None:
+    """Until the session's row says it ended."""
+
+    def ended() -> bool:
+        return any(s["id"] == session_id and s["ended_at"] for s in stored_sessions(app))
+
+    until(ended, f"session {session_id} ended")
+
+
+def test_an_sdk_page_on_another_origin_is_mirrored_until_it_goes_away(
+    page, app, voice_lab, other_origin
+):
+    """Every event from session.created on, both ways, is stored; going away ends the session."""
+    session = mirrored_call(page, app, voice_lab, other_origin)
+    seen = [e["event_id"] for e in sdk_state(page)["events"]]
+    page.goto("about:blank")  # pagehide
+    wait_until_ended(app, session["id"])
+    rows = stored_events(app, session["id"])
+    server = [json.loads(r["payload"]) for r in rows if r["direction"] == "server"]
+    client = [json.loads(r["payload"]) for r in rows if r["direction"] == "client"]
+    assert server[0]["type"] == "session.created"
+    assert [e["event_id"] for e in server[: len(seen)]] == seen
+    # The SDK's first send configures the session; its sends are mirrored as it made them.
+    assert client and client[0]["type"] == "session.update"
+    assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_an_sdk_page_that_hangs_up_ends_its_mirrored_session(page, app, voice_lab, other_origin):
+    session = mirrored_call(page, app, voice_lab, other_origin)
+    page.evaluate("() => voiceLabSdk.stop()")  # the SDK closes its peer connection
+    wait_until_ended(app, session["id"])
+    local = [json.loads(r["payload"]) for r in stored_events(app, session["id"])]
+    assert {"type": "voicelab.pc_state", "state": "closed"} in local

@@ -201,6 +201,8 @@ def test_mint_rate_rejected(rate):
     [
         ("VOICE_LAB_SOCKET_IDLE", "0"),
         ("VOICE_LAB_SOCKET_IDLE", "forever"),
+        ("VOICE_LAB_SESSION_TIMEOUT", "0"),
+        ("VOICE_LAB_SESSION_TIMEOUT", "a day"),
         ("VOICE_LAB_SOCKETS_PER_CLIENT", "0"),
         ("VOICE_LAB_SOCKETS_PER_CLIENT", "1.5"),
         ("VOICE_LAB_SOCKETS", "-3"),

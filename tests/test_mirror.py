@@ -10,6 +10,7 @@ import websocket
 
 from tests.figures import count
 from tests.stores import opened
+from tests.waiting import until
 from voice_lab.exchange.export import export_chunks
 from voice_lab.exchange.reader import MAX_EVENT_BYTES
 from voice_lab.ingest.frames import MAX_FRAME_BYTES, MirrorError, parse_frame
@@ -596,3 +597,44 @@ def test_an_app_that_records_nothing_offers_no_recording_and_refuses_audio(
         assert store.recording_info(sid) is None
     finally:
         store.close()
+
+
+def test_an_end_frame_ends_the_session_after_its_batches(live_server, app, new_session):
+    sid, hello = new_session()
+    client = Client(live_server.url)
+    client.call(hello)
+    client.ws.send(json.dumps({"op": "events", "events": [event(1), event(2)]}))
+    client.ws.send(json.dumps({"op": "end"}))
+    assert json.loads(client.ws.recv()) == {"op": "ack", "upto": 2}
+    assert json.loads(client.ws.recv()) == {"op": "ended", "session": sid}
+    client.close()
+    with opened(app) as store:
+        assert store.get_session(sid)["ended_at"] is not None
+    assert [row["seq"] for row in stored(app, sid)] == [1, 2]
+
+
+def test_an_end_frame_before_hello_is_refused(live_server):
+    client = Client(live_server.url)
+    assert client.call({"op": "end"})["code"] == "no_session"
+    client.close()
+
+
+@pytest.mark.parametrize("timeout", ["0.05"])
+def test_a_silent_session_is_ended_at_its_last_event(live_server, app, settings, timeout):
+    """A page that crashed mid-call sends no end: once it is silent past the timeout the
+    sessions list shows it ended, at the time of its last event."""
+    app.config["VOICE_LAB_SESSION_TIMEOUT"] = float(timeout)
+    client = Client(live_server.url, origin="https://app.example.com")
+    welcome = client.call({"op": "hello", "create": {"label": "crashed app"}})
+    assert client.batch([1]) == {"op": "ack", "upto": 1}
+    client.ws.sock.close()  # gone without a close frame, as a crashed page's socket is
+    (row,) = stored(app, welcome["session"])
+
+    def ended() -> float | None:
+        html = app.test_client().get("/").get_data(as_text=True)
+        assert "crashed app" in html
+        with opened(app) as store:
+            return store.get_session(welcome["session"])["ended_at"]
+
+    until(lambda: ended() is not None, "the silent session ended")
+    assert ended() == row["received_at"]

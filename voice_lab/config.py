@@ -55,6 +55,7 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_MINT_RATE": "30/60",
     "VOICE_LAB_LIVE_WAIT": "10",
     "VOICE_LAB_SOCKET_IDLE": "120",
+    "VOICE_LAB_SESSION_TIMEOUT": "300",
     "VOICE_LAB_SOCKETS_PER_CLIENT": "32",
     "VOICE_LAB_SOCKETS": "256",
     "VOICE_LAB_SOCKET_READ_AHEAD": "4",
@@ -120,6 +121,9 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
     )
     cfg["VOICE_LAB_SOCKET_IDLE"] = _seconds(
         "VOICE_LAB_SOCKET_IDLE", values["VOICE_LAB_SOCKET_IDLE"], high=3600
+    )
+    cfg["VOICE_LAB_SESSION_TIMEOUT"] = _seconds(
+        "VOICE_LAB_SESSION_TIMEOUT", values["VOICE_LAB_SESSION_TIMEOUT"], high=86400
     )
     for name, unit in SOCKET_LIMITS.items():
         cfg[name] = _count(name, values[name], unit)

@@ -14,7 +14,8 @@
 //   mirror.attach(dc);     // the channel you created: wraps dc.send, listens to messages
 //   mirror.recordAudio(micStream, remoteStream);  // optional: the call in stereo
 //   ...
-//   await mirror.close();  // after the call: waits briefly for the last acks
+//   await mirror.close();  // after the call: waits briefly for the last acks, ends the session
+// Or, for a page whose library makes its own peer connection, see capture.js.
 
 import { AUDIO_BUFFER_BYTES, AudioOutbox } from "./mirror_audio.js";
 import { CHANNELS, MIME, StereoRecorder } from "./recorder.js";
@@ -26,6 +27,7 @@ const COALESCE_MS = 5;
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10000;
 const CLOSE_WAIT_MS = 3000;
+const END_FRAME = '{"op":"end"}';
 const IDLE_CLOSE = 4408; // the server closed a quiet socket: reconnect once there is more to send
 const encoder = new TextEncoder();
 
@@ -266,8 +268,8 @@ export class Mirror extends EventTarget {
     );
   }
 
-  /** Stop recording (the audio's last chunk first) once the server acked everything (or
-   * `waitMs` passed); resolves when done. */
+  /** Stop recording (the audio's last chunk first), and once the server acked everything (or
+   * `waitMs` passed) end the session; resolves when done. */
   close({ waitMs = CLOSE_WAIT_MS } = {}) {
     if (this._closing) return this._closing;
     this._closing = (this.recorder?.stop() ?? Promise.resolve()).then(() => this._drain(waitMs));
@@ -282,13 +284,8 @@ export class Mirror extends EventTarget {
         clearTimeout(deadline);
         this.removeEventListener("ack", check);
         this.removeEventListener("audio_ack", check);
-        clearTimeout(this._flushTimer);
-        clearTimeout(this._retryTimer);
-        clearTimeout(this._resendTimer);
-        if (this._ws) this._ws.close(1000, "call ended");
-        this._setState("closed");
-        const { seq: chunks, acked: chunksAcked } = this.audio;
-        resolve({ recorded: this.seq, acked: this.acked, chunks, chunks_acked: chunksAcked });
+        this._end();
+        resolve(this._summary());
       };
       const check = () => {
         if (this._allAcked()) finish();
@@ -304,6 +301,34 @@ export class Mirror extends EventTarget {
       this._flush();
       check();
     });
+  }
+
+  /** The page is going away (`pagehide`): send what is recorded and end the session now,
+   * without waiting for acks; a page that cannot (its socket is away) ends by the server's
+   * silence timeout. */
+  abandon() {
+    if (this._state === "closed") return;
+    this._closing ??= Promise.resolve().then(() => this._summary());
+    for (const cleanup of this._cleanups.splice(0)) cleanup();
+    this.recorder?.stop();
+    this._flush();
+    this._end();
+  }
+
+  // Tell the server the session ended, after everything sent before, and close the socket.
+  _end() {
+    clearTimeout(this._flushTimer);
+    clearTimeout(this._retryTimer);
+    clearTimeout(this._resendTimer);
+    if (this._ws?.readyState === WebSocket.OPEN) this._ws.send(END_FRAME);
+    if (this._ws) this._ws.close(1000, "call ended");
+    this._setState("closed");
+  }
+
+  // What close() resolves with: how much was recorded and acked, events and audio chunks.
+  _summary() {
+    const { seq: chunks, acked: chunksAcked } = this.audio;
+    return { recorded: this.seq, acked: this.acked, chunks, chunks_acked: chunksAcked };
   }
 
   _allAcked() {

@@ -16,7 +16,7 @@ MAX_BATCH_EVENTS = 500
 # The frame's own levels (frame, events list, event) above a local event object's MAX_DEPTH.
 MAX_FRAME_DEPTH = MAX_DEPTH + 3
 MAX_BATCH_CHUNKS = 100
-OPS = ("hello", "events", "audio")
+OPS = ("hello", "events", "audio", "end")
 # No event limit of its own: an event is at most a frame, and what is stored is never longer
 # than its frame (escapes only shrink), so every stored event fits the importer's event limit.
 

@@ -88,6 +88,9 @@ class Mirror:
                 owed = self.hello(frame)
             elif frame["op"] == "audio":
                 owed = self.audio(frame)
+            elif frame["op"] == "end":
+                self.settle()  # the batches before it are stored before the session ends
+                owed = self.end()
             else:
                 owed = self.events(frame)
         except MirrorError as exc:
@@ -195,6 +198,16 @@ class Mirror:
         except StorageError as exc:
             raise refusal(exc, self.session_id, "audio") from None
         return {"op": "audio_ack", "upto": upto}
+
+    def end(self) -> dict[str, Any]:
+        """Mark the session ended: the page closed its mirror, hung up or went away."""
+        if self.session_id is None:
+            raise MirrorError("no_session", "send hello before end")
+        try:
+            self.store.end_session(self.session_id)
+        except StorageError as exc:
+            raise refusal(exc, self.session_id, "end") from None
+        return {"op": "ended", "session": self.session_id}
 
     def ack(self, queued: Queued) -> dict[str, Any]:
         """Once the batch is stored, ack the highest contiguous seq; else say why not."""

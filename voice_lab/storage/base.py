@@ -75,6 +75,25 @@ class Store(Recordings):
             )
         return cur.rowcount == 1
 
+    def end_silent_sessions(self, quiet_for: float) -> int:
+        """End the sessions nothing ended whose last event (or, without events, creation) is
+        more than `quiet_for` seconds old, at that time: a page that crashed sends no end.
+        Returns how many it ended."""
+        last = (
+            "coalesce((SELECT received_at FROM events WHERE session_id = sessions.id "
+            "ORDER BY seq DESC LIMIT 1), created_at)"
+        )
+        silent = f"ended_at IS NULL AND origin <> 'imported' AND {last} < ?"
+        cutoff = (time.time() - quiet_for,)
+        # Nearly always none: a read, so the sessions list's polls never wait on the writer.
+        if self._one(f"SELECT 1 FROM sessions WHERE {silent} LIMIT 1", cutoff) is None:
+            return 0
+        with self.transaction() as db:
+            cur = db.execute(
+                self.sql(f"UPDATE sessions SET ended_at = {last} WHERE {silent}"), cutoff
+            )
+        return cur.rowcount
+
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Set some columns of a session."""
         check_fields(fields)

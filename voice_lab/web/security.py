@@ -175,8 +175,11 @@ def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> b
     return urlsplit(origin).netloc == host
 
 
-# Pages on allowed origins import the mirror from here, and module scripts need CORS.
-SHARED_SCRIPTS = ("/static/js/mirror.js",)
+# Pages on allowed origins import the mirror from here (with the modules it imports), and
+# module scripts need CORS.
+SHARED_SCRIPTS = tuple(
+    f"/static/js/{name}.js" for name in ("mirror", "mirror_audio", "recorder", "capture")
+)
 # What browsers send the realtime service (and so its emulator): the SDP and mint requests' own
 # headers, the beta opt-in, and the Agents SDK's version header that its WebRTC transport sends
 # with the SDP offer.

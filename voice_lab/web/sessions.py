@@ -28,7 +28,11 @@ def is_partial(target: str) -> bool:
 def index():
     """The sessions list, newest first, searchable; its table polls while calls are live."""
     search = request.args.get("q", "").strip()[:200]
-    sessions = get_store().list_sessions(search)
+    store = get_store()
+    # A page that crashed or lost its network never says it ended: the list, which polls while
+    # any session is live, ends those silent past the timeout, so none stays live forever.
+    store.end_silent_sessions(current_app.config["VOICE_LAB_SESSION_TIMEOUT"])
+    sessions = store.list_sessions(search)
     context = {"sessions": sessions, "search": search}
     if is_partial("sessions"):
         return render_template("_sessions.html", **context)
