@@ -153,16 +153,20 @@ def test_api_sessions_beta_protocol(client):
     assert "/emulator/v1/realtimertc?model=" in body["webrtc_url"]
 
 
-# Every emulator endpoint a page calls: the mint endpoints, the SDP endpoints, the hangup.
-BROWSER_ENDPOINTS = (
+# Every emulator endpoint a page calls: the mint endpoints (the API key), and the SDP endpoints
+# and hangup (a minted key as bearer).
+MINT_ENDPOINTS = (
     "/emulator/openai/v1/realtime/client_secrets",
     "/emulator/v1/realtime/client_secrets",
     "/emulator/openai/realtimeapi/sessions",
+)
+KEYED_ENDPOINTS = (
     "/emulator/openai/v1/realtime/calls",
     "/emulator/v1/realtime/calls",
     "/emulator/v1/realtimertc",
     "/emulator/v1/realtime/calls/rtc_x/hangup",
 )
+BROWSER_ENDPOINTS = MINT_ENDPOINTS + KEYED_ENDPOINTS
 # What the Agents SDK's WebRTC transport asks to send with its SDP offer.
 SDK_HEADERS = "authorization,content-type,x-openai-agents-sdk"
 
@@ -193,31 +197,45 @@ def test_preflight_allows_the_sdk_from_voice_labs_own_origin(client, path):
     assert "Origin" in pre.headers["Vary"]
 
 
-@pytest.mark.parametrize("path", (*BROWSER_ENDPOINTS, "/api/sessions"))
-def test_preflight_from_another_origin_allows_nothing(client, path):
-    """A page on another origin is refused: its preflight allows neither the origin nor the
-    x-openai-agents-sdk header, so the browser never sends the request."""
+@pytest.mark.parametrize("path", KEYED_ENDPOINTS)
+def test_the_sdp_endpoints_answer_a_page_on_any_origin_as_the_service_does(client, path):
+    """A minted key guards the SDP endpoints and the hangup, so like the service they answer
+    any origin's preflight, allowing the headers asked for (the SDK's x-openai-agents-sdk)."""
+    pre = preflight(client, path, "http://127.0.0.1:9")
+    assert pre.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:9"
+    assert "x-openai-agents-sdk" in pre.headers["Access-Control-Allow-Headers"]
+    assert "Location" in pre.headers["Access-Control-Expose-Headers"]
+    answer = client.post(path, data="v=0", headers={"Origin": "http://127.0.0.1:9"})
+    assert answer.status_code in (400, 401)  # readable there, and still refused without a key
+    assert answer.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize("path", (*MINT_ENDPOINTS, "/api/sessions"))
+def test_a_mint_from_another_origin_is_refused(client, path):
+    """Minting takes the API key: a page on another origin gets no CORS headers, so its
+    browser never sends the request (otherwise any web page could mint on this machine)."""
     pre = preflight(client, path, "http://127.0.0.1:9")
     assert "Access-Control-Allow-Origin" not in pre.headers
     assert "x-openai-agents-sdk" not in pre.headers.get("Access-Control-Allow-Headers", "")
 
 
 def test_preflight_allows_the_origins_voice_lab_allows(app, client):
-    """VOICE_LAB_ALLOWED_ORIGINS lets a team's own app call the emulator, as it lets it mirror."""
+    """VOICE_LAB_ALLOWED_ORIGINS lets a team's own app mint from the emulator, as it lets it
+    mirror."""
     app.config["VOICE_LAB_ALLOWED_ORIGINS"] = ("https://app.example.com",)
-    listed = preflight(client, "/emulator/v1/realtime/calls", "https://app.example.com")
+    url = "/emulator/v1/realtime/client_secrets"
+    listed = preflight(client, url, "https://app.example.com")
     assert listed.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
-    other = preflight(client, "/emulator/v1/realtime/calls", "https://b.example.com")
+    other = preflight(client, url, "https://b.example.com")
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
-def test_answers_carry_cors_for_the_own_origin_only(client):
-    """The POST's answer itself (here a 401) is readable by the own origin only."""
-    url = "/emulator/v1/realtime/calls"
-    own = client.post(url, data="v=0", headers={"Origin": "http://localhost"})
-    assert own.status_code == 401
+def test_mint_answers_carry_cors_for_the_own_origin_only(client):
+    """A mint's answer (here a 400) is readable by the own origin only."""
+    url = "/emulator/v1/realtime/client_secrets"
+    own = client.post(url, data="x", headers={"Origin": "http://localhost"})
     assert own.headers["Access-Control-Allow-Origin"] == "http://localhost"
-    other = client.post(url, data="v=0", headers={"Origin": "http://127.0.0.1:9"})
+    other = client.post(url, data="x", headers={"Origin": "http://127.0.0.1:9"})
     assert "Access-Control-Allow-Origin" not in other.headers
 
 

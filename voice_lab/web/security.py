@@ -188,23 +188,42 @@ SERVICE_HEADERS = (
 )
 
 
+# The SDP and hangup endpoints take a minted key as their bearer, so like the service they answer
+# pages on any origin; the mint endpoints take the API key, and answer only where Voice Lab does.
+KEYED_ENDPOINTS = frozenset(
+    {
+        "emulator.call_azure_ga",
+        "emulator.call_openai",
+        "emulator.call_azure_preview",
+        "emulator.hangup",
+    }
+)
+
+
 def cors(response: Response) -> None:
-    """CORS for what pages on allowed origins call: the shared mirror script, and the
-    emulator's mint and SDP endpoints with their preflights (they read the call id in
-    Location). A page on any other origin gets no CORS headers, so its browser refuses the
-    call: otherwise any web page could drive the emulator on this machine."""
+    """CORS for what pages call across origins: the shared mirror scripts and the emulator's
+    mint endpoints from allowed origins only (otherwise any web page could mint on this
+    machine), and the emulator's SDP and hangup endpoints from any origin, as the service
+    answers them: a minted key guards those, and the preflight allows the headers it is asked
+    for (the Agents SDK adds x-openai-agents-sdk). Answers expose Location (the call id)."""
     service = request.path.startswith(OPEN_PREFIXES)
     if not service and request.path not in SHARED_SCRIPTS:
         return
     response.headers.add("Vary", "Origin")
     origin = request.headers.get("Origin")
+    if not origin:
+        return
+    keyed = request.endpoint in KEYED_ENDPOINTS
     allowed = current_app.config["VOICE_LAB_ALLOWED_ORIGINS"]
-    if not origin or not origin_allowed(origin, request.host, allowed):
+    if not keyed and not origin_allowed(origin, request.host, allowed):
         return
     response.headers["Access-Control-Allow-Origin"] = origin
     if service:
+        asked = request.headers.get("Access-Control-Request-Headers") if keyed else None
         response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = SERVICE_HEADERS
+        response.headers["Access-Control-Allow-Headers"] = ", ".join(
+            filter(None, (SERVICE_HEADERS, asked))
+        )
         response.headers["Access-Control-Expose-Headers"] = "Location"
         response.headers["Access-Control-Max-Age"] = "600"
 
