@@ -334,6 +334,14 @@ class Store:
                 yield AudioChunk(row[0], row[1], bytes(row[2]))
             after = rows[-1][0]
 
+    def recorded_sessions(self) -> list[tuple[str, int]]:
+        """(session id, chunks stored) of every session with a recording, oldest first."""
+        rows = self.db.execute(
+            "SELECT s.id, count(*) FROM recording_chunks c JOIN sessions s ON s.id = c.session_id "
+            "GROUP BY s.id ORDER BY s.created_at"
+        )
+        return [(row[0], row[1]) for row in rows]
+
     def recording_info(self, session_id: str) -> dict[str, Any] | None:
         """How much of a session's recording is stored: chunks, bytes, the first chunk's t and
         the highest contiguous seq; None when nothing is."""

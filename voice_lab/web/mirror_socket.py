@@ -77,6 +77,7 @@ def _serve(ws, metered: Metered, idle: float) -> None:
         store,
         current_app.extensions["voice_lab_broker"].publish,
         recording=current_app.config["VOICE_LAB_RECORDING"],
+        on_recorded=current_app.extensions["voice_lab_preparer"].ask,
     )
     try:
         while True:
