@@ -121,10 +121,10 @@ def _make_media(
 def facts(store: Store, root: Path, session_id: str) -> tuple[Path, dict[str, Any]] | None:
     """(the files' base path, the metadata) of the recording as stored now; None without a
     recording; NotReady while its files are not made; RecordingError when they cannot be."""
-    info = store.recording_info(session_id)
-    if info is None:
+    chunks = store.recording_chunk_count(session_id)
+    if not chunks:
         return None
-    base = folder(root, session_id) / str(info["chunks"])
+    base = folder(root, session_id) / str(chunks)
     try:
         return base, json.loads(_meta_path(base).read_text())
     except FileNotFoundError:

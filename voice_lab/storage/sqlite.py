@@ -334,6 +334,13 @@ class Store:
                 yield AudioChunk(row[0], row[1], bytes(row[2]))
             after = rows[-1][0]
 
+    def recording_chunk_count(self, session_id: str) -> int:
+        """How many chunks of a session's recording are stored, from the index alone (its
+        files are named by it): recording_info's sum of sizes reads every chunk's pages."""
+        return self.db.execute(
+            "SELECT count(*) FROM recording_chunks WHERE session_id = ?", (session_id,)
+        ).fetchone()[0]
+
     def recorded_sessions(self) -> list[tuple[str, int]]:
         """(session id, chunks stored) of every session with a recording, oldest first."""
         rows = self.db.execute(

@@ -149,7 +149,7 @@ def timeview(session_id: str):
     """The time view: the recording's waveforms, the event lanes and a player, as a partial the
     session page loads when the session has a recording."""
     store = get_store()
-    if store.recording_info(session_id) is None:
+    if not store.recording_chunk_count(session_id):
         _no_recording(session_id)
     found = lanes([from_row(row) for row in store.iter_events(session_id)])
     if found is None:

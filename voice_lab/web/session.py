@@ -70,7 +70,7 @@ def session_page(session_id: str):
         categories=CATEGORIES,
         labels=CATEGORY_LABELS,
         directions=DIRECTIONS,
-        recorded=store.recording_info(session_id) is not None,
+        recorded=store.recording_chunk_count(session_id) > 0,
     )
 
 
