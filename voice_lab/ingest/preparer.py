@@ -4,9 +4,9 @@ call is complete, so that nobody who opens its page pays for the remux and decod
 A job is asked for when the mirror stores a recording's stop event or a session ends, and by a
 request that found the files missing. Asking never blocks: the queue is bounded, and a job
 asked for while one for the same session is queued or running is that job, so a request waits
-for it instead of decoding the same call beside it. At start-up the thread first lists what a
-previous run left unprepared and works through it whenever no job is asked for. The thread
-ends when it has been idle a while and starts again at the next job.
+for it instead of decoding the same call beside it. What a previous run left unprepared (the
+backlog, listed at start-up) is worked through whenever no job is asked for. The thread runs
+only while there is work: it ends when idle a moment and starts again at the next job.
 """
 
 from __future__ import annotations
@@ -15,36 +15,33 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 QUEUE_SIZE = 256  # jobs asked for and not started: past it a job is dropped (and logged)
-IDLE_S = 30.0  # the thread ends after this long with nothing to do
+IDLE_S = 2.0  # the thread ends after this long with nothing to do
 
 logger = logging.getLogger(__name__)
 
 
 class Preparer:
-    """Runs `work(session_id)` for each job, one at a time, on its own thread; `backlog()`
-    lists, once, the sessions to prepare when no job is asked for."""
+    """Runs `work(session_id)` for each job, one at a time, on its own thread, and for each
+    session of `backlog` when no job is asked for."""
 
     def __init__(
-        self,
-        work: Callable[[str], object],
-        backlog: Callable[[], list[str]] = list,
-        size: int = QUEUE_SIZE,
+        self, work: Callable[[str], object], backlog: Sequence[str] = (), size: int = QUEUE_SIZE
     ):
         self._work = work
-        self._list_backlog: Callable[[], list[str]] | None = backlog
-        self._backlog: deque[str] = deque()
+        self._backlog: deque[str] = deque(backlog)
         self._queue: queue.Queue[str] = queue.Queue(size)
         self._jobs: dict[str, threading.Event] = {}  # queued or running: done when set
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the thread now (at start-up, to work through the backlog)."""
+        """Start the thread now if there is a backlog to work through (at start-up)."""
         with self._lock:
-            self._start()
+            if self._backlog:
+                self._start()
 
     def ask(self, session_id: str) -> threading.Event | None:
         """The job preparing `session_id`, queued now unless one is queued or running; None
@@ -76,7 +73,6 @@ class Preparer:
     def _run(self) -> None:
         """Jobs asked for first, then the backlog; end when idle (under the lock, so a job
         asked for meanwhile starts a new thread)."""
-        self._load_backlog()
         while (session_id := self._next()) is not None:
             try:
                 self._work(session_id)
@@ -87,15 +83,6 @@ class Preparer:
                     job = self._jobs.pop(session_id, None)
                 if job is not None:
                     job.set()
-
-    def _load_backlog(self) -> None:
-        listing, self._list_backlog = self._list_backlog, None
-        if listing is None:
-            return
-        try:
-            self._backlog.extend(listing())
-        except Exception:
-            logger.exception("the recordings left unprepared could not be listed")
 
     def _next(self) -> str | None:
         """The next session to prepare, or None once idle IDLE_S (the thread then ends)."""

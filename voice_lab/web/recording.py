@@ -162,8 +162,8 @@ def timeview(session_id: str):
 
 
 def init_app(app: Flask) -> None:
-    """Register the routes and start the preparer, which first prepares what a previous run
-    left unprepared."""
+    """Register the routes and the preparer, started now when a previous run left recordings
+    unprepared."""
     app.register_blueprint(bp)
     root = recordings.cache_root(database_path(app))
 
@@ -174,12 +174,10 @@ def init_app(app: Flask) -> None:
         finally:
             store.close()
 
-    def backlog() -> list[str]:
-        store = open_store(app)
-        try:
-            return recordings.unprepared(store, root)
-        finally:
-            store.close()
-
+    store = open_store(app)
+    try:  # one query and a file's stat a recording: the preparing is what waits for the thread
+        backlog = recordings.unprepared(store, root)
+    finally:
+        store.close()
     app.extensions["voice_lab_preparer"] = Preparer(work, backlog)
     app.extensions["voice_lab_preparer"].start()
