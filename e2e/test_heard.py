@@ -12,6 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.waiting import until
 from voice_lab.analysis.call_times import call_times
 from voice_lab.analysis.heard import MAX_PLAYOUT_MS
 from voice_lab.analysis.recording import decode, probe
@@ -35,7 +36,10 @@ def test_the_recording_lines_up_with_the_events(voice_lab_browser, server, app, 
     mic = spoken_wav(tmp_path / "mic.wav", "What is the weather like today?")
     page = voice_lab_browser.page(mic, loop=True)
     session_id = hold_call(page, server.url, {"label": "heard"}, responses=2)
-    reply = requests.get(f"{server.url}/sessions/{session_id}/recording", timeout=60)
+    url = f"{server.url}/sessions/{session_id}/recording"
+    # Prepared in the background once the call stops: 503 with Retry-After until then.
+    until(lambda: requests.get(url, timeout=60).status_code == 200, "the recording prepared")
+    reply = requests.get(url, timeout=60)
     assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("audio/webm")
     path = tmp_path / "call.webm"
     path.write_bytes(reply.content)

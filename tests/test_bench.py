@@ -79,7 +79,7 @@ def test_uploads_are_the_stored_chunks_as_base64_over_the_recording(tmp_path):
 def test_the_time_view_marks_its_first_paint_and_a_zoom_redraw():
     measured = timeview.measure((1, 2), runs=1)
     for minutes in (1, 2):
-        assert set(measured[minutes]) == {"cold", "paint", "zoom"}
+        assert set(measured[minutes]) == {"prepare", "prepare_cpu", "paint", "zoom"}
         assert all(ms > 0 for ms in measured[minutes].values())
 
 

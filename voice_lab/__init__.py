@@ -62,7 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(call.bp)
     app.register_blueprint(sessions.bp)
     app.register_blueprint(session.bp)
-    app.register_blueprint(recording.bp)
+    recording.init_app(app)
     filters.init_app(app)
     mirror_socket.init_app(app)
     cli.init_app(app)

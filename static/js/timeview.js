@@ -54,12 +54,24 @@ class TimeView {
   }
 
   // Peaks of the whole call or a window (`finest` when the server has no finer ones).
+  // A 503 with Retry-After says the server is still preparing the recording (after the call
+  // ended): say so and ask again, then reload the player, whose first request met the same.
   async fetchPeaks(params) {
     const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
-    const reply = await fetch(`${this.root.dataset.peaks}?${query}`, {
+    const preparing = this.root.querySelector("[data-testid=timeview-preparing]");
+    let reply;
+    while ((reply = await fetch(`${this.root.dataset.peaks}?${query}`, {
       headers: { Accept: "application/json" },
-    });
+    })).status === 503 && reply.headers.has("Retry-After")) {
+      preparing.hidden = false;
+      const seconds = Number(reply.headers.get("Retry-After")) || 2;
+      await new Promise((next) => setTimeout(next, seconds * 1000));
+    }
     if (!reply.ok) throw new Error(`the time view's peaks: ${reply.status} ${await reply.text()}`);
+    if (!preparing.hidden) {
+      preparing.hidden = true;
+      if (this.audio.error) this.audio.load();
+    }
     return reply.json();
   }
 

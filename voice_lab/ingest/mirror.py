@@ -15,7 +15,9 @@ from contextlib import suppress
 from typing import Any, NamedTuple
 
 from ..analysis.aggregates import Aggregates
+from ..analysis.call_times import RECORDING
 from ..protocol.codec import storable
+from ..protocol.names import dig
 from ..protocol.record import Event
 from ..protocol.redaction import field_text
 from ..storage.base import Store
@@ -55,6 +57,7 @@ class Mirror:
         on_stored: Callable[[], None] = lambda: None,
         recording: bool = True,
         on_response_done: Callable[[str, str], None] | None = None,
+        on_recorded: Callable[[str], object] = lambda session_id: None,
     ):
         self.store = store
         self.on_stored = on_stored  # tells the dashboard's live tails to look
@@ -62,6 +65,7 @@ class Mirror:
         # which only queues them, so the ack waits for nothing.
         self.on_response_done = on_response_done
         self.recording = recording  # whether audio frames are stored (VOICE_LAB_RECORDING)
+        self.on_recorded = on_recorded  # a recording's stop is stored: prepare it (never blocks)
         self.session_id: str | None = None
         self._owed: deque[dict[str, Any] | Queued] = deque()
         # The session's panel figures, folded as events are stored and saved now and then, so
@@ -220,6 +224,8 @@ class Mirror:
             for event in queued.events:
                 if event.type == "response.done" and event.response_id:
                     self.on_response_done(queued.session_id, event.response_id)
+        if any(_stops_recording(event) for event in queued.events):
+            self.on_recorded(queued.session_id)
         self._unfolded.append((queued, stored))
         return {"op": "ack", "upto": stored.contiguous}
 
@@ -293,6 +299,11 @@ def refusal(exc: StorageError, session_id: str, what: str) -> MirrorError:
         return MirrorError("session_not_found", f"session {session_id!r} was deleted")
     # Locked, disk full, a write refused: not acked, so the browser sends it again.
     return MirrorError("storage_unavailable", f"could not store the {what} ({exc}); send it again")
+
+
+def _stops_recording(event: Event) -> bool:
+    """Whether the event is the page's voicelab.recording stop: the recording is complete."""
+    return event.type == RECORDING and dig(event.data, "phase") == "stop"
 
 
 def _creation(frame: Mapping[str, Any]) -> dict[str, Any]:

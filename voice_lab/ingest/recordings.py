@@ -1,11 +1,14 @@
 """A session's recording as the web serves it: the seekable WebM remuxed from the stored chunks,
-its peaks, and what it says against the events (a Hearing), each made once and kept as files.
+its facts, its peaks, and what it says against the events (a Hearing), made once and kept as files.
 
 The files live in a folder beside the database (the instance folder by default), one folder a
-session, named by the number of chunks stored when they were made: a live call's recording is
-remade when more chunks arrive, and the hearing also by the events' max seq, as its events may
-come after its last chunk. Deleting a session deletes its folder. The analysis itself
-(analysis/recording.py, heard.py) knows nothing of the store or the files; this is where they meet.
+session, named by the number of chunks stored when they were made: a recording is remade when
+more chunks arrive (a late resend), and the hearing also by the events' max seq, as its events
+may come after its last chunk. `prepare` makes them all, from one decode, on the preparer's
+thread (preparer.py); readers only read, and say NotReady while the files are not there, so a
+request never remuxes or decodes. The metadata file is written last: it marks the recording
+ready, and answers its duration without reading the WebM. Deleting a session deletes its folder.
+The analysis itself (analysis/recording.py, heard.py) knows nothing of the store or the files.
 """
 
 from __future__ import annotations
@@ -25,17 +28,23 @@ import numpy as np
 from ..analysis import recording
 from ..analysis.call_times import call_times, hearing_json, recording_start
 from ..analysis.heard import hear
-from ..analysis.recording import Peaks
+from ..analysis.recording import RecordingError
 from ..protocol.record import from_row
 from ..storage.base import Store
 from ..storage.query import EventQuery
+from . import peak_levels
 
 PEAKS_PER_SECOND = 100  # the finest level served: 10 ms a bin, what a 100 ms view needs
 
-# One maker at a time per session in this process: two requests for a new recording would
-# otherwise remux and decode it twice (files are written whole, so readers never see half).
+# One maker at a time per session in this process (the preparer runs one job at a time, but a
+# test or the CLI may call prepare beside it); files are written whole, so readers never see half.
 _locks: dict[tuple[Path, str], threading.Lock] = {}
 _locks_lock = threading.Lock()
+
+
+class NotReady(Exception):
+    """The recording's files for its stored chunks are not made yet: ask the preparer, and
+    again later."""
 
 
 def cache_root(database: Path) -> Path:
@@ -53,19 +62,85 @@ def forget(root: Path, session_id: str) -> None:
     shutil.rmtree(folder(root, session_id), ignore_errors=True)
 
 
-def media(store: Store, root: Path, session_id: str) -> Path | None:
-    """The session's recording as a seekable WebM file, made now if its chunks changed; None
-    when the session has no recording."""
+def prepare(store: Store, root: Path, session_id: str) -> bool:
+    """Make what is missing of the recording's files for the chunks and events stored now: the
+    WebM, its metadata and peaks levels, and the hearing, decoding it at most once; False when
+    the session has no recording. Chunks that make no recording leave an error file that
+    readers raise as RecordingError."""
     info = store.recording_info(session_id)
-    if info is None:
-        return None
-    target = folder(root, session_id) / f"{info['chunks']}.webm"
+    session = store.get_session(session_id)
+    if info is None or session is None:
+        return False
+    base = folder(root, session_id) / str(info["chunks"])
+    heard = _heard_path(base, session["max_seq"])
     with _lock(root, session_id):
-        if not target.exists():
+        if _meta_path(base).exists() and heard.exists():
+            return True
+        samples: tuple[int, np.ndarray] | None = None
+        if not _meta_path(base).exists():
             forget(root, session_id)  # what was made of fewer chunks
-            target.parent.mkdir(parents=True, exist_ok=True)
-            recording.remux(store.recording_chunks(session_id), target)
-    return target
+            base.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                samples = _make_media(store, session_id, base, info)
+            except RecordingError as error:
+                said = str(error).encode()
+                _write(_error_path(base), lambda out: out.write(said))
+                return True
+        times = call_times([from_row(row) for row in store.iter_events(session_id)])
+        found = None
+        if times is not None:
+            rate, pcm = samples or recording.decode(base.with_suffix(".webm"))
+            found = {"t0": times.t0, **hearing_json(hear(pcm, rate, times))}
+        _clear(base.parent, "*.heard.json")
+        _write(heard, lambda out: out.write(json.dumps(found).encode()))
+    return True
+
+
+def _make_media(
+    store: Store, session_id: str, base: Path, info: dict[str, Any]
+) -> tuple[int, np.ndarray]:
+    """Remux, decode, write the peaks levels and then the metadata; the decoded samples."""
+    webm = base.with_suffix(".webm")
+    media = recording.remux(store.recording_chunks(session_id), webm)
+    rate, samples = recording.decode(webm)
+    levels = peak_levels.write(base, recording.peaks(samples, rate, PEAKS_PER_SECOND), _write)
+    facts = {
+        "chunks": info["chunks"],
+        "chunk_bytes": info["bytes"],
+        "contiguous": info["contiguous"],
+        "bytes": webm.stat().st_size,
+        "duration_ms": media.duration_ms,
+        "channels": media.channels,
+        "rate": media.rate,
+        "cues": media.cues,
+        "peaks": levels,
+    }
+    _write(_meta_path(base), lambda out: out.write(json.dumps(facts).encode()))
+    return rate, samples
+
+
+def facts(store: Store, root: Path, session_id: str) -> tuple[Path, dict[str, Any]] | None:
+    """(the files' base path, the metadata) of the recording as stored now; None without a
+    recording; NotReady while its files are not made; RecordingError when they cannot be."""
+    chunks = store.recording_chunk_count(session_id)
+    if not chunks:
+        return None
+    base = folder(root, session_id) / str(chunks)
+    try:
+        return base, json.loads(_meta_path(base).read_text())
+    except FileNotFoundError:
+        pass
+    try:
+        raise RecordingError(_error_path(base).read_text())
+    except FileNotFoundError:
+        raise NotReady(session_id) from None
+
+
+def media(store: Store, root: Path, session_id: str) -> Path | None:
+    """The session's recording as a seekable WebM file; None when it has none (NotReady,
+    RecordingError as facts)."""
+    found = facts(store, root, session_id)
+    return None if found is None else found[0].with_suffix(".webm")
 
 
 def peaks(
@@ -77,35 +152,19 @@ def peaks(
 ) -> dict | None:
     """The recording's waveform for the time view: t0 on the events' clock, duration, bins a
     second, whether none are finer, the first bin's start_ms and each channel's min and max
-    (int8), at most `bins`
-    bins, of the whole call or of `window` (start_ms, end_ms) only, sliced from the finest
-    level; None without a recording."""
-    path = media(store, root, session_id)
-    if path is None:
+    (int8), at most `bins` bins, of the whole call or of `window` (start_ms, end_ms) only;
+    None without a recording (NotReady, RecordingError as facts). Reads the metadata and the
+    bins served, not the WebM nor the whole finest level."""
+    found = facts(store, root, session_id)
+    if found is None:
         return None
-    cached = path.with_suffix(".peaks.npz")
-    with _lock(root, session_id):
-        if not cached.exists():
-            rate, samples = recording.decode(path)
-            made = recording.peaks(samples, rate, PEAKS_PER_SECOND)
-            _write(
-                cached,
-                lambda out: np.savez(out, low=made.low, high=made.high, shape=[rate, made.size]),
-            )
-    with np.load(cached) as saved:
-        rate, size = (int(v) for v in saved["shape"])
-        level = Peaks(rate, size, saved["low"], saved["high"])
-    start_ms = 0.0
-    if window is not None:
-        first, level = level.between(*window)
-        start_ms = first * level.size * 1000 / level.rate
-    if bins:
-        level = level.fitting(bins)
+    base, made = found
+    start_ms, level = peak_levels.read(base, made["peaks"], bins, window)
     return {
         "t0": _t0(store, session_id),
-        "duration_ms": recording.probe(path).duration_ms,
+        "duration_ms": made["duration_ms"],
         "per_second": level.per_second,
-        "finest": level.size == size,  # no finer peaks to ask for
+        "finest": level.size == made["peaks"]["size"],  # no finer peaks to ask for
         "start_ms": start_ms,
         "channels": {
             name: {"min": level.low[:, i].tolist(), "max": level.high[:, i].tolist()}
@@ -116,43 +175,59 @@ def peaks(
 
 def hearing(store: Store, root: Path, session_id: str) -> dict | None:
     """What the recording says against the events (hearing_json's data, with t0); None when
-    the session has no recording or its events hold no recording start."""
+    the session has no recording or its events hold no recording start (NotReady,
+    RecordingError as facts)."""
     session = store.get_session(session_id)
-    path = media(store, root, session_id)
-    if session is None or path is None:
+    found = facts(store, root, session_id)
+    if session is None or found is None:
         return None
-    cached = path.with_name(f"{path.stem}-{session['max_seq']}.heard.json")
-    with _lock(root, session_id):
-        if not cached.exists():
-            times = call_times([from_row(row) for row in store.iter_events(session_id)])
-            if times is None:
-                return None
-            rate, samples = recording.decode(path)
-            heard = {"t0": times.t0, **hearing_json(hear(samples, rate, times))}
-            _clear(cached.parent, "*.heard.json")
-            _write(cached, lambda out: out.write(json.dumps(heard).encode()))
-    return json.loads(cached.read_text())
+    try:
+        return json.loads(_heard_path(found[0], session["max_seq"]).read_text())
+    except FileNotFoundError:
+        raise NotReady(session_id) from None
 
 
 def summary(store: Store, root: Path, session_id: str) -> dict[str, Any] | None:
     """The recording's part of a session's export: what is stored, the media's figures and the
-    hearing (not the audio); None without a recording."""
-    info = store.recording_info(session_id)
-    path = media(store, root, session_id)
-    if info is None or path is None:
+    hearing (not the audio); None without a recording (NotReady, RecordingError as facts)."""
+    found = facts(store, root, session_id)
+    if found is None:
         return None
-    made = recording.probe(path)
+    made = found[1]
     return {
         "t0": _t0(store, session_id),
         "mime": recording.MIME,
-        "chunks": info["chunks"],
-        "bytes": info["bytes"],
-        "contiguous": info["contiguous"],
-        "duration_ms": made.duration_ms,
-        "channels": made.channels,
-        "rate": made.rate,
+        "chunks": made["chunks"],
+        "bytes": made["chunk_bytes"],
+        "contiguous": made["contiguous"],
+        "duration_ms": made["duration_ms"],
+        "channels": made["channels"],
+        "rate": made["rate"],
         "hearing": hearing(store, root, session_id),
     }
+
+
+def unprepared(store: Store, root: Path) -> list[str]:
+    """The recorded sessions whose files for their stored chunks are not made (a server
+    stopped before it prepared them, or chunks came while it was away), oldest first."""
+    return [
+        session_id
+        for session_id, chunks in store.recorded_sessions()
+        if not _meta_path(folder(root, session_id) / str(chunks)).exists()
+        and not _error_path(folder(root, session_id) / str(chunks)).exists()
+    ]
+
+
+def _meta_path(base: Path) -> Path:
+    return base.with_suffix(".meta.json")
+
+
+def _error_path(base: Path) -> Path:
+    return base.with_suffix(".error.txt")
+
+
+def _heard_path(base: Path, max_seq: int) -> Path:
+    return base.with_name(f"{base.name}-{max_seq}.heard.json")
 
 
 def _t0(store: Store, session_id: str) -> float | None:

@@ -48,6 +48,25 @@ class Recordings(Backend):
                 yield AudioChunk(row[0], row[1], bytes(row[2]))
             after = rows[-1][0]
 
+    def recording_chunk_count(self, session_id: str) -> int:
+        """How many chunks of a session's recording are stored, from the index alone (its
+        files are named by it): recording_info's sum of sizes reads every chunk's pages."""
+        return int(
+            self._one("SELECT count(*) FROM recording_chunks WHERE session_id = ?", (session_id,))[
+                0
+            ]
+        )
+
+    def recorded_sessions(self) -> list[tuple[str, int]]:
+        """(session id, chunks stored) of every session with a recording, oldest first."""
+        rows = self.db.execute(
+            self.sql(
+                "SELECT s.id, count(*) FROM recording_chunks c JOIN sessions s "
+                "ON s.id = c.session_id GROUP BY s.id, s.created_at ORDER BY s.created_at"
+            )
+        ).fetchall()
+        return [(row[0], int(row[1])) for row in rows]
+
     def recording_info(self, session_id: str) -> dict[str, Any] | None:
         """How much of a session's recording is stored: chunks, bytes, the first chunk's t and
         the highest contiguous seq; None when nothing is."""

@@ -134,6 +134,7 @@ def end_session(session_id: str):
     if refused:
         return refused
     store.end_session(session_id)
+    current_app.extensions["voice_lab_preparer"].ask(session_id)  # the recording is complete
     call_id = body.get("call_id")
     if isinstance(call_id, str):
         store.update_session(session_id, call_id=field_text(call_id))

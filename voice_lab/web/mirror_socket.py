@@ -78,6 +78,7 @@ def _serve(ws, metered: Metered, idle: float) -> None:
         current_app.extensions["voice_lab_broker"].publish,
         recording=current_app.config["VOICE_LAB_RECORDING"],
         on_response_done=_live_push(),
+        on_recorded=current_app.extensions["voice_lab_preparer"].ask,
     )
     try:
         while True:

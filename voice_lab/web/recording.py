@@ -4,23 +4,70 @@ time view that plays it against the events."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+)
 
 from ..analysis.call_times import lanes
 from ..analysis.recording import MIME
 from ..ingest import recordings
+from ..ingest.preparer import Preparer
 from ..protocol.record import from_row
-from ..storage import database_path, get_store
+from ..storage import database_path, get_store, open_store
+from .errors import error_reply
 
 bp = Blueprint("recording", __name__)
+WAIT_S = 2.0  # a request waits this long for the recording's job before it answers 503
+RETRY_AFTER_S = 2
+T = TypeVar("T")
 
 
 def cache_root() -> Path:
     """Where this app keeps its recordings' files."""
     return recordings.cache_root(database_path(current_app))
+
+
+def preparer() -> Preparer:
+    """This app's preparer of recordings."""
+    return current_app.extensions["voice_lab_preparer"]
+
+
+def ready(session_id: str, read: Callable[[], T], wait: float = WAIT_S) -> T:
+    """What `read` gives once the recording's files are made: at once, or after waiting up to
+    `wait` seconds for its job (asked for if none is under way); NotReady after that, as a
+    request never makes them beside the job."""
+    try:
+        return read()
+    except recordings.NotReady:
+        preparer().wait(session_id, wait)
+    return read()
+
+
+def when_ready(session_id: str, read: Callable[[], T]) -> T:
+    """ready(), or a 503 with Retry-After that the time view answers by asking again."""
+    try:
+        return ready(session_id, read)
+    except recordings.NotReady:
+        reply, _ = error_reply(
+            503,
+            "recording_preparing",
+            f"the recording of {session_id} is being prepared: ask again in {RETRY_AFTER_S} s",
+            retry_after=RETRY_AFTER_S,
+        )
+        reply.status_code = 503
+        reply.headers["Retry-After"] = str(RETRY_AFTER_S)
+        abort(reply)
 
 
 def _no_recording(session_id: str) -> NoReturn:
@@ -37,7 +84,8 @@ def _no_recording(session_id: str) -> NoReturn:
 @bp.get("/sessions/<session_id>/recording")
 def recording(session_id: str):
     """The call's recording (left = microphone, right = model), seekable, with Range support."""
-    path = recordings.media(get_store(), cache_root(), session_id)
+    root = cache_root()
+    path = when_ready(session_id, lambda: recordings.media(get_store(), root, session_id))
     if path is None:
         _no_recording(session_id)
     # conditional=True answers Range with 206 and If-None-Match with 304 from the file itself.
@@ -59,7 +107,10 @@ def peaks(session_id: str):
     window = _window(request.args.get("start_ms"), request.args.get("end_ms"))
     if window is not None and bins is None:
         abort(400, description="a window (start_ms, end_ms) needs bins=N: the view's width in px")
-    found = recordings.peaks(get_store(), cache_root(), session_id, bins, window)
+    root = cache_root()
+    found = when_ready(
+        session_id, lambda: recordings.peaks(get_store(), root, session_id, bins, window)
+    )
     if found is None:
         _no_recording(session_id)
     return jsonify(found)
@@ -98,7 +149,7 @@ def timeview(session_id: str):
     """The time view: the recording's waveforms, the event lanes and a player, as a partial the
     session page loads when the session has a recording."""
     store = get_store()
-    if store.recording_info(session_id) is None:
+    if not store.recording_chunk_count(session_id):
         _no_recording(session_id)
     found = lanes([from_row(row) for row in store.iter_events(session_id)])
     if found is None:
@@ -108,3 +159,25 @@ def timeview(session_id: str):
             "event to place it on the events' clock; re-import it from a bundle export.",
         )
     return render_template("_timeview.html", session_id=session_id, lanes=found)
+
+
+def init_app(app: Flask) -> None:
+    """Register the routes and the preparer, started now when a previous run left recordings
+    unprepared."""
+    app.register_blueprint(bp)
+    root = recordings.cache_root(database_path(app))
+
+    def work(session_id: str) -> None:
+        store = open_store(app)  # the preparer's thread has its own connection
+        try:
+            recordings.prepare(store, root, session_id)
+        finally:
+            store.close()
+
+    store = open_store(app)
+    try:  # one query and a file's stat a recording: the preparing is what waits for the thread
+        backlog = recordings.unprepared(store, root)
+    finally:
+        store.close()
+    app.extensions["voice_lab_preparer"] = Preparer(work, backlog)
+    app.extensions["voice_lab_preparer"].start()

@@ -27,7 +27,7 @@ from ..storage.query import EventQuery
 from . import panels
 from .arguments import Filters, add_converter, seq_arg
 from .filters import session_status
-from .recording import cache_root
+from .recording import cache_root, preparer, ready
 from .sessions import is_partial
 
 bp = Blueprint("session", __name__)
@@ -36,6 +36,7 @@ bp.record_once(add_converter)  # before the routes below are added, which need t
 WINDOW = 300  # events per window of the timeline; the last window polls while a call is live
 RECHECK = 0.5  # seconds a live tail waits for news before it looks at the store anyway
 T = TypeVar("T")
+EXPORT_WAIT_S = 300.0  # an export waits this long for its recording to be prepared
 
 
 def _event_or_404(session_id: str, seq: int):
@@ -71,7 +72,7 @@ def session_page(session_id: str):
         categories=CATEGORIES,
         labels=CATEGORY_LABELS,
         directions=DIRECTIONS,
-        recorded=store.recording_info(session_id) is not None,
+        recorded=store.recording_chunk_count(session_id) > 0,
     )
 
 
@@ -154,28 +155,38 @@ def panels_partial(session_id: str):
     if html is None:
         store = get_store()
         fold = panel_state.current(store, session_id)
-        heard = None if status == "live" else _hearing(store, session_id)
+        heard, settled = (None, True) if status == "live" else _hearing(store, session_id)
         prices = current_app.config["VOICE_LAB_PRICES"]
         built = panels.view(fold, store.missing_seqs(session_id), heard, prices, session["model"])
         html = render_template("_panels.html", session=session, panels=built)
-        _rendered_panels.put(key, html)
+        if settled:  # not while the recording is being prepared: the next ones hear it
+            _rendered_panels.put(key, html)
     return html
 
 
-def _hearing(store: Store, session_id: str) -> dict | None:
-    """What the session's recording says, or None without one; a recording that cannot be
-    read leaves the panels as the events alone make them (and is logged)."""
+def _hearing(store: Store, session_id: str) -> tuple[dict | None, bool]:
+    """What the session's recording says (None without one), and whether that is settled; a
+    recording that cannot be read leaves the panels as the events alone make them (and is
+    logged), and one being prepared too, for now: the panels never wait for it."""
     try:
-        return recordings.hearing(store, cache_root(), session_id)
+        return recordings.hearing(store, cache_root(), session_id), True
     except RecordingError:
         current_app.logger.exception("the recording of %s could not be heard", session_id)
-        return None
+        return None, True
+    except recordings.NotReady:
+        preparer().ask(session_id)
+        return None, False
 
 
 def _recording_summary(session_id: str) -> dict | None:
     """The export's "recording" object; one that cannot be read says why instead."""
+    root = cache_root()
     try:
-        return recordings.summary(get_store(), cache_root(), session_id)
+        return ready(
+            session_id, lambda: recordings.summary(get_store(), root, session_id), EXPORT_WAIT_S
+        )
+    except recordings.NotReady:
+        return {"error": "the recording is still being prepared: export again in a minute"}
     except RecordingError as error:
         return {"error": f"the recording could not be read: {error}"}
 

@@ -12,7 +12,7 @@ from ..exchange.reader import ImportRefused
 from ..ingest import panel_state, recordings
 from ..protocol.redaction import field_text
 from ..storage import get_store
-from .recording import cache_root
+from .recording import cache_root, preparer
 
 bp = Blueprint("sessions", __name__)
 
@@ -88,6 +88,7 @@ def import_file():
         session_id = get_store().import_session(*imported)
         del imported  # the store has it: let go of its memory before the panels' figures
         panel_state.prepare(get_store(), session_id)
+        preparer().ask(session_id)  # a bundle's recording is complete: prepare it meanwhile
     finally:
         _imports.release()
     return redirect(url_for("session.session_page", session_id=session_id), 303)
