@@ -13,6 +13,7 @@ from flask import Flask, current_app, g
 from ..config import ConfigError
 from .base import Store
 from .errors import Unavailable
+from .news import Listener
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore
 
@@ -86,6 +87,15 @@ def _close_store(_exc: BaseException | None = None) -> None:
     store = g.pop("store", None)
     if store is not None:
         store.close()
+
+
+def listen(app: Flask, on_news: Callable[[], None]) -> Listener | None:
+    """Call `on_news` whenever any process stores events in the app's database: a listener
+    for a PostgreSQL one (stopped with its stop()), None for SQLite (one process, whose mirror
+    tells its broker itself)."""
+    if backend(app) is not PostgresStore:
+        return None
+    return Listener(database(app), on_news)
 
 
 def init_app(app: Flask) -> None:

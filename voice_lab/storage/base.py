@@ -73,6 +73,8 @@ class Store(Recordings):
                 self.sql("UPDATE sessions SET ended_at = coalesce(ended_at, ?) WHERE id = ?"),
                 (time.time(), session_id),
             )
+            if self.writer.NOTIFY:  # followers in every process see the session end
+                db.execute(self.writer.NOTIFY)
         return cur.rowcount == 1
 
     def update_session(self, session_id: str, **fields: Any) -> None:

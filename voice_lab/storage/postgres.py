@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from .base import Store
 from .migrations import NAMES, scripts
+from .news import NOTIFY as NEWS
 from .postgres_errors import translating
 from .rows import EventRow, Stored
 from .writer import Batch, Writer
@@ -206,6 +207,8 @@ class PostgresWriter(Writer):
     """The process's write connection to one PostgreSQL database. Other processes (workers)
     write the same sessions too: the insert learns which rows were new from the server
     (RETURNING), never from what this process wrote before."""
+
+    NOTIFY = NEWS  # every worker's listener (news.py) hears of each group at its commit
 
     def connect(self) -> psycopg.Connection[Any]:
         """A connection of its own, outside the pool: a group commit holds it throughout."""
