@@ -16,7 +16,7 @@ import psycopg
 
 CHANNEL = "voice_lab_events"
 NOTIFY = f"NOTIFY {CHANNEL}"
-RECONNECT = 1.0  # seconds between tries while the server is away
+RECONNECT = (0.5, 30.0)  # seconds before the first try after a cut, and the most between tries
 HEARD = 1.0  # seconds a listener waits for news before it checks whether it should stop
 
 log = logging.getLogger(__name__)
@@ -34,20 +34,24 @@ class Listener:
         self._thread.start()
 
     def _run(self) -> None:
+        pause = RECONNECT[0]
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as db:
                     db.execute(f"LISTEN {CHANNEL}")
                     if self.listening.is_set():
+                        log.warning("live news from PostgreSQL back")
                         self.on_news()  # back after a cut: what it missed may be stored
                     self.listening.set()
+                    pause = RECONNECT[0]
                     while not self._stop.is_set():
                         for _ in db.notifies(timeout=HEARD):
                             self.on_news()
             except psycopg.Error as exc:
-                if not self._stop.is_set():
+                if pause == RECONNECT[0] and not self._stop.is_set():  # once per cut
                     log.warning("live news from PostgreSQL cut (%s): reconnecting", exc)
-                    self._stop.wait(RECONNECT)
+                self._stop.wait(pause)
+                pause = min(pause * 2, RECONNECT[1])
 
     def stop(self) -> None:
         """Close the connection and end the thread (within HEARD seconds)."""
