@@ -94,6 +94,15 @@ class Store(Recordings):
             cur = db.execute(self.sql("DELETE FROM sessions WHERE id = ?"), (session_id,))
         return cur.rowcount == 1
 
+    def delete_sessions_before(self, cutoff: float) -> list[str]:
+        """Delete every session created before `cutoff` (epoch seconds), its events and its
+        recording; returns their ids."""
+        with self.transaction() as db:
+            cur = db.execute(
+                self.sql("DELETE FROM sessions WHERE created_at < ? RETURNING id"), (cutoff,)
+            )
+            return [row[0] for row in cur.fetchall()]
+
     def list_sessions(self, search: str = "", limit: int = 200) -> list[dict[str, Any]]:
         """Sessions newest first, optionally those whose label or id contains `search`."""
         like = f"%{escape_like(search)}%"
