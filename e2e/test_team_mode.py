@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.stores import HOW_TO_RUN, fresh_database, postgres_wanted, store_on
-from tests.waiting import until
 from voice_lab.testing import TcpProxy, start_call, stop_call, wait_for_responses
+from voice_lab.testing.workers import Gunicorn
 
 pytestmark = [
     pytest.mark.e2e,
@@ -36,58 +33,8 @@ pytestmark = [
 EMULATOR_KEY = "emu-key-for-the-team-" + "k" * 16
 
 
-class Worker:
-    """`gunicorn -w 1 --threads 8 -k gthread 'voice_lab:create_app()'` on a port of its own."""
-
-    def __init__(self, workdir: Path, env: dict[str, str]):
-        workdir.mkdir(parents=True)
-        self.log = workdir / "gunicorn.log"
-        with self.log.open("wb") as log:
-            self.master = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "8", "-k", "gthread"]
-                # Two masters on one host: each without the control socket they would share.
-                + ["-b", "127.0.0.1:0", "--no-control-socket", "voice_lab:create_app()"],
-                cwd=workdir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        until(lambda: self._port() or self.master.poll() is not None, "gunicorn listens")
-        assert self.master.poll() is None, self.log.read_text()
-        self.url = f"http://127.0.0.1:{self._port()}"
-        until(self.serves, "the worker serves")
-
-    def _port(self) -> int:
-        for line in self.log.read_text(errors="replace").splitlines():
-            if "Listening at: http://127.0.0.1:" in line:
-                return int(line.rsplit(":", 1)[1].split()[0])
-        return 0
-
-    def serves(self) -> bool:
-        """Whether a worker answers."""
-        try:
-            return requests.get(f"{self.url}/", timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    def worker_pid(self) -> int:
-        """The PID of the master's one worker."""
-        children = Path(f"/proc/{self.master.pid}/task/{self.master.pid}/children").read_text()
-        (pid,) = children.split()
-        return int(pid)
-
-    def stop(self) -> None:
-        """Stop the master and its worker."""
-        self.master.terminate()
-        try:
-            self.master.wait(10)
-        except subprocess.TimeoutExpired:
-            self.master.kill()
-            self.master.wait(5)
-
-
 @pytest.fixture
-def team(tmp_path, voice_lab_server_factory) -> Iterator[tuple[Worker, Worker, TcpProxy, str]]:
+def team(tmp_path, voice_lab_server_factory) -> Iterator[tuple[Gunicorn, Gunicorn, TcpProxy, str]]:
     """Two workers on one fresh PostgreSQL database, the proxy the page reaches A through, the
     database's URL; the emulator's service in a third process, open to the page's origin."""
     proxy = TcpProxy("http://127.0.0.1:9")  # pointed at A once A listens
@@ -95,20 +42,16 @@ def team(tmp_path, voice_lab_server_factory) -> Iterator[tuple[Worker, Worker, T
         VOICE_LAB_EMULATOR_API_KEY=EMULATOR_KEY, VOICE_LAB_ALLOWED_ORIGINS=proxy.url
     )
     with fresh_database("postgresql", tmp_path) as database:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VOICE_LAB_", "OPENAI"))}
-        env.update(
-            {
-                "VOICE_LAB_DATABASE": database,
-                "VOICE_LAB_FILES": str(tmp_path / "files"),
-                "VOICE_LAB_PROVIDER": "openai",
-                "VOICE_LAB_EMULATOR": "off",
-                "OPENAI_BASE_URL": f"{service.url}/emulator/v1",
-                "OPENAI_API_KEY": EMULATOR_KEY,
-                "VOICE_LAB_ASR": "off",
-                "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-            }
-        )
-        pair = (Worker(tmp_path / "a", env), Worker(tmp_path / "b", env))
+        env = {
+            "VOICE_LAB_DATABASE": database,
+            "VOICE_LAB_FILES": str(tmp_path / "files"),
+            "VOICE_LAB_PROVIDER": "openai",
+            "VOICE_LAB_EMULATOR": "off",
+            "OPENAI_BASE_URL": f"{service.url}/emulator/v1",
+            "OPENAI_API_KEY": EMULATOR_KEY,
+            "VOICE_LAB_ASR": "off",
+        }
+        pair = (Gunicorn(tmp_path / "a", env), Gunicorn(tmp_path / "b", env))
         proxy.point_at(pair[0].url)
         try:
             yield (*pair, proxy, database)
@@ -133,7 +76,8 @@ def test_a_tab_on_one_worker_follows_a_call_on_another_and_a_kill_loses_nothing(
     expect(done).to_have_count(1, timeout=10_000)
 
     proxy.point_at(b.url)
-    os.kill(a.worker_pid(), signal.SIGKILL)
+    (worker,) = a.worker_pids()
+    os.kill(worker, signal.SIGKILL)
     recorded = int(caller.get_by_test_id("recorded-count").text_content())
     wait_for_responses(caller, 2)  # the call goes on; the page reconnects, to B
     expect(done).to_have_count(2, timeout=10_000)
