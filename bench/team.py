@@ -29,7 +29,15 @@ from voice_lab.storage.postgres import PostgresStore
 from voice_lab.testing import start_server
 from voice_lab.testing.workers import Gunicorn
 
-from .common import WITHOUT_EMULATOR, Figure, event_rows, fill_store, scratch, session_log
+from .common import (
+    WITHOUT_EMULATOR,
+    Figure,
+    event_rows,
+    fill_store,
+    in_ms,
+    scratch,
+    session_log,
+)
 from .ingest import BATCH, CLIENTS, frames, over_websockets
 from .long import TRIES, timed
 
@@ -111,8 +119,7 @@ def follow(url: str, session_id: str, count: int, seen: dict[int, float]) -> Non
     with requests.Session() as http:
         while last < count:
             page = http.get(
-                f"{url}/sessions/{session_id}/window",
-                params={"view": "flat", "after": last, "upto": last},
+                f"{url}/sessions/{session_id}/window?view=flat&after={last}&upto={last}",
                 headers={"HX-Request": "true"},
                 timeout=60,
             ).text
@@ -159,12 +166,12 @@ def latency(quick: bool) -> list[Figure]:
             b.stop()
     note = f"{count} events, one every {LIVE_EVERY * 1000:g} ms; baseline: the tab on worker A"
     return [
-        Figure("team live p50", percentile(across, 50) * 1000, "ms", percentile(alone, 50) * 1000),
+        Figure("team live p50", in_ms(percentile(across, 50)), "ms", in_ms(percentile(alone, 50))),
         Figure(
             "team live p95",
-            percentile(across, 95) * 1000,
+            in_ms(percentile(across, 95)),
             "ms",
-            percentile(alone, 95) * 1000,
+            in_ms(percentile(alone, 95)),
             None,
             "<= 250 ms",
             note,
