@@ -347,6 +347,21 @@ def test_untrusted_text_is_escaped(client, add_session):
         assert "<script>alert" not in html and "<img src=x" not in html
 
 
+@pytest.mark.backends("postgresql")
+def test_every_worker_lists_the_same_sessions_and_panels(settings, client, add_session, csrf):
+    # A second app on the database stands for a second worker: nothing is kept per process.
+    other = create_app(settings).test_client()
+    try:
+        sid = add_session(voice_turn_log().events, label="team call")
+        assert sid in other.get("/").get_data(as_text=True)
+        panels = f"/sessions/{sid}/panels"
+        assert other.get(panels, headers=HX).get_data() == client.get(panels, headers=HX).get_data()
+        client.delete(f"/sessions/{sid}", headers={**HX, "X-CSRF-Token": csrf})
+        assert sid not in other.get("/").get_data(as_text=True)
+    finally:
+        stop_news(other.application)
+
+
 def test_sessions_list_search_and_delete(client, add_session, csrf):
     a = add_session(voice_turn_log().events, label="alpha call")
     b = add_session([], label="beta call")
