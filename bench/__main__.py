@@ -1,5 +1,5 @@
 """`python -m bench [ingest|long|export|imports|sockets|audio|ears|live|mirror|recording|uploads|
-timeview ...] [--quick] [--json]`."""
+timeview|team ...] [--quick] [--json]`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ FIGURES = {
     "recording": "bench.recording",
     "uploads": "bench.recording",
     "timeview": "bench.timeview",
+    "team": "bench.team",
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.eventlogs import REPLY, USER_TEXT, LogBuilder, voice_turn
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.record import Event
+from voice_lab.storage.base import Store
 from voice_lab.storage.rows import EventRow
 from voice_lab.storage.sqlite import SQLiteStore
 from voice_lab.testing import ServerProcess, start_server
@@ -132,22 +133,28 @@ def fill_session(path: Path, count: int, batch: int = 500) -> str:
     store = SQLiteStore(path)
     try:
         store.migrate()
-        session_id, secret = store.create_writable_session(
-            provider="emulator", protocol="ga", label="bench"
-        )
-        mirror = Mirror(store)
-        mirror.handle(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
-        events = wire_events(session_log(count))
-        for start in range(0, len(events), batch):
-            frame = {"op": "events", "events": events[start : start + batch]}
-            reply = mirror.handle(json.dumps(frame, ensure_ascii=False))
-            if reply["op"] != "ack":
-                raise RuntimeError(f"the mirror refused the bench's events: {reply}")
-        mirror.close()
-        store.end_session(session_id)
-        return session_id
+        return fill_store(store, count, batch)
     finally:
         store.close()
+
+
+def fill_store(store: Store, count: int, batch: int = 500) -> str:
+    """One ended session of `count` realistic events in a migrated store, stored as the mirror
+    stores them (panel figures included); its id."""
+    session_id, secret = store.create_writable_session(
+        provider="emulator", protocol="ga", label="bench"
+    )
+    mirror = Mirror(store)
+    mirror.handle(json.dumps({"op": "hello", "session": session_id, "secret": secret}))
+    events = wire_events(session_log(count))
+    for start in range(0, len(events), batch):
+        frame = {"op": "events", "events": events[start : start + batch]}
+        reply = mirror.handle(json.dumps(frame, ensure_ascii=False))
+        if reply["op"] != "ack":
+            raise RuntimeError(f"the mirror refused the bench's events: {reply}")
+    mirror.close()
+    store.end_session(session_id)
+    return session_id
 
 
 # ---------------------------------------------------------------- a server in its own process

@@ -18,6 +18,7 @@ import websocket
 from voice_lab.analysis.metrics import percentile
 from voice_lab.storage.sqlite import SQLiteStore
 from voice_lab.testing import ServerProcess
+from voice_lab.testing.workers import Gunicorn
 
 from .common import Figure, event_rows, in_ms, scratch, serving, session_log, wire_events
 
@@ -67,7 +68,7 @@ def client(url: str, work: list[tuple[str, int]], start: threading.Barrier, out:
         ws.close()
 
 
-def over_websockets(server: ServerProcess, work: list[tuple[str, int]], clients: int):
+def over_websockets(server: ServerProcess | Gunicorn, work: list[tuple[str, int]], clients: int):
     """Events/s stored and acked for `clients` concurrent mirrors, and every ack latency."""
     start = threading.Barrier(clients + 1)
     results: list = []

@@ -11,7 +11,7 @@ from voice_lab import create_app
 from voice_lab.storage.base import Store
 from voice_lab.testing import LiveServer
 
-from .stores import BACKENDS, HOW_TO_RUN, fresh_database, postgres_wanted, store_on
+from .stores import BACKENDS, HOW_TO_RUN, fresh_database, postgres_wanted, stop_news, store_on
 
 _not_run: list[pytest.Item] = []  # the PostgreSQL tests left out, with no server for them
 
@@ -72,6 +72,7 @@ def app(settings):
     """An app on a fresh database; the emulator, when on, is shut down afterwards."""
     app = create_app(settings)
     yield app
+    stop_news(app)
     emulator = app.extensions.get("voice_lab_emulator")
     if emulator is not None:
         emulator.shutdown()

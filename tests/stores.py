@@ -132,3 +132,10 @@ def stored_seqs(app: Flask, session_id: str) -> list[int]:
     """The seqs stored for a session, in order."""
     with opened(app) as store:
         return [row["seq"] for row in store.iter_events(session_id)]
+
+
+def stop_news(app: Flask) -> None:
+    """Close the app's listening connection, if it has one (before its database is dropped)."""
+    listener = app.extensions.get("voice_lab_news")
+    if listener is not None:
+        listener.stop()

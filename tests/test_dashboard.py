@@ -16,7 +16,9 @@ from tests.eventlogs import (
     function_call_log,
     voice_turn_log,
 )
+from tests.stores import stop_news
 from tests.waiting import GIVE_UP, until
+from voice_lab import create_app
 from voice_lab.ingest.mirror import Mirror
 from voice_lab.protocol.record import parse_event
 from voice_lab.storage import open_store
@@ -161,7 +163,7 @@ def test_windows_page_and_live_tail(client, add_session, monkeypatch):
     assert seqs(grown) == [last - 1, last] and "data-live" in grown
 
 
-def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server, monkeypatch):
+def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server):
     log = voice_turn_log()
     store = open_store(app)
     sid, secret = store.create_writable_session(provider="emulator", protocol="ga")
@@ -169,7 +171,6 @@ def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server, monkey
     last = len(log.events) - 1
     url = f"{live_server.url}/sessions/{sid}/window?view=flat&after={last - 1}&upto={last}"
     # Only the broker's news can end this wait: the store is looked at again after an hour.
-    monkeypatch.setattr(session, "RECHECK", 3600)
     app.config["VOICE_LAB_LIVE_WAIT"] = 3600
     broker = app.extensions["voice_lab_broker"]
     answer = {}
@@ -198,6 +199,47 @@ def test_live_tail_answers_as_soon_as_the_mirror_stores(app, live_server, monkey
     store.close()
     assert not waiter.is_alive() and broker.waiting == 0  # woken by the mirror's news
     assert log.events[-1].seq in seqs(answer["html"])
+
+
+def _event_frame(event) -> str:
+    """An events frame carrying one event of a log."""
+    item = {"seq": event.seq, "dir": "server", "t": event.t, "data": event.raw}
+    return json.dumps({"op": "events", "events": [item]})
+
+
+@pytest.mark.backends("postgresql")
+def test_live_tail_wakes_for_what_another_worker_stores(app, settings, live_server):
+    # A second app on the database stands for a second worker: its mirror never tells this
+    # app's broker, so only the database's news can wake the tail this app serves.
+    other = create_app(settings)
+    try:
+        listener = app.extensions["voice_lab_news"]
+        until(listener.listening.is_set, "the worker listens for news")
+        log = voice_turn_log()
+        store = open_store(other)
+        sid, secret = store.create_writable_session(provider="emulator", protocol="ga")
+        store.insert_events(sid, [EventRow.of(e) for e in log.events[:-1]])
+        last = len(log.events) - 1
+        url = f"{live_server.url}/sessions/{sid}/window?view=flat&after={last - 1}&upto={last}"
+        app.config["VOICE_LAB_LIVE_WAIT"] = 3600
+        broker = app.extensions["voice_lab_broker"]
+        answer = {}
+        waiter = threading.Thread(
+            target=lambda: answer.update(html=requests.get(url, timeout=60).text)
+        )
+        waiter.start()
+        until(lambda: broker.waiting == 1, "the live tail waits for news")
+        heard = broker.news
+        mirror = Mirror(store, other.extensions["voice_lab_broker"].publish)
+        mirror.handle(json.dumps({"op": "hello", "session": sid, "secret": secret}))
+        mirror.handle(_event_frame(log.events[-1]))
+        waiter.join(GIVE_UP)
+        mirror.close()
+        store.close()
+        assert not waiter.is_alive() and broker.news > heard  # woken by the other's commit
+        assert log.events[-1].seq in seqs(answer["html"])
+    finally:
+        stop_news(other)
 
 
 def test_event_json_and_delta_run(client, add_session):
@@ -303,6 +345,21 @@ def test_untrusted_text_is_escaped(client, add_session):
     for url in (f"/sessions/{sid}", f"/sessions/{sid}/panels", f"/sessions/{sid}/events/1", "/"):
         html = client.get(url).get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html
+
+
+@pytest.mark.backends("postgresql")
+def test_every_worker_lists_the_same_sessions_and_panels(settings, client, add_session, csrf):
+    # A second app on the database stands for a second worker: nothing is kept per process.
+    other = create_app(settings).test_client()
+    try:
+        sid = add_session(voice_turn_log().events, label="team call")
+        assert sid in other.get("/").get_data(as_text=True)
+        panels = f"/sessions/{sid}/panels"
+        assert other.get(panels, headers=HX).get_data() == client.get(panels, headers=HX).get_data()
+        client.delete(f"/sessions/{sid}", headers={**HX, "X-CSRF-Token": csrf})
+        assert sid not in other.get("/").get_data(as_text=True)
+    finally:
+        stop_news(other.application)
 
 
 def test_sessions_list_search_and_delete(client, add_session, csrf):

@@ -231,6 +231,24 @@ def test_lone_surrogates_are_stored_as_their_escapes(live_server, app, new_sessi
     assert json.loads(rows[2]["payload"])["message"] == "\udc00"
 
 
+def test_nul_characters_are_stored_as_their_escapes(live_server, app, new_session):
+    # PostgreSQL's text cannot hold NUL: refused, the batch would be resent for ever. Both
+    # backends store its escape instead, where the text had to change, and ack at once.
+    sid, hello = new_session()
+    client = Client(live_server.url)
+    client.call(hello)
+    text = '{"type": "x\\u0000", "item_id": "i\\u0000"}'
+    frame = json.dumps({"op": "events", "events": [event(1, text), event(2, "a\x00b raw")]})
+    assert client.call(frame) == {"op": "ack", "upto": 2}
+    local = {"type": "voicelab.error", "message": "\x00"}
+    assert client.batch([3], data=local, direction="local") == {"op": "ack", "upto": 3}
+    rows = stored(app, sid)
+    assert rows[0]["type"] == "x\\u0000" and rows[0]["item_id"] == "i\\u0000"
+    assert rows[0]["payload"] == text
+    assert rows[1]["payload"] == "a\\u0000b raw"
+    assert json.loads(rows[2]["payload"])["message"] == "\x00"
+
+
 @pytest.mark.backends("sqlite")  # a SQLite trigger refuses the write
 def test_a_refused_write_is_not_acked_and_the_resend_is(live_server, app, new_session):
     sid, hello = new_session()

@@ -11,6 +11,9 @@ import websocket
 from markupsafe import escape
 from requests.structures import CaseInsensitiveDict
 
+from tests.stores import stop_news
+from voice_lab import create_app
+
 TOKEN = "tok-" + "z" * 28
 EMULATOR_KEY = "emu-key-" + "k" * 24
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -343,3 +346,42 @@ def test_a_token_sent_to_a_page_is_dropped_from_next_and_never_logged(tmp_path):
         log = "".join(lines) + server.communicate(timeout=30)[0]
     assert log.count("GET /login?next=") >= 5, log
     assert token not in log, log
+
+
+@pytest.mark.backends("postgresql")
+@pytest.mark.parametrize(
+    "url, headers",
+    [
+        ("/api/sessions", {"Authorization": f"Bearer {TOKEN}"}),
+        ("/emulator/v1/realtime/client_secrets", {"Authorization": f"Bearer {EMULATOR_KEY}"}),
+    ],
+)
+def test_mint_limit_is_shared_by_the_workers_of_a_database(app, settings, url, headers):
+    # A second app on the database stands for a second worker.
+    other = create_app(settings)
+    try:
+        body = {"session": {"type": "realtime", "model": "gpt-realtime"}}
+        mint = [app.test_client(), other.test_client()]
+        assert mint[0].post(url, json=body, headers=headers).status_code in (200, 201)
+        assert mint[1].post(url, json=body, headers=headers).status_code in (200, 201)
+        third = mint[0].post(url, json=body, headers=headers)
+        assert third.status_code == 429 and int(third.headers["Retry-After"]) >= 1
+        assert mint[1].post(url, json=body, headers=headers).status_code == 429
+    finally:
+        stop_news(other)
+
+
+@pytest.mark.backends()
+@pytest.mark.parametrize("trusted", ["0", "1"])
+def test_forwarded_client_addresses_count_only_behind_trusted_proxies(settings, trusted):
+    settings["VOICE_LAB_TRUSTED_PROXIES"] = trusted
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for address in ("198.51.100.1", "198.51.100.1", "198.51.100.2"):
+            reply = client.post("/api/sessions", headers={**auth, "X-Forwarded-For": address})
+        # Behind a trusted proxy the third is another client's first; else the proxy's third.
+        assert reply.status_code == (201 if trusted == "1" else 429)
+    finally:
+        stop_news(app)

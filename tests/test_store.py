@@ -278,8 +278,8 @@ def test_a_database_the_old_layout_made_opens_unchanged(tmp_path):
     schema = old.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     old.close()
     store = SQLiteStore(path)
-    assert store.migrate() == len(NAMES) == 6
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert store.migrate() == len(NAMES) == 7
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 7
     now = store.db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")
     assert [tuple(r) for r in now] == schema
     assert store.get_session("s")["provider"] == "x"

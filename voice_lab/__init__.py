@@ -53,10 +53,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import cli
     from .exchange import otlp_push
-    from .ingest import broker
+    from .ingest import broker, retention
     from .web import api, call, filters, mirror_socket, recording, security, session, sessions
 
     broker.init_app(app)
+    app.extensions["voice_lab_retention"] = retention.init_app(app)
     security.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(call.bp)

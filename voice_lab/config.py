@@ -65,6 +65,8 @@ DEFAULTS: dict[str, str | None] = {
     "VOICE_LAB_ASR_MODEL": None,
     "VOICE_LAB_OTLP_ENDPOINT": None,
     "VOICE_LAB_PRICES": None,
+    "VOICE_LAB_TRUSTED_PROXIES": "0",  # proxies in front whose X-Forwarded-For is believed
+    "VOICE_LAB_RETENTION_DAYS": None,  # sessions older than this are deleted (None: kept)
 }
 MIN_TOKEN_LENGTH = 16
 # The mirror sockets' limits (see web/sockets.py) and what one of their units means.
@@ -144,6 +146,13 @@ def load(raw: Mapping[str, object]) -> dict[str, object]:
         _choice("VOICE_LAB_AZURE_REGION", cfg["VOICE_LAB_AZURE_REGION"], PREVIEW_REGIONS)
     cfg["VOICE_LAB_ALLOWED_ORIGINS"] = _origins(values["VOICE_LAB_ALLOWED_ORIGINS"])
     cfg["VOICE_LAB_MINT_RATE"] = _rate(values["VOICE_LAB_MINT_RATE"])
+    cfg["VOICE_LAB_TRUSTED_PROXIES"] = int(
+        _number("VOICE_LAB_TRUSTED_PROXIES", values["VOICE_LAB_TRUSTED_PROXIES"], "proxies", 0, 10)
+    )
+    if values["VOICE_LAB_RETENTION_DAYS"] is not None:
+        cfg["VOICE_LAB_RETENTION_DAYS"] = _number(
+            "VOICE_LAB_RETENTION_DAYS", values["VOICE_LAB_RETENTION_DAYS"], "days", 0.001, 36500
+        )
     host = str(cfg["VOICE_LAB_HOST"])
     _token(cfg["VOICE_LAB_TOKEN"])
     if not is_loopback(host) and not cfg["VOICE_LAB_TOKEN"]:
@@ -250,6 +259,19 @@ def _count(name: str, value: object, unit: str) -> float:
         number = 0
     if not 0 < number <= 1_000_000:
         raise ConfigError(name, f"must be a positive number of {unit} (got {value!r})")
+    return number
+
+
+def _number(name: str, value: object, what: str, low: float, high: float) -> float:
+    """A number of `what` between low and high (whole when low is)."""
+    try:
+        number = int(str(value)) if float(low).is_integer() else float(str(value))
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise ConfigError(
+            name, f"must be a number of {what} from {low:g} to {high:g} (got {value!r})"
+        )
     return number
 
 

@@ -24,6 +24,7 @@ from .script import Ids
 from .scripting import ModelScript, ScriptError
 
 if TYPE_CHECKING:
+    from ..storage import SharedRateLimiter
     from .loop import LoopThread
 
 GA_MINT_FIELDS = {"session", "expires_after", "scenario", "script"}
@@ -35,7 +36,7 @@ class Emulator:
 
     def __init__(
         self,
-        mint_limiter: RateLimiter,
+        mint_limiter: RateLimiter | SharedRateLimiter,
         scripts_dir: Path = scripting.FOLDER,
         default_script: ModelScript | None = None,
         ears: Ears | None = None,
@@ -206,12 +207,13 @@ def _ttl(expires_after: Any) -> int | None:
 
 def init_app(app: Flask) -> Emulator:
     """Mount the emulator's routes under /emulator and keep the Emulator on the app."""
+    from .. import storage  # not at the top: the configuration imports the emulator's modules
     from .http import bp
 
     scripts_dir = Path(app.config.get("VOICE_LAB_SCRIPTS_DIR") or scripting.FOLDER)
     chosen = app.config.get("VOICE_LAB_EMULATOR_SCRIPT")
     emulator = Emulator(
-        RateLimiter(*app.config["VOICE_LAB_MINT_RATE"]),
+        storage.rate_limiter(app, "emulator"),
         scripts_dir,
         scripting.find(chosen, scripts_dir, paths=True) if chosen else None,
         locate(app.config["VOICE_LAB_ASR_MODEL"], app.config["VOICE_LAB_ASR"]),

@@ -1,7 +1,9 @@
 """News of stored events, from the mirror to the dashboard tabs that follow a session.
 
 A tab's live tail asks for events after the last one it shows; with none yet, the request
-waits here until the mirror stores something (or a while passes) instead of polling.
+waits here until the mirror stores something (or a while passes) instead of polling. With
+PostgreSQL, several workers share the database: each one's broker also hears, through the
+database (storage/news.py), what the mirrors of the others stored.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import threading
 
 from flask import Flask
+
+from .. import storage
 
 
 class Broker:
@@ -41,6 +45,7 @@ class Broker:
 
 
 def init_app(app: Flask) -> Broker:
-    """One broker per app, for its mirror and its dashboard."""
+    """One broker per app, for its mirror and its dashboard, woken by every worker's mirror."""
     broker = app.extensions["voice_lab_broker"] = Broker()
+    app.extensions["voice_lab_news"] = storage.listen(app, broker.publish)
     return broker

@@ -93,8 +93,12 @@ def nested_deeper(value: Any, limit: int = MAX_DEPTH) -> bool:
 
 
 def storable(text: str) -> str:
-    """text as SQLite can store it: lone surrogates (only JSON escapes make them) written back
-    as their escapes, so JSON stays JSON and nothing is dropped."""
+    """text as every backend can store it, nothing dropped and JSON still JSON: lone surrogates
+    (only JSON escapes make them), which SQLite cannot encode, and NUL characters, which
+    PostgreSQL's text refuses, are written back as their escapes (\\ud800, \\u0000): the mark
+    of where the text had to change, the same on both backends."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\u0000")
     if text.isascii():
         return text
     try:

@@ -39,8 +39,9 @@ class Columns(Protocol):
 # Event(...) runs a Python __new__; the mirror makes one per event, so parse_event skips it.
 _new_event = partial(tuple.__new__, Event)
 
-# A JSON escape of a UTF-16 surrogate: the only way a lone one gets into parsed text.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# The JSON escapes of what storable() writes back into parsed text: a UTF-16 surrogate (the
+# only way a lone one gets in), and NUL.
+_SURROGATE_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
 
 
 def _storable_strings(value: Any) -> Any:

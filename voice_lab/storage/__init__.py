@@ -11,8 +11,10 @@ from pathlib import Path
 from flask import Flask, current_app, g
 
 from ..config import ConfigError
+from ..protocol.limits import RateLimiter
 from .base import Store
 from .errors import Unavailable
+from .news import Listener
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore
 
@@ -86,6 +88,38 @@ def _close_store(_exc: BaseException | None = None) -> None:
     store = g.pop("store", None)
     if store is not None:
         store.close()
+
+
+def listen(app: Flask, on_news: Callable[[], None]) -> Listener | None:
+    """Call `on_news` whenever any process stores events in the app's database: a listener
+    for a PostgreSQL one (stopped with its stop()), None for SQLite (one process, whose mirror
+    tells its broker itself)."""
+    if backend(app) is not PostgresStore:
+        return None
+    return Listener(database(app), on_news)
+
+
+class SharedRateLimiter:
+    """A RateLimiter's retry_after, counted in the app's PostgreSQL database: every worker on
+    it shares the count (called inside a request, on the request's Store)."""
+
+    def __init__(self, limit: int, window: float, scope: str):
+        self.limit, self.window, self.scope = limit, window, scope
+
+    def retry_after(self, client: str) -> int:
+        """0 if the client may go on now (and count it), else seconds until it may."""
+        store = get_store()
+        assert isinstance(store, PostgresStore)  # only rate_limiter() builds one, for those
+        return store.rate_wait(self.scope, client, self.limit, self.window)
+
+
+def rate_limiter(app: Flask, scope: str) -> RateLimiter | SharedRateLimiter:
+    """The VOICE_LAB_MINT_RATE limit for `scope` (whose mints it counts): in the database with
+    PostgreSQL, which several workers share; in memory with SQLite, which one process serves."""
+    limit, window = app.config["VOICE_LAB_MINT_RATE"]
+    if backend(app) is PostgresStore:
+        return SharedRateLimiter(limit, window, scope)
+    return RateLimiter(limit, window)
 
 
 def init_app(app: Flask) -> None:

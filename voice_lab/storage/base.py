@@ -73,6 +73,8 @@ class Store(Recordings):
                 self.sql("UPDATE sessions SET ended_at = coalesce(ended_at, ?) WHERE id = ?"),
                 (time.time(), session_id),
             )
+            if self.writer.NOTIFY:  # followers in every process see the session end
+                db.execute(self.writer.NOTIFY)
         return cur.rowcount == 1
 
     def end_silent_sessions(self, quiet_for: float) -> int:
@@ -110,6 +112,15 @@ class Store(Recordings):
         with self.transaction() as db:
             cur = db.execute(self.sql("DELETE FROM sessions WHERE id = ?"), (session_id,))
         return cur.rowcount == 1
+
+    def delete_sessions_before(self, cutoff: float) -> list[str]:
+        """Delete every session created before `cutoff` (epoch seconds), its events and its
+        recording; returns their ids."""
+        with self.transaction() as db:
+            cur = db.execute(
+                self.sql("DELETE FROM sessions WHERE created_at < ? RETURNING id"), (cutoff,)
+            )
+            return [row[0] for row in cur.fetchall()]
 
     def list_sessions(self, search: str = "", limit: int = 200) -> list[dict[str, Any]]:
         """Sessions newest first, optionally those whose label or id contains `search`."""

@@ -3,6 +3,7 @@ events through one write connection per process that commits them in groups."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from .base import Store
 from .migrations import NAMES, scripts
+from .news import NOTIFY as NEWS
 from .postgres_errors import translating
 from .rows import EventRow, Stored
 from .writer import Batch, Writer
@@ -197,6 +199,30 @@ class PostgresStore(Store):
                 db.execute("SET LOCAL lock_timeout = '1ms'")
             yield db
 
+    def rate_wait(self, scope: str, client: str, limit: int, window: float) -> int:
+        """RateLimiter.retry_after counted in the database, for every worker at once: 0 if
+        `client` may go on now (and the hit is counted), else seconds until it may. Hits out
+        of the window are pruned as it goes; the server's clock serves every worker."""
+        with self.transaction() as db:
+            # One client's hits are counted by one worker at a time: two cannot both take the
+            # last one left.
+            db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{scope} {client}",))
+            now = db.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchall()[0][
+                0
+            ]
+            db.execute("DELETE FROM rate_hits WHERE at <= %s", (now - window,))
+            count, first = db.execute(
+                "SELECT count(*), min(at) FROM rate_hits WHERE scope = %s AND client = %s",
+                (scope, client),
+            ).fetchall()[0]
+            if count >= limit:
+                return max(1, math.ceil(first + window - now))
+            db.execute(
+                "INSERT INTO rate_hits (scope, client, at) VALUES (%s, %s, %s)",
+                (scope, client, now),
+            )
+            return 0
+
     def _tuples(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         with self.pool.connection() as db:
             return db.cursor(row_factory=tuple_row).execute(self.sql(sql), params).fetchall()
@@ -206,6 +232,8 @@ class PostgresWriter(Writer):
     """The process's write connection to one PostgreSQL database. Other processes (workers)
     write the same sessions too: the insert learns which rows were new from the server
     (RETURNING), never from what this process wrote before."""
+
+    NOTIFY = NEWS  # every worker's listener (news.py) hears of each group at its commit
 
     def connect(self) -> psycopg.Connection[Any]:
         """A connection of its own, outside the pool: a group commit holds it throughout."""

@@ -28,6 +28,9 @@ class Writer:
     """
 
     BEGIN = "BEGIN"  # how a backend starts the group's transaction
+    # What tells other processes' followers that rows were stored, run inside the transaction
+    # that stores them (None: a backend one process uses, whose broker is told directly).
+    NOTIFY: str | None = None
 
     _open: dict[tuple[type, str], Writer] = {}
     _open_lock = threading.Lock()
@@ -112,6 +115,8 @@ class Writer:
                     db.execute("RELEASE batch")
             # Followers in other processes learn of the group's sessions here, in the group's
             # transaction (PostgreSQL's NOTIFY is delivered at the COMMIT, not before).
+            if self.NOTIFY and any(batch.error is None for batch in group):
+                db.execute(self.NOTIFY)
             db.execute("COMMIT")
         except Exception as exc:  # nothing of the group is stored
             if self.in_transaction():

@@ -10,11 +10,12 @@ class TcpProxy:
     """A loopback TCP proxy in front of a server, to cut its connections and bring them back.
 
     Point the browser at `proxy.url`: `cut()` closes every connection (the browser sees the
-    server drop them) and refuses new ones until `restore()`.
+    server drop them) and refuses new ones until `restore()`; `point_at()` sends new ones to
+    another server (a second worker) while those open stay where they are.
     """
 
     def __init__(self, target_url: str) -> None:
-        self.target = ("127.0.0.1", int(target_url.rsplit(":", 1)[1].split("/")[0]))
+        self.point_at(target_url)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.open = True
@@ -62,6 +63,10 @@ class TcpProxy:
             ends = list(self.connections)
         for end in ends:
             self._drop(end)
+
+    def point_at(self, target_url: str) -> None:
+        """Send the connections made from now on to the server at `target_url` (loopback)."""
+        self.target = ("127.0.0.1", int(target_url.rsplit(":", 1)[1].split("/")[0]))
 
     def restore(self) -> None:
         """Accept connections again."""

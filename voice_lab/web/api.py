@@ -135,6 +135,7 @@ def end_session(session_id: str):
         return refused
     store.end_session(session_id)
     current_app.extensions["voice_lab_preparer"].ask(session_id)  # the recording is complete
+    current_app.extensions["voice_lab_broker"].publish()  # its followers see it end
     call_id = body.get("call_id")
     if isinstance(call_id, str):
         store.update_session(session_id, call_id=field_text(call_id))

@@ -21,9 +21,11 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import is_loopback
 from ..protocol.limits import RateLimiter
+from ..storage import SharedRateLimiter, rate_limiter
 from .access_log import hide_tokens, without_token_parameters
 from .errors import error_reply
 
@@ -241,7 +243,7 @@ def headers(response):
 
 def mint_allowed():
     """None when this client may mint now, else the 429 reply with Retry-After."""
-    limiter: RateLimiter = current_app.extensions["voice_lab_mint_limiter"]
+    limiter: RateLimiter | SharedRateLimiter = current_app.extensions["voice_lab_mint_limiter"]
     wait = limiter.retry_after(request.remote_addr or "?")
     if not wait:
         return None
@@ -261,8 +263,10 @@ LOGIN_RATE = (10, 60.0)  # login tries per client per seconds
 
 def init_app(app: Flask) -> None:
     """Install the guard, the headers, the mint limiter and the login page."""
-    limit, window = app.config["VOICE_LAB_MINT_RATE"]
-    app.extensions["voice_lab_mint_limiter"] = RateLimiter(limit, window)
+    app.extensions["voice_lab_mint_limiter"] = rate_limiter(app, "mint")
+    trusted = app.config["VOICE_LAB_TRUSTED_PROXIES"]
+    if trusted:  # behind a proxy, the client is the one X-Forwarded-For names, not the proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted)  # type: ignore[method-assign]
     app.extensions["voice_lab_login_limiter"] = RateLimiter(*LOGIN_RATE)
     logging.getLogger("werkzeug").addFilter(hide_tokens)  # the server's request log
     token = app.config.get("VOICE_LAB_TOKEN")

@@ -34,7 +34,6 @@ bp = Blueprint("session", __name__)
 bp.record_once(add_converter)  # before the routes below are added, which need the converter
 
 WINDOW = 300  # events per window of the timeline; the last window polls while a call is live
-RECHECK = 0.5  # seconds a live tail waits for news before it looks at the store anyway
 T = TypeVar("T")
 EXPORT_WAIT_S = 300.0  # an export waits this long for its recording to be prepared
 
@@ -96,8 +95,9 @@ def window(session_id: str):
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        # Short waits: another process (a second worker) may store events without telling us.
-        broker.wait(news, min(left, RECHECK))
+        # Every worker's mirror wakes this broker (the others' through the database), so the
+        # store is looked at again only on news.
+        broker.wait(news, left)
         news = broker.news
         session = _session_or_404(session_id)
         if session["max_seq"] > found["seen_seq"] or session["ended_at"]:  # news for this one

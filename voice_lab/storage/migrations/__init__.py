@@ -14,6 +14,7 @@ NAMES = (
     "0004_panel_states",
     "0005_write_secrets",
     "0006_recordings",
+    "0007_rate_hits",
 )
 
 

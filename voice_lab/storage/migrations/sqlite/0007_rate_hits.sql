@@ -1,0 +1,2 @@
+-- Migration 7: nothing on SQLite. One process serves a SQLite database, so its mint limit counts
+-- in memory (protocol/limits.py); PostgreSQL's workers share theirs in a table.
