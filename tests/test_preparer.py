@@ -14,8 +14,10 @@ import websocket
 from tests.recordings import CALL_SECONDS, T0, call_chunks, call_events, store_call
 from tests.waiting import until
 from voice_lab import create_app
+from voice_lab.analysis.call_times import lanes
 from voice_lab.ingest import recordings
 from voice_lab.ingest.preparer import Preparer
+from voice_lab.protocol.record import from_row
 from voice_lab.storage import database_path, open_store
 from voice_lab.storage.rows import AudioChunk
 
@@ -161,3 +163,22 @@ def test_one_job_a_session_and_a_full_queue_refuses_without_blocking():
     release.set()
     assert first is not None and first.wait(30) and queued.wait(30)
     assert ran == ["a", "b"]
+
+
+def test_the_time_view_reads_the_lanes_kept_at_preparation(app, client, chunks):
+    """A long call's time view lays its lanes once, when the recording is prepared, not from
+    every event on each open: the kept lanes are what the partial serves."""
+    session_id = recorded(app, chunks)
+    root = recordings.cache_root(database_path(app))
+    store = open_store(app)
+    try:
+        assert recordings.prepare(store, root, session_id)
+        events = [from_row(row) for row in store.iter_events(session_id)]
+    finally:
+        store.close()
+    (kept,) = recordings.folder(root, session_id).glob("*.lanes.json")
+    laid = json.loads(kept.read_text())
+    assert laid == json.loads(json.dumps(lanes(events))) and laid["audio"]
+    laid["errors"] = [{"start_ms": 1.0, "end_ms": None, "label": "from the kept lanes"}]
+    kept.write_text(json.dumps(laid))
+    assert "from the kept lanes" in client.get(f"/sessions/{session_id}/timeview").text

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..analysis import recording
-from ..analysis.call_times import call_times, hearing_json, recording_start
+from ..analysis.call_times import call_times, hearing_json, lanes, recording_start
 from ..analysis.heard import hear
 from ..analysis.recording import RecordingError
 from ..protocol.record import from_row
@@ -86,14 +86,33 @@ def prepare(store: Store, root: Path, session_id: str) -> bool:
                 said = str(error).encode()
                 _write(_error_path(base), lambda out: out.write(said))
                 return True
-        times = call_times([from_row(row) for row in store.iter_events(session_id)])
+        events = [from_row(row) for row in store.iter_events(session_id)]
+        times = call_times(events)
         found = None
         if times is not None:
             rate, pcm = samples or recording.decode(base.with_suffix(".webm"))
             found = {"t0": times.t0, **hearing_json(hear(pcm, rate, times))}
         _clear(base.parent, "*.heard.json")
+        _clear(base.parent, "*.lanes.json")
+        # The time view's lanes, once: a long call's page then reads them instead of its events.
+        laid = json.dumps(lanes(events)).encode()
+        _write(_lanes_path(base, session["max_seq"]), lambda out: out.write(laid))
         _write(heard, lambda out: out.write(json.dumps(found).encode()))
     return True
+
+
+def prepared_lanes(store: Store, root: Path, session_id: str) -> dict[str, Any] | None:
+    """The time view's lanes as prepare() kept them for the events stored now; None when they
+    are not kept (a live call, or not prepared yet): the caller lays them from the events."""
+    session = store.get_session(session_id)
+    chunks = store.recording_chunk_count(session_id)
+    if session is None or not chunks:
+        return None
+    try:
+        path = _lanes_path(folder(root, session_id) / str(chunks), session["max_seq"])
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
 
 
 def _make_media(
@@ -224,6 +243,10 @@ def _meta_path(base: Path) -> Path:
 
 def _error_path(base: Path) -> Path:
     return base.with_suffix(".error.txt")
+
+
+def _lanes_path(base: Path, max_seq: int) -> Path:
+    return base.with_name(f"{base.name}-{max_seq}.lanes.json")
 
 
 def _heard_path(base: Path, max_seq: int) -> Path:

@@ -151,7 +151,9 @@ def timeview(session_id: str):
     store = get_store()
     if not store.recording_chunk_count(session_id):
         _no_recording(session_id)
-    found = lanes([from_row(row) for row in store.iter_events(session_id)])
+    found = recordings.prepared_lanes(store, cache_root(), session_id)
+    if found is None:
+        found = lanes([from_row(row) for row in store.iter_events(session_id)])
     if found is None:
         abort(
             404,
