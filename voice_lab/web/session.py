@@ -61,6 +61,7 @@ def session_page(session_id: str):
     if is_partial("timeline"):
         return render_template("_timeline.html", session=session, filters=filters, window=window)
     store = get_store()
+    recorded = store.recording_chunk_count(session_id) > 0
     return render_template(
         "session.html",
         session=session,
@@ -71,7 +72,10 @@ def session_page(session_id: str):
         categories=CATEGORIES,
         labels=CATEGORY_LABELS,
         directions=DIRECTIONS,
-        recorded=store.recording_chunk_count(session_id) > 0,
+        recorded=recorded,
+        # The time view goes in the page when its lanes are prepared (a file read); else htmx
+        # loads it, as laying them from the events waits for the preparation.
+        timeview_lanes=recorded and recordings.prepared_lanes(store, cache_root(), session_id),
     )
 
 
