@@ -12,6 +12,7 @@ import pytest
 from tests.recordings import (
     T0,
     call_chunks,
+    call_events,
     store_call,
 )
 from voice_lab.ingest import recordings
@@ -72,6 +73,14 @@ def test_a_prepared_recording_s_time_view_comes_in_the_page(client, app, chunks)
     view = page.index('data-testid="timeview"')
     assert view < page.index('src="/static/js/timeview.js"') < page.index('data-testid="timeline"')
     assert re.search(r'<script type="module" async src="/static/js/timeview.js', page)
+    # The events follow from htmx, into the timeline itself.
+    timeline = re.search(r'<div id="timeline"[^>]*>', page).group(0)
+    assert f'hx-get="/sessions/{session_id}"' in timeline and 'hx-trigger="load"' in timeline
+    assert 'data-testid="event-row"' not in page
+    rows = client.get(
+        f"/sessions/{session_id}", headers={"HX-Request": "true", "HX-Target": "timeline"}
+    ).get_data(as_text=True)
+    assert rows.count('data-testid="event-row"') == len(call_events())
     lanes = json.loads(html.unescape(re.search(r"data-lanes='([^']*)'", page).group(1)))
     assert lanes == json.loads(
         html.unescape(
