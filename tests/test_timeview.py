@@ -75,7 +75,8 @@ def test_a_prepared_recording_s_time_view_comes_in_the_page(client, app, chunks)
     assert re.search(r'<script type="module" async src="/static/js/timeview.js', page)
     # The events follow from htmx, into the timeline itself.
     timeline = re.search(r'<div id="timeline"[^>]*>', page).group(0)
-    assert f'hx-get="/sessions/{session_id}"' in timeline and 'hx-trigger="load"' in timeline
+    assert f'hx-get="/sessions/{session_id}"' in timeline
+    assert 'hx-trigger="timeview-ready from:body once"' in timeline  # timeview.js's, once drawn
     assert 'data-testid="event-row"' not in page
     rows = client.get(
         f"/sessions/{session_id}", headers={"HX-Request": "true", "HX-Target": "timeline"}

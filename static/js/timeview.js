@@ -41,6 +41,9 @@ class TimeView {
       this.view = { start: 0, span: found.duration_ms };
       this.openAt();
       this.drawnFrom(found);
+    }).finally(() => {
+      // The session page loads its events once the view has painted (or failed to).
+      this.root.dispatchEvent(new Event("timeview-ready", { bubbles: true }));
     });
   }
 
