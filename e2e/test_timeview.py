@@ -11,8 +11,10 @@ import shutil
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
+from tests.waiting import until
 from voice_lab.testing import hold_call, speech_wav, spoken_wav
 
 pytestmark = pytest.mark.e2e
@@ -58,10 +60,15 @@ def mic(tmp_path):
 def test_the_time_view_draws_seeks_opens_at_and_zooms(voice_lab_browser, mic, server):
     page = voice_lab_browser.page(mic, loop=True)
     session_id = hold_call(page, server.url, {"label": "time view"}, responses=2)
+    peaks = f"{server.url}/sessions/{session_id}/recording/peaks"
+    until(lambda: requests.get(peaks, timeout=10).status_code == 200, "the recording prepared")
     page.goto(f"{server.url}/sessions/{session_id}")
     view = page.get_by_test_id("timeview")
     expect(view).to_have_attribute("data-span", re.compile(r"^\d+$"))
     assert page.get_by_test_id("timeview-canvas").evaluate(DRAWN)
+    # Prepared, the view comes in the page and the events follow its first paint.
+    assert page.locator(".timeview-slot").count() == 0
+    expect(page.get_by_test_id("event-row").first).to_be_attached()
 
     lanes = json.loads(view.get_attribute("data-lanes"))
     duration = float(view.get_attribute("data-span"))

@@ -12,10 +12,12 @@ import pytest
 from tests.recordings import (
     T0,
     call_chunks,
+    call_events,
     store_call,
 )
+from voice_lab.ingest import recordings
 from voice_lab.protocol.record import parse_event
-from voice_lab.storage import open_store
+from voice_lab.storage import database_path, open_store
 from voice_lab.storage.rows import EventRow
 
 pytestmark = pytest.mark.backends()  # the app on each storage backend
@@ -54,6 +56,41 @@ def test_the_page_of_a_recorded_session_loads_the_time_view(client, app, chunks)
     assert f'data-peaks="/sessions/{session_id}/recording/peaks"' in partial
     lanes = json.loads(html.unescape(re.search(r"data-lanes='([^']*)'", partial).group(1)))
     assert lanes["t0"] == T0 and len(lanes["responses"]) == 3
+
+
+def test_a_prepared_recording_s_time_view_comes_in_the_page(client, app, chunks):
+    # Ahead of the timeline and without a round trip: a long call's first window of rows,
+    # parsed after it, does not hold back its first paint.
+    store = open_store(app)
+    try:
+        session_id = store_call(store, chunks)
+        store.end_session(session_id)
+        recordings.prepare(store, recordings.cache_root(database_path(app)), session_id)
+    finally:
+        store.close()
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert f'hx-get="/sessions/{session_id}/timeview"' not in page
+    view = page.index('data-testid="timeview"')
+    assert view < page.index('src="/static/js/timeview.js"') < page.index('data-testid="timeline"')
+    assert re.search(r'<script type="module" async src="/static/js/timeview.js', page)
+    # The events follow from htmx, into the timeline itself.
+    timeline = re.search(r'<div id="timeline"[^>]*>', page).group(0)
+    assert f'hx-get="/sessions/{session_id}"' in timeline
+    assert 'hx-trigger="timeview-ready from:body once"' in timeline  # timeview.js's, once drawn
+    assert 'data-testid="event-row"' not in page
+    rows = client.get(
+        f"/sessions/{session_id}", headers={"HX-Request": "true", "HX-Target": "timeline"}
+    ).get_data(as_text=True)
+    assert rows.count('data-testid="event-row"') == len(call_events())
+    lanes = json.loads(html.unescape(re.search(r"data-lanes='([^']*)'", page).group(1)))
+    assert lanes == json.loads(
+        html.unescape(
+            re.search(
+                r"data-lanes='([^']*)'",
+                client.get(f"/sessions/{session_id}/timeview").get_data(as_text=True),
+            ).group(1)
+        )
+    )
 
 
 def test_a_session_without_a_recording_has_no_time_view(client, app):

@@ -31,6 +31,9 @@ class TimeView {
     this.title = this.canvas.title;
     this.canvas.height = HEIGHT;
     this.canvas.style.height = `${HEIGHT}px`; // the lanes set it, not the stylesheet
+    // The page's view starts before the stylesheet may apply: its width, which sets the bins
+    // asked for, must not be a bare canvas's 300 px.
+    this.canvas.style.width = "100%";
     this.listen();
     this.fetchPeaks({ bins: this.width() }).then((found) => {
       this.peaks = found;
@@ -38,6 +41,9 @@ class TimeView {
       this.view = { start: 0, span: found.duration_ms };
       this.openAt();
       this.drawnFrom(found);
+    }).finally(() => {
+      // The session page loads its events once the view has painted (or failed to).
+      this.root.dispatchEvent(new Event("timeview-ready", { bubbles: true }));
     });
   }
 
@@ -288,10 +294,13 @@ class TimeView {
   }
 }
 
-// The view arrives as an htmx partial; rows clicked below seek it to their event's time.
+// The view comes in the page (the session page's script tag follows it) or as an htmx partial;
+// rows clicked below seek it to their event's time.
 // htmx:load may name the partial more than once (its own swap, then an ancestor's load): a
 // second TimeView on the same root would double every listener, and Play would play and pause.
 let current = null;
+const inline = document.querySelector("[data-testid=timeview]"); // the page's own, parsed already
+if (inline) current = new TimeView(inline);
 document.addEventListener("htmx:load", (event) => {
   const root = event.detail.elt.querySelector?.("[data-testid=timeview]")
     ?? (event.detail.elt.matches?.("[data-testid=timeview]") ? event.detail.elt : null);

@@ -57,21 +57,27 @@ def session_page(session_id: str):
     """A session's page: filters, panels and the timeline (or just the timeline, for htmx)."""
     session = _session_or_404(session_id)
     filters = Filters.from_args(request.args)
-    window = _window(session, filters, after=0)
     if is_partial("timeline"):
+        window = _window(session, filters, after=0)
         return render_template("_timeline.html", session=session, filters=filters, window=window)
     store = get_store()
+    recorded = store.recording_chunk_count(session_id) > 0
+    # The time view goes in the page when its lanes are prepared (a file read), and the events
+    # follow from htmx (window None); else htmx loads the view, as laying its lanes from the
+    # events waits for the preparation.
+    timeview_lanes = recorded and recordings.prepared_lanes(store, cache_root(), session_id)
     return render_template(
         "session.html",
         session=session,
         filters=filters,
-        window=window,
+        window=None if timeview_lanes else _window(session, filters, after=0),
         counts=store.category_counts(session_id),
         types=store.event_types(session_id),
         categories=CATEGORIES,
         labels=CATEGORY_LABELS,
         directions=DIRECTIONS,
-        recorded=store.recording_chunk_count(session_id) > 0,
+        recorded=recorded,
+        timeview_lanes=timeview_lanes,
     )
 
 
