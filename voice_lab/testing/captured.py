@@ -141,9 +141,9 @@ class CapturedSession:
         assert not errors and not failed, f"errors {errors}, failed checks {failed}"
 
     def compare(self, other: CapturedSession) -> comparing.Comparison:
-        """This session (side "a", the reference) against `other` (side "b"): the compare
-        page's figures, built from the two exports (see voice_lab.analysis.compare); every
-        change is b minus a, at the shipped prices."""
+        """The compare page's figures of this session (side "a") and `other` (side "b"), built
+        from the two exports (see voice_lab.analysis.compare): every change is b minus a; cost
+        at the shipped prices."""
         sides = [comparing.side_of(s.session, s.events, s.hearing()) for s in (self, other)]
         return comparing.compare(sides[0], sides[1], cost.shipped())
 
@@ -160,16 +160,23 @@ class CapturedSession:
                 name for name, p95 in (("this session", this), ("the other", base)) if p95 is None
             ]
             raise AssertionError(
-                f"{figure}: {' and '.join(lacking)} measured none (p95 {this} vs {base}, "
-                f"budget {by_ms:g} ms)"
+                f"{figure}: {' and '.join(lacking)} measured none (p95 {_ms(this)} here, "
+                f"{_ms(base)} in the other; budget {by_ms:g} ms)"
             )
-        assert this - base <= by_ms, (
-            f"{figure} p95 is {this:.0f} ms here against {base:.0f} ms in the other: "
-            f"{this - base:.0f} ms slower (budget {by_ms:g} ms)"
-        )
+        if this - base > by_ms:  # raised, not asserted: the message is the whole story
+            raise AssertionError(
+                f"{figure} p95 is {this:.0f} ms here against {base:.0f} ms in the other: "
+                f"{this - base:.0f} ms slower (budget {by_ms:g} ms)"
+            )
 
     def assert_same_tools(self, other: CapturedSession) -> None:
         """Assert the model called the same functions, in the same order, in this session as
         in `other` (arguments may differ)."""
         these, those = self.compare(other).tools
-        assert these == those, f"functions called here {these}, in the other {those}"
+        if these != those:
+            raise AssertionError(f"functions called here {these}, in the other {those}")
+
+
+def _ms(value: float | None) -> str:
+    """A p95 for a message: "none" when it was not measured."""
+    return "none" if value is None else f"{value:.0f} ms"
