@@ -12,7 +12,10 @@ from tests import eventlogs
 from tests.recordings import call_chunks, store_call
 from tests.stores import opened
 from tests.test_compare import conversation, slowed
+from voice_lab.ingest import recordings
+from voice_lab.ingest.recordings import cache_root
 from voice_lab.protocol.record import Event
+from voice_lab.storage import database_path
 from voice_lab.storage.rows import EventRow
 
 pytestmark = pytest.mark.backends()  # the app on each storage backend
@@ -118,3 +121,26 @@ def test_an_unknown_session_is_not_found_by_name(client, app):
     reply = client.get(f"/compare?a={a}&b=nosuch")
     assert reply.status_code == 404
     assert "There is no session nosuch (given as b)." in reply.get_data(as_text=True)
+
+
+HEARD = ("latency-row", "data-figure", "heard_to_first_audio_ms")
+
+
+def heard_counts(client, a: str, b: str) -> str:
+    """The compare page's "n (a, b)" of the heard figure."""
+    page = client.get(f"/compare?a={a}&b={b}").get_data(as_text=True)
+    return re.search(r'<td class="muted">(\d+, \d+)</td>', row(page, *HEARD)).group(1)
+
+
+def test_the_heard_figures_of_ended_calls_once_their_recordings_are_prepared(client, app):
+    chunks = call_chunks()
+    with opened(app) as store:
+        a, b = store_call(store, chunks), store_call(store, chunks)
+        for session_id in (a, b):
+            recordings.prepare(store, cache_root(database_path(app)), session_id)
+    # Live calls are not heard (their recordings still grow), prepared or not.
+    assert heard_counts(client, a, b) == "0, 0"
+    with opened(app) as store:
+        store.end_session(a)
+        store.end_session(b)
+    assert heard_counts(client, a, b) == "2, 2"  # r1 and r3 follow the user's speech

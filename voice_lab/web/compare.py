@@ -17,6 +17,7 @@ from ..protocol.record import from_row
 from ..storage import get_store
 from ..storage.base import Store
 from ..storage.query import EventQuery
+from .filters import session_status
 from .session import hearing_of
 
 bp = Blueprint("compare", __name__)
@@ -57,7 +58,9 @@ def _side(store: Store, session: dict[str, Any]) -> comparing.Side:
     """A session's figures as stored: its fold, counts, gaps, hearing and notes."""
     session_id = session["id"]
     counts = store.type_counts(session_id)
-    heard, _ = hearing_of(store, session_id)
+    # As on the panels, a live call's recording is not heard: it is still growing.
+    live = session_status(session) == "live"
+    heard = None if live else hearing_of(store, session_id)[0]
     noted = [
         from_row(row)
         for type_ in comparing.NOTE_TYPES
