@@ -36,8 +36,8 @@ def test_two_calls_with_other_voices_compare_with_the_voice_marked(voice_lab_bro
 
     voice = page.locator('[data-testid=config-row][data-field="session.voice"]')
     expect(voice.get_by_test_id("changed")).to_have_count(2)
-    expect(voice.get_by_test_id("changed").first).to_have_text('"marin"')
-    expect(voice.get_by_test_id("changed").last).to_have_text('"cedar"')
+    expect(voice.get_by_test_id("changed").first).to_have_text("marin")
+    expect(voice.get_by_test_id("changed").last).to_have_text("cedar")
     for same in ("session.provider", "session.model"):
         row = page.locator(f'[data-testid=config-row][data-field="{same}"]')
         expect(row.get_by_test_id("same")).to_have_count(2)

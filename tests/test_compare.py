@@ -49,8 +49,8 @@ def test_the_effective_config_marks_the_fields_that_differ():
     rows = {row.name: row for row in compare(a, b, PRICES).config}
     changed = {name for name, row in rows.items() if row.changed}
     assert changed == {"session.voice", "emulator.scenario", "audio.output.voice"}
-    assert (rows["session.voice"].a, rows["session.voice"].b) == ('"marin"', '"cedar"')
-    assert rows["emulator.script"].a == rows["emulator.script"].b == '"weather"'
+    assert (rows["session.voice"].a, rows["session.voice"].b) == ("marin", "cedar")
+    assert rows["emulator.script"].a == rows["emulator.script"].b == "weather"
     assert rows["audio.input.turn_detection.silence_duration_ms"].a == "500"
 
 
@@ -60,7 +60,7 @@ def test_a_field_only_one_side_has_is_marked_with_nothing_on_the_other():
     rows = {row.name: row for row in compare(a, b, PRICES).config}
     assert rows["emulator.script"].changed is False  # neither minted with a script
     model = rows["audio.input.transcription.model"]
-    assert (model.a, model.b, model.changed) == ('"whisper-1"', None, True)
+    assert (model.a, model.b, model.changed) == ("whisper-1", None, True)
 
 
 def test_latency_gives_each_sides_p50_and_p95_and_the_change():

@@ -174,13 +174,19 @@ def replays_of_one(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def effective_config(side: Side) -> dict[str, str]:
-    """What the session ran with, each field as JSON text: the row's provider, model and
-    voice, the emulator's scenario and script, and every field of the config the server
-    applied last (session.created, then each session.updated), by dotted path."""
+    """What the session ran with, each field as text (a string as it is, anything else as
+    JSON): the row's provider, model and voice, the emulator's scenario and script, and every
+    field of the config the server applied last (session.created, then each session.updated),
+    by dotted path."""
     found = {f"session.{name}": side.session.get(name) for name in ROW_FIELDS}
     found |= {f"emulator.{name}": side.notes.mint.get(name) for name in MINT_FIELDS}
     found |= _flat(side.fold.config)
-    return {name: json.dumps(value, ensure_ascii=False) for name, value in found.items()}
+    return {name: _text(value) for name, value in found.items()}
+
+
+def _text(value: Any) -> str:
+    """A config value as the page shows it: a string bare, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
