@@ -22,7 +22,8 @@ from .director import Decision, Director, latest_input
 from .ears import RATE, Ears, Tape
 from .keys import Key
 from .scenarios import Scenario
-from .script import Ids, ResponsePlan, Script, text_tokens
+from .script import Ids, ResponsePlan, Script
+from .usage import text_tokens
 from .vad import TurnDetector
 
 log = logging.getLogger(__name__)
