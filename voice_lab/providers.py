@@ -2,8 +2,8 @@
 
 Each function sends exactly the request of the service (docs/protocol.md, "Three service
 flavours") with the server's API key, and returns a MintedKey. Failures become MintError
-subclasses that keep the service's own status, code and message, so the browser can show them
-as the service said them.
+subclasses (mint_errors.py) that keep the service's own status, code and message, so the
+browser can show them as the service said them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import requests
 
 from .azure_auth import EntraError
 from .config import PREVIEW_API_VERSION, missing_for
+from .mint_errors import BadRequest, MintError, NotConfigured, UpstreamUnreachable
 from .protocol.codec import loads
 from .protocol.names import deep_merge
 from .protocol.reply import Reply
@@ -57,55 +58,6 @@ class MintOptions:
     scenario: str | None = None  # emulator only
     script: str | Mapping[str, Any] | None = None  # emulator only: a script's name, or inline
     protocol: str | None = None  # emulator only: "ga" or "beta"
-
-
-class MintError(Exception):
-    """Minting failed; `http_status` is what Voice Lab answers, `body()` what it says."""
-
-    http_status = 502
-
-    def __init__(
-        self,
-        source: str,
-        message: str,
-        *,
-        status: int | None = None,
-        code=None,
-        retry_after: str | None = None,
-    ):
-        super().__init__(message)
-        self.source, self.message, self.status = source, message, status
-        self.code, self.retry_after = code, retry_after
-
-    def body(self) -> dict[str, Any]:
-        """The JSON error body for the browser."""
-        error = {
-            "source": self.source,
-            "status": self.status,
-            "code": self.code,
-            "message": self.message,
-        }
-        if self.retry_after is not None:
-            error["retry_after"] = self.retry_after
-        return {"error": error}
-
-
-class UpstreamUnreachable(MintError):
-    """The service did not answer in time or refused the connection."""
-
-    http_status = 504
-
-
-class BadRequest(MintError):
-    """The caller asked for something that cannot be: the message says what to change."""
-
-    http_status = 400
-
-
-class NotConfigured(MintError):
-    """Voice Lab's own settings are incomplete for the chosen provider."""
-
-    http_status = 500
 
 
 def mint(
