@@ -23,7 +23,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..config import is_loopback
+from ..loopback import is_loopback
 from ..protocol.limits import RateLimiter
 from ..storage import SharedRateLimiter, rate_limiter
 from .access_log import hide_tokens, without_token_parameters
