@@ -47,6 +47,7 @@ def test_call_page_loads_a_module_per_feature_and_clones_rows_from_a_template(li
         "client_events.js",
         "levels.js",
         "mirror.js",
+        "mirror_states.js",
         "mirror_audio.js",
         "recorder.js",
     }

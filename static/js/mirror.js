@@ -18,6 +18,7 @@
 // Or, for a page whose library makes its own peer connection, see capture.js.
 
 import { AUDIO_BUFFER_BYTES, AudioOutbox } from "./mirror_audio.js";
+import { CLOSING, ON_CLOSE, ON_SOCKET_LOST, SENDING, SHOWN, UNWELCOMED } from "./mirror_states.js";
 import { CHANNELS, MIME, StereoRecorder } from "./recorder.js";
 
 const MAX_FRAME_BYTES = 1024 * 1024;
@@ -30,47 +31,6 @@ const CLOSE_WAIT_MS = 3000;
 const END_FRAME = '{"op":"end"}';
 const IDLE_CLOSE = 4408; // the server closed a quiet socket: reconnect once there is more to send
 const encoder = new TextEncoder();
-
-// A mirror's one state, by name, and the name pages are shown for it (`state`, "state" events).
-// The states before the first welcome are apart because that welcome alone says whether the
-// session already held events (a reloaded page); the closing ones, because only a welcomed
-// socket may carry the last events.
-const SHOWN = {
-  connecting: "connecting", // the first socket, not welcomed yet
-  retrying: "reconnecting", // not welcomed yet, a socket failed: trying again
-  open: "open", // welcomed: events go out as they are recorded
-  idle: "idle", // everything acked, the server closed the quiet socket: record() reconnects
-  resuming: "connecting", // welcomed before, idle: a socket for the next events
-  reconnecting: "reconnecting", // welcomed before, the socket lost: trying again
-  leaving: "closing", // close() before any welcome: waiting briefly for one
-  closing: "closing", // close() with the socket lost: trying again, briefly
-  draining: "closing", // close() on a welcomed socket: sending the last events
-  unusable: "closed", // the URL cannot be opened: events are recorded, never sent
-  closed: "closed", // done: nothing more is recorded
-};
-const UNWELCOMED = new Set(["connecting", "retrying", "leaving"]);
-const SENDING = new Set(["open", "draining"]);
-const CLOSING = new Set(["leaving", "closing", "draining"]);
-// Where each state goes when its socket is lost, and when close() is called (once only).
-const ON_SOCKET_LOST = {
-  connecting: "retrying",
-  retrying: "retrying",
-  open: "reconnecting",
-  reconnecting: "reconnecting",
-  resuming: "reconnecting",
-  leaving: "leaving",
-  closing: "closing",
-  draining: "closing",
-};
-const ON_CLOSE = {
-  connecting: "leaving",
-  retrying: "leaving",
-  unusable: "leaving",
-  open: "draining",
-  reconnecting: "closing",
-  idle: "closing",
-  resuming: "closing",
-};
 
 /** Milliseconds since the epoch, fractional, on the browser's monotonic clock. */
 export function now() {
