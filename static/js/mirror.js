@@ -19,6 +19,7 @@
 
 import { AUDIO_BUFFER_BYTES, AudioOutbox } from "./mirror_audio.js";
 import { CLOSING, ON_CLOSE, ON_SOCKET_LOST, SENDING, SHOWN, UNWELCOMED } from "./mirror_states.js";
+import { sampleStats } from "./peer_stats.js";
 import { CHANNELS, MIME, StereoRecorder } from "./recorder.js";
 
 const MAX_FRAME_BYTES = 1024 * 1024;
@@ -56,11 +57,6 @@ function asText(data) {
   if (typeof data === "string") return data;
   const size = data?.byteLength ?? data?.size ?? 0;
   return `[binary message, ${size} bytes]`;
-}
-
-function rounded(value, factor = 1, digits = 3) {
-  if (typeof value !== "number" || !Number.isFinite(value)) return null;
-  return Number((value * factor).toFixed(digits));
 }
 
 /**
@@ -168,19 +164,7 @@ export class Mirror extends EventTarget {
       this.local("voicelab.ice_gathering", { state: pc.iceGatheringState }),
     );
     this._listen(pc, "datachannel", (e) => this.attach(e.channel));
-    let busy = false;
-    const timer = setInterval(async () => {
-      if (busy || pc.connectionState !== "connected") return;
-      busy = true;
-      try {
-        this.local("voicelab.stats", await statsSample(pc));
-      } catch (exc) {
-        this.local("voicelab.error", { message: String(exc?.message || exc), source: "stats" });
-      } finally {
-        busy = false;
-      }
-    }, this.statsIntervalMs);
-    this._cleanups.push(() => clearInterval(timer));
+    this._cleanups.push(sampleStats(pc, this.statsIntervalMs, (type, fields) => this.local(type, fields)));
     return pc;
   }
 
@@ -467,26 +451,4 @@ export class Mirror extends EventTarget {
     }
     this.audio.flush(ws);
   }
-}
-
-/** One voicelab.stats sample from a peer connection's getStats(). */
-export async function statsSample(pc) {
-  const report = await pc.getStats();
-  let transport, pair, inbound, source;
-  report.forEach((s) => {
-    if (s.type === "transport") transport = s;
-    else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair ??= s;
-    else if (s.type === "inbound-rtp" && s.kind === "audio") inbound = s;
-    else if (s.type === "media-source" && s.kind === "audio") source = s;
-  });
-  if (transport?.selectedCandidatePairId) pair = report.get(transport.selectedCandidatePairId) || pair;
-  return {
-    rtt_ms: rounded(pair?.currentRoundTripTime, 1000, 1),
-    jitter_ms: rounded(inbound?.jitter, 1000, 1),
-    packets_lost: inbound?.packetsLost ?? null,
-    audio_level_in: rounded(source?.audioLevel), // the microphone, going in to the service
-    audio_level_out: rounded(inbound?.audioLevel), // the service's voice, coming out
-    bytes_in: transport?.bytesReceived ?? pair?.bytesReceived ?? null,
-    bytes_out: transport?.bytesSent ?? pair?.bytesSent ?? null,
-  };
 }
