@@ -15,6 +15,7 @@ import numpy as np
 
 from . import settings, tools, voice
 from .director import Decision, latest_input
+from .response_events import response_done, response_events
 from .script import ResponsePlan
 from .usage import text_tokens
 
@@ -116,7 +117,7 @@ def _reply_text(s: Session, inputs: list[Any]) -> str:
 
 
 async def _run(s: Session, plan: ResponsePlan, params: dict[str, Any]) -> None:
-    events = s.script.response_events(plan)
+    events = response_events(s.script, plan)
     # The service announces a response at once, before the input's transcription is in: a
     # turn that waits for the words must not hold back response.created.
     s.send(next(events))
@@ -206,7 +207,7 @@ def cancel(s: Session, reason: str) -> bool:
     if plan is None or task is None:
         return False
     task.cancel()
-    done = s.script.response_done(plan, "cancelled", reason)
+    done = response_done(s.script, plan, "cancelled", reason)
     _finish(s, plan, done)
     s.send(done)
     return True
