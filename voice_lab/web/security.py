@@ -181,7 +181,15 @@ def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> b
 # module scripts need CORS.
 SHARED_SCRIPTS = tuple(
     f"/static/js/{name}.js"
-    for name in ("mirror", "mirror_states", "mirror_audio", "peer_stats", "recorder", "capture")
+    for name in (
+        "mirror",
+        "mirror_states",
+        "mirror_events",
+        "mirror_audio",
+        "peer_stats",
+        "recorder",
+        "capture",
+    )
 )
 # What browsers send the realtime service (and so its emulator): the SDP and mint requests' own
 # headers, the beta opt-in, and the Agents SDK's version header that its WebRTC transport sends
