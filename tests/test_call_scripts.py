@@ -47,7 +47,10 @@ def test_call_page_loads_a_module_per_feature_and_clones_rows_from_a_template(li
         "client_events.js",
         "levels.js",
         "mirror.js",
+        "mirror_states.js",
+        "mirror_events.js",
         "mirror_audio.js",
+        "peer_stats.js",
         "recorder.js",
     }
     # The rows the status module lists come from this template, hooks and all.

@@ -2,7 +2,8 @@
 
 import pytest
 
-from voice_lab.config import ConfigError, configured_providers, gather, load, mask
+from voice_lab.config import ConfigError, configured_providers, load, mask
+from voice_lab.variables import gather
 
 AZURE = {
     "AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com/",

@@ -9,7 +9,7 @@ import pytest
 from openai.types.beta.realtime import SessionCreateResponse
 from openai.types.realtime import ClientSecretCreateResponse
 
-from voice_lab import config, providers
+from voice_lab import config, mint_errors, providers
 from voice_lab.emulator import keys
 
 GA_BODY = {
@@ -286,7 +286,7 @@ def test_real_provider_code_against_the_emulator(app, live_server):
     assert emulator.keys.lookup(ga.value).protocol == "ga"
     assert emulator.keys.lookup(preview.value).protocol == "beta"
     app.config["VOICE_LAB_EMULATOR_SCENARIO"] = "mint_429"
-    with pytest.raises(providers.MintError) as limited:
+    with pytest.raises(mint_errors.MintError) as limited:
         providers.mint_azure(cfg, options)
     assert limited.value.status == 429 and limited.value.retry_after
 

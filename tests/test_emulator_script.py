@@ -11,7 +11,8 @@ from pydantic import TypeAdapter
 from tests.eventlogs import GA_TURN_HEAD, GA_TURN_TAIL
 from voice_lab.emulator import scenarios, settings, vad, voice
 from voice_lab.emulator.keys import KeyRegistry
-from voice_lab.emulator.script import Ids, ResponsePlan, Script, split_words, voice_turn
+from voice_lab.emulator.response_events import response_done, response_events, voice_turn
+from voice_lab.emulator.script import Ids, ResponsePlan, Script, split_words
 
 ADAPTERS = {"ga": TypeAdapter(GaEvent), "beta": TypeAdapter(BetaEvent)}
 
@@ -80,10 +81,11 @@ def test_turn_events_validate_against_the_sdk(protocol):
     events, _ = turn(protocol)
     script = Script(protocol, Ids(seed=2))
     events += list(
-        script.response_events(
+        response_events(
+            script,
             plan(
                 script, failure={"type": "server_error", "code": "server_error", "message": "boom"}
-            )
+            ),
         )
     )
     events.append(script.transcription_failed("item_x"))
@@ -119,7 +121,7 @@ def test_deltas_stream_word_by_word_and_add_up():
 def test_text_only_response_has_text_deltas_and_no_audio():
     """modalities ["text"]: output_text events, no output_audio_buffer events."""
     script = Script("ga", Ids(seed=3))
-    events = list(script.response_events(plan(script, modalities=["text"])))
+    events = list(response_events(script, plan(script, modalities=["text"])))
     types = [e["type"] for e in events]
     assert "response.output_text.delta" in types and "response.output_text.done" in types
     assert not any(t.startswith("output_audio_buffer") for t in types)
@@ -130,18 +132,18 @@ def test_cancelled_and_failed_responses():
     """A cancelled response keeps the words already sent; a failed one reports the error."""
     script = Script("ga", Ids(seed=4))
     p = plan(script)
-    stream = script.response_events(p)
+    stream = response_events(script, p)
     for event in stream:
         if event["type"] == "output_audio_buffer.started":
             break
-    done = script.response_done(p, "cancelled", "turn_detected")["response"]
+    done = response_done(script, p, "cancelled", "turn_detected")["response"]
     assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected", "error": None}
     assert done["output"][0]["status"] == "incomplete"
     assert done["output"][0]["content"][0]["transcript"] == "I"
     failing = plan(
         script, failure={"type": "server_error", "code": "server_error", "message": "boom"}
     )
-    events = list(script.response_events(failing))
+    events = list(response_events(script, failing))
     assert [e["type"] for e in events] == [
         "response.created",
         "rate_limits.updated",

@@ -10,6 +10,7 @@ from openai.types import realtime as ga
 from openai.types.beta import realtime as beta
 
 from tests.test_emulator_call import assert_conforms, extras, open_call, run
+from voice_lab.emulator.response_events import response_events
 from voice_lab.emulator.script import Ids, ResponsePlan, Script
 from voice_lab.emulator.tools import FunctionCall, choose, fill
 
@@ -78,7 +79,7 @@ def call_response(protocol: str) -> tuple[list[dict], FunctionCall]:
         conversation_id="conv_1",
         call=call,
     )
-    return list(script.response_events(plan)), call
+    return list(response_events(script, plan)), call
 
 
 @pytest.mark.parametrize("protocol", ["ga", "beta"])

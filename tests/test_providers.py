@@ -7,7 +7,7 @@ import time
 import pytest
 from werkzeug import Response
 
-from voice_lab import providers
+from voice_lab import mint_errors, providers
 from voice_lab.config import load
 
 AZURE_KEY = "azure-key-" + "x" * 22
@@ -168,7 +168,7 @@ def test_401_keeps_the_service_message(httpserver):
         },
         status=401,
     )
-    with pytest.raises(providers.MintError) as info:
+    with pytest.raises(mint_errors.MintError) as info:
         providers.mint_azure(azure_cfg(httpserver), providers.MintOptions())
     assert info.value.http_status == 502
     assert info.value.body() == {
@@ -191,7 +191,7 @@ def test_404_deployment_not_found(httpserver):
         },
         status=404,
     )
-    with pytest.raises(providers.MintError) as info:
+    with pytest.raises(mint_errors.MintError) as info:
         providers.mint_azure(azure_cfg(httpserver), providers.MintOptions())
     assert (info.value.status, info.value.code) == (404, "DeploymentNotFound")
 
@@ -213,7 +213,7 @@ def test_429_carries_retry_after(httpserver):
             content_type="application/json",
         )
     )
-    with pytest.raises(providers.MintError) as info:
+    with pytest.raises(mint_errors.MintError) as info:
         providers.mint_openai(openai_cfg(httpserver), providers.MintOptions())
     assert info.value.body()["error"] == {
         "source": "openai",
@@ -228,7 +228,7 @@ def test_500_with_plain_text(httpserver):
     httpserver.expect_request("/v1/realtime/client_secrets").respond_with_data(
         "upstream exploded", status=500
     )
-    with pytest.raises(providers.MintError) as info:
+    with pytest.raises(mint_errors.MintError) as info:
         providers.mint_openai(openai_cfg(httpserver), providers.MintOptions())
     assert (info.value.status, info.value.message) == (500, "upstream exploded")
 
@@ -237,14 +237,14 @@ def test_garbage_json_on_success(httpserver):
     httpserver.expect_request("/v1/realtime/client_secrets").respond_with_data(
         "<html>proxy login</html>", status=200, content_type="text/html"
     )
-    with pytest.raises(providers.MintError) as info:
+    with pytest.raises(mint_errors.MintError) as info:
         providers.mint_openai(openai_cfg(httpserver), providers.MintOptions())
     assert info.value.code == "invalid_response" and info.value.http_status == 502
 
 
 def test_success_without_a_key(httpserver):
     httpserver.expect_request("/v1/realtime/client_secrets").respond_with_json({"session": {}})
-    with pytest.raises(providers.MintError, match="without an ephemeral key"):
+    with pytest.raises(mint_errors.MintError, match="without an ephemeral key"):
         providers.mint_openai(openai_cfg(httpserver), providers.MintOptions())
 
 
@@ -252,7 +252,7 @@ def test_timeout_is_504(httpserver):
     httpserver.expect_request("/v1/realtime/client_secrets").respond_with_handler(
         lambda request: time.sleep(1.5) or Response("{}")
     )
-    with pytest.raises(providers.UpstreamUnreachable) as info:
+    with pytest.raises(mint_errors.UpstreamUnreachable) as info:
         providers.mint_openai(
             openai_cfg(httpserver, VOICE_LAB_REQUEST_TIMEOUT="0.3"), providers.MintOptions()
         )
@@ -264,12 +264,12 @@ def test_connection_refused_is_504():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     cfg = load({"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"})
-    with pytest.raises(providers.UpstreamUnreachable) as info:
+    with pytest.raises(mint_errors.UpstreamUnreachable) as info:
         providers.mint_openai(cfg, providers.MintOptions())
     assert info.value.code == "unreachable" and OPENAI_KEY not in info.value.message
 
 
 def test_mint_refuses_a_provider_that_is_not_configured():
-    with pytest.raises(providers.NotConfigured) as info:
+    with pytest.raises(mint_errors.NotConfigured) as info:
         providers.mint("openai", load({}), providers.MintOptions())
     assert info.value.http_status == 500 and "OPENAI_API_KEY" in info.value.message

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import azure_auth, config
+from . import azure_auth, config, variables
 from . import storage as store
 from .protocol import redaction
 
@@ -41,9 +41,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(assets("templates")),
         static_folder=str(assets("static")),
     )
-    raw = config.gather_environment() if test_config is None else dict(test_config)
+    raw = variables.gather_environment() if test_config is None else dict(test_config)
     app.config.update(config.load(raw))
-    app.config.update({k: v for k, v in raw.items() if k not in config.DEFAULTS})
+    app.config.update({k: v for k, v in raw.items() if k not in variables.DEFAULTS})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.random_secret()
     app.logger.setLevel(logging.INFO)

@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 
-from . import azure_auth, providers
+from . import azure_auth, mint_errors, providers
 from .config import configured_providers, mask
 from .emulator import ears, voice
 from .exchange.bundle import bundle_chunks, read_import
@@ -54,7 +54,7 @@ def doctor_command(provider: str | None) -> None:
             emulator_base=base,
             bearer=current_app.extensions["voice_lab_entra"].bearer,
         )
-    except providers.MintError as exc:
+    except mint_errors.MintError as exc:
         click.echo(f"mint:      FAILED after {_ms(started)} ms", err=True)
         click.echo(
             f"problem:   {exc.source} said {exc.status or ''} {exc.code or ''}: {exc.message}",
@@ -135,8 +135,8 @@ def _ears(cfg) -> str:
     return f"{found.name}, loaded in {_ms(started)} ms"
 
 
-def _fix(exc: providers.MintError, cfg) -> str:
-    if isinstance(exc, providers.NotConfigured) or exc.source == "entra":
+def _fix(exc: mint_errors.MintError, cfg) -> str:
+    if isinstance(exc, mint_errors.NotConfigured) or exc.source == "entra":
         return exc.message  # it says what to set up
     if (
         exc.source == "azure"
@@ -147,7 +147,7 @@ def _fix(exc: providers.MintError, cfg) -> str:
             "the Entra ID token is not accepted here: give the identity the Cognitive Services "
             "OpenAI User role on this resource (role assignments take minutes to apply)"
         )
-    if isinstance(exc, providers.UpstreamUnreachable):
+    if isinstance(exc, mint_errors.UpstreamUnreachable):
         return "check the endpoint URL and that this machine can reach it"
     if exc.code == "DeploymentNotFound":
         return "AZURE_OPENAI_REALTIME_DEPLOYMENT must name a realtime deployment of this resource"

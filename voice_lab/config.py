@@ -1,73 +1,25 @@
 """Settings: one way in, validated once at start-up, every error naming the fix.
 
-Values come from `.env` or `envs/.env` (the notebook's place), then the process environment,
-which wins. The result is a flat dict whose keys are the variable names; modules read it from
-`current_app.config`.
+The raw values (variables.py) become a flat dict whose keys are the variable names; modules
+read it from `current_app.config`.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from dotenv import dotenv_values
-
 from .analysis import cost
 from .emulator import ears, scenarios, scripting
+from .loopback import is_loopback
+from .variables import DEFAULTS
 
 PROVIDERS = ("emulator", "azure", "azure-preview", "openai")
 PREVIEW_API_VERSION = "2025-04-01-preview"
 PREVIEW_REGIONS = ("eastus2", "swedencentral")
 
-# Every variable Voice Lab reads, with its default (None: unset).
-DEFAULTS: dict[str, str | None] = {
-    "AZURE_OPENAI_ENDPOINT": None,
-    "AZURE_OPENAI_API_KEY": None,
-    "AZURE_OPENAI_REALTIME_DEPLOYMENT": None,
-    "AZURE_OPENAI_API_VERSION": None,
-    "OPENAI_API_KEY": None,
-    "OPENAI_BASE_URL": "https://api.openai.com/v1",
-    "VOICE_LAB_PROVIDER": None,
-    "VOICE_LAB_AZURE_AUTH": None,
-    "VOICE_LAB_AZURE_REGION": "eastus2",
-    "VOICE_LAB_WEBRTC_URL": None,
-    "VOICE_LAB_MODEL": None,
-    "VOICE_LAB_VOICE": None,
-    "VOICE_LAB_INSTRUCTIONS": "You are a helpful assistant. Keep answers short.",
-    "VOICE_LAB_DATABASE": None,
-    "VOICE_LAB_FILES": None,  # with a server database, the folder of the recordings' files
-    "VOICE_LAB_HOST": "127.0.0.1",
-    "VOICE_LAB_PORT": "5000",
-    "VOICE_LAB_EMULATOR": None,
-    "VOICE_LAB_EMULATOR_SCENARIO": "none",
-    "VOICE_LAB_EMULATOR_SCRIPT": None,
-    "VOICE_LAB_SCRIPTS_DIR": None,
-    "VOICE_LAB_EMULATOR_PROTOCOL": "ga",
-    "VOICE_LAB_EMULATOR_API_KEY": None,
-    "VOICE_LAB_ALLOWED_ORIGINS": "",
-    "VOICE_LAB_REQUEST_TIMEOUT": "15",
-    "VOICE_LAB_TOKEN": None,
-    "VOICE_LAB_MINT_RATE": "30/60",
-    "VOICE_LAB_LIVE_WAIT": "10",
-    "VOICE_LAB_SOCKET_IDLE": "120",
-    "VOICE_LAB_SESSION_TIMEOUT": "300",
-    "VOICE_LAB_SOCKETS_PER_CLIENT": "32",
-    "VOICE_LAB_SOCKETS": "256",
-    "VOICE_LAB_SOCKET_READ_AHEAD": "4",
-    "VOICE_LAB_READ_AHEAD_TOTAL": "32",
-    "VOICE_LAB_RECORDING": "on",
-    "VOICE_LAB_ASR": "on",
-    "VOICE_LAB_ASR_MODEL": None,
-    "VOICE_LAB_OTLP_ENDPOINT": None,
-    "VOICE_LAB_PRICES": None,
-    "VOICE_LAB_TRUSTED_PROXIES": "0",  # proxies in front whose X-Forwarded-For is believed
-    "VOICE_LAB_RETENTION_DAYS": None,  # sessions older than this are deleted (None: kept)
-}
 MIN_TOKEN_LENGTH = 16
 # The mirror sockets' limits (see web/sockets.py) and what one of their units means.
 SOCKET_LIMITS = {
@@ -84,16 +36,6 @@ class ConfigError(ValueError):
     def __init__(self, variable: str, message: str):
         super().__init__(f"{variable}: {message}")
         self.variable = variable
-
-
-def gather(environ: Mapping[str, str], search_dir: Path) -> dict[str, str]:
-    """Raw values from .env, then envs/.env, then the environment (later wins)."""
-    raw: dict[str, str] = {}
-    for path in (search_dir / ".env", search_dir / "envs" / ".env"):
-        if path.is_file():
-            raw.update({k: v for k, v in dotenv_values(path).items() if v is not None})
-    raw.update({k: v for k, v in environ.items() if k in DEFAULTS})
-    return raw
 
 
 def load(raw: Mapping[str, object]) -> dict[str, object]:
@@ -433,39 +375,6 @@ def _origins(value: object) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def gather_environment() -> dict[str, str]:
-    """Raw values for a real run: .env files in the working directory, then the environment."""
-    return gather(os.environ, Path.cwd())
-
-
 def random_secret() -> str:
     """A fresh secret for signing cookies when none is configured."""
     return secrets.token_hex(32)
-
-
-# A Host header or an origin's netloc: a name or IPv4 address, or a bracketed IPv6 one, then an
-# optional port.
-_NETLOC = re.compile(r"(?:\[(?P<v6>[^\]]*)\]|(?P<name>[^:\[\]]*))(?::[0-9]{0,5})?")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a host is this machine's loopback: an address in 127.0.0.0/8, ::1 or IPv4-mapped
-    ::ffff:127.x (a Host header's `[::1]:5000` and a bare client address alike), or the name
-    `localhost` (any case, optional trailing dot). Nothing else: `127.0.0.1.evil.example` is a
-    name anyone can point anywhere (DNS rebinding), and `0x7f.0.0.1` or `127.1` are forms a
-    browser rewrites to 127.0.0.1 before it sends them, so only other clients send them."""
-    try:
-        address = ipaddress.ip_address(host)  # a client address; IPv6 without brackets
-    except ValueError:
-        match = _NETLOC.fullmatch(host)
-        if match is None:
-            return False
-        name = match["v6"] if match["v6"] is not None else match["name"]
-        if name.lower() in ("localhost", "localhost."):
-            return True
-        try:
-            address = ipaddress.ip_address(name)
-        except ValueError:
-            return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback

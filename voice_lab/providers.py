@@ -2,48 +2,28 @@
 
 Each function sends exactly the request of the service (docs/protocol.md, "Three service
 flavours") with the server's API key, and returns a MintedKey. Failures become MintError
-subclasses that keep the service's own status, code and message, so the browser can show them
-as the service said them.
+subclasses (mint_errors.py) that keep the service's own status, code and message, so the
+browser can show them as the service said them.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from .azure_auth import EntraError
 from .config import PREVIEW_API_VERSION, missing_for
-from .protocol.codec import loads
+from .mint_errors import BadRequest, MintError, NotConfigured
+from .mint_reply import MintedKey, from_beta, from_ga, post
 from .protocol.names import deep_merge
 from .protocol.reply import Reply
 
 GA_VOICE = "marin"
 BETA_VOICE = "verse"
 DEFAULT_MODEL = "gpt-realtime"
-
-
-@dataclass(frozen=True)
-class MintedKey:
-    """An ephemeral key and where the browser takes it."""
-
-    provider: str
-    protocol: str  # "ga" or "beta": which event names the call will speak
-    value: str
-    expires_at: int
-    webrtc_url: str
-    model: str
-    voice: str
-    remote_session_id: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -57,55 +37,6 @@ class MintOptions:
     scenario: str | None = None  # emulator only
     script: str | Mapping[str, Any] | None = None  # emulator only: a script's name, or inline
     protocol: str | None = None  # emulator only: "ga" or "beta"
-
-
-class MintError(Exception):
-    """Minting failed; `http_status` is what Voice Lab answers, `body()` what it says."""
-
-    http_status = 502
-
-    def __init__(
-        self,
-        source: str,
-        message: str,
-        *,
-        status: int | None = None,
-        code=None,
-        retry_after: str | None = None,
-    ):
-        super().__init__(message)
-        self.source, self.message, self.status = source, message, status
-        self.code, self.retry_after = code, retry_after
-
-    def body(self) -> dict[str, Any]:
-        """The JSON error body for the browser."""
-        error = {
-            "source": self.source,
-            "status": self.status,
-            "code": self.code,
-            "message": self.message,
-        }
-        if self.retry_after is not None:
-            error["retry_after"] = self.retry_after
-        return {"error": error}
-
-
-class UpstreamUnreachable(MintError):
-    """The service did not answer in time or refused the connection."""
-
-    http_status = 504
-
-
-class BadRequest(MintError):
-    """The caller asked for something that cannot be: the message says what to change."""
-
-    http_status = 400
-
-
-class NotConfigured(MintError):
-    """Voice Lab's own settings are incomplete for the chosen provider."""
-
-    http_status = 500
 
 
 def mint(
@@ -151,7 +82,7 @@ def mint_azure(
     endpoint = cfg["AZURE_OPENAI_ENDPOINT"]
     model = default_model(cfg, "azure", options.model)
     voice = default_voice(cfg, "ga", options.voice)
-    reply = _post(
+    reply = post(
         f"{endpoint}/openai/v1/realtime/client_secrets",
         _azure_auth(cfg, bearer),
         {"session": _ga_session(cfg, options, model, voice)},
@@ -159,7 +90,7 @@ def mint_azure(
         "azure",
     )
     webrtc_url = cfg.get("VOICE_LAB_WEBRTC_URL") or f"{endpoint}/openai/v1/realtime/calls"
-    return _from_ga(reply, "azure", webrtc_url, model, voice)
+    return from_ga(reply, "azure", webrtc_url, model, voice)
 
 
 def mint_azure_preview(
@@ -170,7 +101,7 @@ def mint_azure_preview(
     version = cfg.get("AZURE_OPENAI_API_VERSION") or PREVIEW_API_VERSION
     model = default_model(cfg, "azure", options.model)
     voice = default_voice(cfg, "beta", options.voice)
-    reply = _post(
+    reply = post(
         f"{endpoint}/openai/realtimeapi/sessions?api-version={quote(version)}",
         _azure_auth(cfg, bearer),
         _beta_session(cfg, options, model, voice),
@@ -181,7 +112,7 @@ def mint_azure_preview(
         f"https://{cfg['VOICE_LAB_AZURE_REGION']}.realtimeapi-preview.ai.azure.com"
         f"/v1/realtimertc?model={quote(model)}"
     )
-    return _from_beta(reply, "azure-preview", webrtc_url, model, voice)
+    return from_beta(reply, "azure-preview", webrtc_url, model, voice)
 
 
 def _azure_auth(cfg: Mapping[str, Any], bearer: Callable[[], str] | None) -> dict[str, str]:
@@ -209,7 +140,7 @@ def mint_openai(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
         "expires_after": {"anchor": "created_at", "seconds": 600},
         "session": _ga_session(cfg, options, model, voice),
     }
-    reply = _post(
+    reply = post(
         f"{base}/realtime/client_secrets",
         {"Authorization": f"Bearer {cfg['OPENAI_API_KEY']}"},
         body,
@@ -217,7 +148,7 @@ def mint_openai(cfg: Mapping[str, Any], options: MintOptions) -> MintedKey:
         "openai",
     )
     webrtc_url = cfg.get("VOICE_LAB_WEBRTC_URL") or f"{base}/realtime/calls"
-    return _from_ga(reply, "openai", webrtc_url, model, voice)
+    return from_ga(reply, "openai", webrtc_url, model, voice)
 
 
 def mint_emulator(
@@ -241,12 +172,12 @@ def mint_emulator(
         reply = emulator("beta", {**_beta_session(cfg, options, model, voice), **script}, scenario)
         _check_script(reply)
         url = f"{base}/emulator/v1/realtimertc?model={quote(model)}"
-        return _from_beta(reply, "emulator", url, model, voice)
+        return from_beta(reply, "emulator", url, model, voice)
     voice = default_voice(cfg, "ga", options.voice)
     session = {"session": _ga_session(cfg, options, model, voice), **script}
     reply = emulator("ga", session, scenario)
     _check_script(reply)
-    return _from_ga(reply, "emulator", f"{base}/emulator/openai/v1/realtime/calls", model, voice)
+    return from_ga(reply, "emulator", f"{base}/emulator/openai/v1/realtime/calls", model, voice)
 
 
 def _check_script(reply: Reply) -> None:
@@ -288,107 +219,3 @@ def _beta_session(cfg, options: MintOptions, model: str, voice: str) -> dict[str
         "instructions": options.instructions or cfg.get("VOICE_LAB_INSTRUCTIONS"),
     }
     return deep_merge(session, options.session or {})
-
-
-def _post(url: str, auth: dict[str, str], body: dict, cfg, source: str) -> Reply:
-    try:
-        response = requests.post(
-            url, json=body, headers=auth, timeout=cfg.get("VOICE_LAB_REQUEST_TIMEOUT", 15)
-        )
-    except requests.Timeout:
-        seconds = cfg.get("VOICE_LAB_REQUEST_TIMEOUT", 15)
-        raise UpstreamUnreachable(
-            source, f"{source} did not answer within {seconds} s", code="timeout"
-        ) from None
-    except requests.RequestException as exc:
-        raise UpstreamUnreachable(
-            source, f"could not reach {source}: {_reason(exc)}", code="unreachable"
-        ) from None
-    return Reply(response.status_code, response.headers, response.text)
-
-
-def _reason(exc: requests.RequestException) -> str:
-    """The last line of a requests error, which names the cause without a traceback."""
-    text = str(exc.args[0] if exc.args else exc)
-    return text.rsplit(": ", 1)[-1].strip("')") or type(exc).__name__
-
-
-def _json(reply: Reply, source: str) -> dict[str, Any]:
-    """The reply's JSON object on success, or the service's error as a MintError."""
-    try:
-        data = loads(reply.text) if reply.text else None
-    except ValueError:
-        data = None
-    if reply.status >= 400:
-        error = (data or {}).get("error") if isinstance(data, dict) else None
-        if isinstance(error, dict):
-            code = error.get("code") or error.get("type")
-            message = error.get("message") or str(error)
-        else:
-            code, message = None, (reply.text.strip()[:300] or f"HTTP {reply.status}")
-        raise MintError(
-            source,
-            message,
-            status=reply.status,
-            code=code,
-            retry_after=reply.headers.get("Retry-After"),
-        )
-    if not isinstance(data, dict):
-        raise MintError(
-            source,
-            f"{source} answered {reply.status} with a body that is not a JSON object",
-            status=reply.status,
-            code="invalid_response",
-        )
-    return data
-
-
-def _from_ga(reply: Reply, provider: str, webrtc_url: str, model: str, voice: str) -> MintedKey:
-    data = _json(reply, _source(provider))
-    given = data.get("session")
-    session = given if isinstance(given, dict) else {}
-    voice = ((session.get("audio") or {}).get("output") or {}).get("voice") or voice
-    return _key(
-        data.get("value"),
-        data.get("expires_at"),
-        provider,
-        "ga",
-        webrtc_url,
-        session.get("model") or model,
-        voice,
-        session.get("id"),
-    )
-
-
-def _from_beta(reply: Reply, provider: str, webrtc_url: str, model: str, voice: str) -> MintedKey:
-    data = _json(reply, _source(provider))
-    given = data.get("client_secret")
-    secret = given if isinstance(given, dict) else {}
-    return _key(
-        secret.get("value"),
-        secret.get("expires_at"),
-        provider,
-        "beta",
-        webrtc_url,
-        data.get("model") or model,
-        data.get("voice") or voice,
-        data.get("id"),
-    )
-
-
-def _key(value, expires_at, provider, protocol, webrtc_url, model, voice, session_id) -> MintedKey:
-    if not isinstance(value, str) or not value:
-        raise MintError(
-            _source(provider),
-            f"{_source(provider)} answered without an ephemeral key",
-            code="invalid_response",
-        )
-    if not isinstance(expires_at, int | float):
-        expires_at = int(time.time()) + 60
-    return MintedKey(
-        provider, protocol, value, int(expires_at), webrtc_url, model, voice, session_id
-    )
-
-
-def _source(provider: str) -> str:
-    return "azure" if provider.startswith("azure") else provider

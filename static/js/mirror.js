@@ -18,59 +18,17 @@
 // Or, for a page whose library makes its own peer connection, see capture.js.
 
 import { AUDIO_BUFFER_BYTES, AudioOutbox } from "./mirror_audio.js";
+import { EventOutbox, MAX_FRAME_BYTES } from "./mirror_events.js";
+import { CLOSING, ON_CLOSE, ON_SOCKET_LOST, SENDING, SHOWN, UNWELCOMED } from "./mirror_states.js";
+import { sampleStats } from "./peer_stats.js";
 import { CHANNELS, MIME, StereoRecorder } from "./recorder.js";
 
-const MAX_FRAME_BYTES = 1024 * 1024;
-const MAX_BATCH_EVENTS = 500;
-const FRAME_OVERHEAD = 32; // {"op":"events","events":[ ... ]}
 const COALESCE_MS = 5;
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10000;
 const CLOSE_WAIT_MS = 3000;
 const END_FRAME = '{"op":"end"}';
 const IDLE_CLOSE = 4408; // the server closed a quiet socket: reconnect once there is more to send
-const encoder = new TextEncoder();
-
-// A mirror's one state, by name, and the name pages are shown for it (`state`, "state" events).
-// The states before the first welcome are apart because that welcome alone says whether the
-// session already held events (a reloaded page); the closing ones, because only a welcomed
-// socket may carry the last events.
-const SHOWN = {
-  connecting: "connecting", // the first socket, not welcomed yet
-  retrying: "reconnecting", // not welcomed yet, a socket failed: trying again
-  open: "open", // welcomed: events go out as they are recorded
-  idle: "idle", // everything acked, the server closed the quiet socket: record() reconnects
-  resuming: "connecting", // welcomed before, idle: a socket for the next events
-  reconnecting: "reconnecting", // welcomed before, the socket lost: trying again
-  leaving: "closing", // close() before any welcome: waiting briefly for one
-  closing: "closing", // close() with the socket lost: trying again, briefly
-  draining: "closing", // close() on a welcomed socket: sending the last events
-  unusable: "closed", // the URL cannot be opened: events are recorded, never sent
-  closed: "closed", // done: nothing more is recorded
-};
-const UNWELCOMED = new Set(["connecting", "retrying", "leaving"]);
-const SENDING = new Set(["open", "draining"]);
-const CLOSING = new Set(["leaving", "closing", "draining"]);
-// Where each state goes when its socket is lost, and when close() is called (once only).
-const ON_SOCKET_LOST = {
-  connecting: "retrying",
-  retrying: "retrying",
-  open: "reconnecting",
-  reconnecting: "reconnecting",
-  resuming: "reconnecting",
-  leaving: "leaving",
-  closing: "closing",
-  draining: "closing",
-};
-const ON_CLOSE = {
-  connecting: "leaving",
-  retrying: "leaving",
-  unusable: "leaving",
-  open: "draining",
-  reconnecting: "closing",
-  idle: "closing",
-  resuming: "closing",
-};
 
 /** Milliseconds since the epoch, fractional, on the browser's monotonic clock. */
 export function now() {
@@ -85,22 +43,10 @@ export function websocketUrl(url) {
   return absolute.href;
 }
 
-function byteLength(text) {
-  // At most 3 UTF-8 bytes per UTF-16 unit: that bound is enough (batches add these up, so it
-  // must never be below the real size) until it comes near a frame, then count exactly.
-  const bound = text.length * 3;
-  return bound < MAX_FRAME_BYTES ? bound : encoder.encode(text).length;
-}
-
 function asText(data) {
   if (typeof data === "string") return data;
   const size = data?.byteLength ?? data?.size ?? 0;
   return `[binary message, ${size} bytes]`;
-}
-
-function rounded(value, factor = 1, digits = 3) {
-  if (typeof value !== "number" || !Number.isFinite(value)) return null;
-  return Number((value * factor).toFixed(digits));
 }
 
 /**
@@ -127,12 +73,9 @@ export class Mirror extends EventTarget {
     this.secret = secret;
     this.create = session ? null : create;
     this.statsIntervalMs = statsIntervalMs;
-    this.seq = 0; // last seq recorded
-    this.acked = 0; // highest contiguous seq the server committed
+    this.events = new EventOutbox();
     this._state = "connecting"; // one of SHOWN's names
     this.lastError = null;
-    this._pending = []; // unacked events in seq order: {event, json, bytes}
-    this._sentUpto = 0;
     this._ws = null;
     this._flushTimer = null;
     this._retryTimer = null;
@@ -158,11 +101,20 @@ export class Mirror extends EventTarget {
     return SHOWN[this._state];
   }
 
+  /** The last seq recorded. */
+  get seq() {
+    return this.events.seq;
+  }
+
+  /** The highest contiguous seq the server committed. */
+  get acked() {
+    return this.events.acked;
+  }
+
   /** Record one message: dir "server" | "client" (data-channel text) or "local" (an object). */
   record(dir, data) {
     if (this._state === "closed") return null;
-    const event = { seq: ++this.seq, dir, t: now(), data: dir === "local" ? data : asText(data) };
-    this._pending.push(this._entry(event));
+    const event = this.events.add(dir, now(), dir === "local" ? data : asText(data));
     this.dispatchEvent(new CustomEvent("record", { detail: event }));
     this._wake();
     return event;
@@ -208,19 +160,7 @@ export class Mirror extends EventTarget {
       this.local("voicelab.ice_gathering", { state: pc.iceGatheringState }),
     );
     this._listen(pc, "datachannel", (e) => this.attach(e.channel));
-    let busy = false;
-    const timer = setInterval(async () => {
-      if (busy || pc.connectionState !== "connected") return;
-      busy = true;
-      try {
-        this.local("voicelab.stats", await statsSample(pc));
-      } catch (exc) {
-        this.local("voicelab.error", { message: String(exc?.message || exc), source: "stats" });
-      } finally {
-        busy = false;
-      }
-    }, this.statsIntervalMs);
-    this._cleanups.push(() => clearInterval(timer));
+    this._cleanups.push(sampleStats(pc, this.statsIntervalMs, (type, fields) => this.local(type, fields)));
     return pc;
   }
 
@@ -332,7 +272,7 @@ export class Mirror extends EventTarget {
   }
 
   _allAcked() {
-    return this.acked >= this.seq && this.audio.done;
+    return this.events.done && this.audio.done;
   }
 
   // Something new to send: reconnect a socket the server closed while idle, and flush soon.
@@ -347,20 +287,6 @@ export class Mirror extends EventTarget {
   _listen(target, type, handler) {
     target.addEventListener(type, handler);
     this._cleanups.push(() => target.removeEventListener(type, handler));
-  }
-
-  _entry(event) {
-    let json = JSON.stringify(event);
-    let bytes = byteLength(json);
-    if (bytes > MAX_FRAME_BYTES - FRAME_OVERHEAD) {
-      // One event cannot exceed a frame: keep its beginning (stored as text, marked as cut).
-      const keep = Math.floor((MAX_FRAME_BYTES - FRAME_OVERHEAD - 1024) / 6);
-      const text = typeof event.data === "string" ? event.data : JSON.stringify(event.data);
-      event.data = `${text.slice(0, keep)}… [cut by the mirror: ${text.length} characters]`;
-      json = JSON.stringify(event);
-      bytes = byteLength(json);
-    }
-    return { event, json, bytes };
   }
 
   _setState(state) {
@@ -440,7 +366,7 @@ export class Mirror extends EventTarget {
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this._storageRetries++);
     this._resendTimer = setTimeout(() => {
       this._resendTimer = null;
-      this._sentUpto = this.acked;
+      this.events.resend();
       this.audio.resend();
       this._flush();
     }, delay);
@@ -453,30 +379,19 @@ export class Mirror extends EventTarget {
     }
     const acked = Number(frame.acked) || 0;
     const first = UNWELCOMED.has(this._state);
-    if (first && acked > 0 && this.acked === 0) this._renumberAfter(acked);
+    if (first && acked > 0 && this.acked === 0) this.events.renumberAfter(acked);
     if (this.audio.welcomed(Number(frame.audio_acked) || 0, first)) this._audioAcked();
     this._retries = 0;
     this._ack(acked); // may finish a close(): then the state stays closed
-    this._sentUpto = this.acked;
+    this.events.resend();
     if (this._state !== "closed") this._setState(CLOSING.has(this._state) ? "draining" : "open");
     this._flush();
   }
 
-  // Joining a session that already holds events (a reloaded page): continue after them.
-  _renumberAfter(stored) {
-    this.seq += stored;
-    this._pending = this._pending.map(({ event }) => this._entry({ ...event, seq: event.seq + stored }));
-    this.acked = stored;
-  }
-
   _ack(upto) {
-    const acked = Math.min(Number(upto) || 0, this.seq);
-    if (acked <= this.acked) return;
-    this.acked = acked;
+    if (!this.events.ack(upto)) return;
     this._storageRetries = 0;
-    const drop = this._pending.findIndex((entry) => entry.event.seq > acked);
-    this._pending.splice(0, drop === -1 ? this._pending.length : drop);
-    this.dispatchEvent(new CustomEvent("ack", { detail: acked }));
+    this.dispatchEvent(new CustomEvent("ack", { detail: this.acked }));
   }
 
   _schedule() {
@@ -490,43 +405,7 @@ export class Mirror extends EventTarget {
   _flush() {
     const ws = this._ws;
     if (!ws || !SENDING.has(this._state) || ws.readyState !== WebSocket.OPEN) return;
-    const first = this._pending.length ? this._pending[0].event.seq : this.seq + 1;
-    let index = Math.max(0, this._sentUpto + 1 - first);
-    while (index < this._pending.length) {
-      const batch = [];
-      let bytes = FRAME_OVERHEAD;
-      while (index < this._pending.length && batch.length < MAX_BATCH_EVENTS) {
-        const entry = this._pending[index];
-        if (batch.length && bytes + entry.bytes + 1 > MAX_FRAME_BYTES) break;
-        batch.push(entry.json);
-        bytes += entry.bytes + 1;
-        index += 1;
-      }
-      ws.send(`{"op":"events","events":[${batch.join(",")}]}`);
-      this._sentUpto = this._pending[index - 1].event.seq;
-    }
+    this.events.flush(ws);
     this.audio.flush(ws);
   }
-}
-
-/** One voicelab.stats sample from a peer connection's getStats(). */
-export async function statsSample(pc) {
-  const report = await pc.getStats();
-  let transport, pair, inbound, source;
-  report.forEach((s) => {
-    if (s.type === "transport") transport = s;
-    else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair ??= s;
-    else if (s.type === "inbound-rtp" && s.kind === "audio") inbound = s;
-    else if (s.type === "media-source" && s.kind === "audio") source = s;
-  });
-  if (transport?.selectedCandidatePairId) pair = report.get(transport.selectedCandidatePairId) || pair;
-  return {
-    rtt_ms: rounded(pair?.currentRoundTripTime, 1000, 1),
-    jitter_ms: rounded(inbound?.jitter, 1000, 1),
-    packets_lost: inbound?.packetsLost ?? null,
-    audio_level_in: rounded(source?.audioLevel), // the microphone, going in to the service
-    audio_level_out: rounded(inbound?.audioLevel), // the service's voice, coming out
-    bytes_in: transport?.bytesReceived ?? pair?.bytesReceived ?? null,
-    bytes_out: transport?.bytesSent ?? pair?.bytesSent ?? null,
-  };
 }

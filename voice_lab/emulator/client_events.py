@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import settings, tools
+from . import responses, settings, tools
 
 if TYPE_CHECKING:
     from .session import Session
@@ -97,7 +97,10 @@ def item_create(s: Session, event: dict[str, Any]) -> None:
             "invalid_value",
             "item.role",
         )
-    if item["type"] == "function_call_output" and s.function_name(item.get("call_id")) is None:
+    if (
+        item["type"] == "function_call_output"
+        and responses.function_name(s, item.get("call_id")) is None
+    ):
         raise ClientError(
             f"Tool call ID '{item.get('call_id')}' not found in conversation.",
             "invalid_tool_call_id",
@@ -183,7 +186,7 @@ def response_create(s: Session, event: dict[str, Any]) -> None:
         {n: params.get(n, s.config.get(n)) for n in ("tools", "tool_choice")},
         "response.tool_choice",
     )
-    s.start_response(params)
+    responses.start(s, params)
 
 
 def response_cancel(s: Session, event: dict[str, Any]) -> None:
@@ -195,7 +198,7 @@ def response_cancel(s: Session, event: dict[str, Any]) -> None:
             "response_cancel_not_active",
             "response_id",
         )
-    if not s.cancel_response("client_cancelled"):
+    if not responses.cancel(s, "client_cancelled"):
         raise ClientError(
             "Cancellation failed: no active response found", "response_cancel_not_active"
         )

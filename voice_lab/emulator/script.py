@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .tools import FunctionCall, call_events, call_item
+from .tools import FunctionCall
+from .usage import transcription_tokens
 
 ALPHABET = string.ascii_letters + string.digits
 
@@ -221,123 +221,6 @@ class Script:
             },
         )
 
-    # Responses
-
-    def response(
-        self,
-        plan: ResponsePlan,
-        status: str,
-        output: list[dict],
-        details: dict[str, Any] | None = None,
-        usage: dict | None = None,
-    ) -> dict:
-        """The response object, shaped for the protocol."""
-        body: dict[str, Any] = {
-            "object": "realtime.response",
-            "id": plan.response_id,
-            "status": status,
-            "status_details": details,
-            "output": output,
-            "conversation_id": plan.conversation_id,
-            "max_output_tokens": plan.max_output_tokens,
-            "metadata": plan.metadata,
-            "usage": usage,
-        }
-        if self.protocol == "ga":
-            body["output_modalities"] = ["audio"] if "audio" in plan.modalities else ["text"]
-            body["audio"] = {
-                "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": plan.voice}
-            }
-        else:
-            body["modalities"] = plan.modalities
-            body["voice"] = plan.voice
-            body["output_audio_format"] = "pcm16"
-            body["temperature"] = 0.8
-        return body
-
-    def response_events(self, plan: ResponsePlan) -> Iterator[dict[str, Any]]:
-        """A response from created to done, in the order the service sends them."""
-        yield self.event("response.created", response=self.response(plan, "in_progress", []))
-        yield self.event("rate_limits.updated", rate_limits=plan.rate_limits)
-        if plan.failure is not None:
-            yield self.error(
-                plan.failure["message"], type_=plan.failure["type"], code=plan.failure["code"]
-            )
-            yield self.response_done(plan, "failed", error=plan.failure)
-            return
-        if plan.call is not None:
-            yield from call_events(self, plan, plan.call)
-            yield self.response_done(plan, "completed")
-            return
-        where = {"response_id": plan.response_id, "output_index": 0}
-        yield self.event(
-            "response.output_item.added", **where, item=self.assistant_item(plan, "in_progress")
-        )
-        if plan.conversation_id is not None:
-            yield from self.events(
-                (
-                    "conversation.item.added",
-                    {
-                        "previous_item_id": plan.previous_item_id,
-                        "item": self.assistant_item(plan, "in_progress"),
-                    },
-                )
-            )
-        part_where = {**where, "item_id": plan.item_id, "content_index": 0}
-        empty = {"type": "audio", "transcript": ""} if plan.audio else {"type": "text", "text": ""}
-        yield self.event("response.content_part.added", **part_where, part=empty)
-        stream = "response.output_audio_transcript" if plan.audio else "response.output_text"
-        for index, word in enumerate(split_words(plan.text)):
-            plan.sent_text += word
-            yield self.event(f"{stream}.delta", **part_where, delta=word)
-            if index == 0 and plan.audio:
-                yield self.event("output_audio_buffer.started", response_id=plan.response_id)
-        if plan.audio:
-            yield self.event("response.output_audio.done", **part_where)
-            yield self.event(f"{stream}.done", **part_where, transcript=plan.text)
-            part = {"type": "audio", "transcript": plan.text}
-        else:
-            yield self.event(f"{stream}.done", **part_where, text=plan.text)
-            part = {"type": "text", "text": plan.text}
-        yield self.event("response.content_part.done", **part_where, part=part)
-        item = self.assistant_item(plan, "completed")
-        yield self.event("response.output_item.done", **where, item=item)
-        if plan.conversation_id is not None:
-            yield from self.events(
-                (
-                    "conversation.item.done",
-                    {"previous_item_id": plan.previous_item_id, "item": item},
-                )
-            )
-        yield self.response_done(plan, "completed")
-
-    def response_done(
-        self,
-        plan: ResponsePlan,
-        status: str,
-        reason: str | None = None,
-        error: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """`response.done` for any outcome, with the output produced so far and its usage."""
-        output = []
-        if status != "failed":
-            item_status = "completed" if status == "completed" else "incomplete"
-            output = [
-                call_item(plan.call, item_status)
-                if plan.call is not None
-                else self.assistant_item(plan, item_status)
-            ]
-        details = (
-            None if status == "completed" else {"type": status, "reason": reason, "error": error}
-        )
-        spent = usage(plan)
-        if self.protocol == "beta":  # the beta usage block predates image and cache details
-            for name in ("image_tokens", "cached_tokens_details"):
-                del spent["input_token_details"][name]
-        return self.event(
-            "response.done", response=self.response(plan, status, output, details, spent)
-        )
-
     def audio_buffer(self, kind: str, response_id: str) -> dict[str, Any]:
         """`output_audio_buffer.started|stopped|cleared` for a response."""
         return self.event(f"output_audio_buffer.{kind}", response_id=response_id)
@@ -373,71 +256,3 @@ def split_words(text: str) -> list[str]:
     """Deltas the way the service streams them: each word with its leading space."""
     words = text.split(" ")
     return [words[0]] + [" " + w for w in words[1:]] if text else []
-
-
-def text_tokens(text: str) -> int:
-    """A rough token count (about 4 characters a token)."""
-    return max(1, round(len(text) / 4)) if text else 0
-
-
-def transcription_tokens(transcript: str, seconds: float) -> dict[str, Any]:
-    """A token-billed transcription's usage: audio in (10 tokens a second, as responses count
-    it), the transcript's text out."""
-    audio, out = int(seconds * 10), text_tokens(transcript)
-    return {
-        "type": "tokens",
-        "input_tokens": audio,
-        "output_tokens": out,
-        "total_tokens": audio + out,
-        "input_token_details": {"text_tokens": 0, "audio_tokens": audio},
-    }
-
-
-def usage(plan: ResponsePlan) -> dict[str, Any]:
-    """A usage block computed from lengths: text by characters, audio by duration."""
-    out_text = text_tokens(plan.call.arguments if plan.call is not None else plan.sent_text)
-    out_audio = (
-        round(plan.audio_ms * len(plan.sent_text) / max(1, len(plan.text)) / 50)
-        if plan.audio
-        else 0
-    )
-    in_total = plan.input_text_tokens + plan.input_audio_tokens
-    return {
-        "total_tokens": in_total + out_text + out_audio,
-        "input_tokens": in_total,
-        "output_tokens": out_text + out_audio,
-        "input_token_details": {
-            "text_tokens": plan.input_text_tokens,
-            "audio_tokens": plan.input_audio_tokens,
-            "image_tokens": 0,
-            "cached_tokens": 0,
-            "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
-        },
-        "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
-    }
-
-
-def voice_turn(
-    script: Script,
-    *,
-    item_id: str,
-    previous_item_id: str | None,
-    start_ms: int,
-    end_ms: int,
-    plan: ResponsePlan,
-    transcript: str | None = None,
-) -> list[dict]:
-    """A whole server-VAD voice turn, section 4 of the protocol notes, as one ordered list."""
-    events = [
-        script.speech_started(item_id, start_ms),
-        script.speech_stopped(item_id, end_ms),
-        script.committed(item_id, previous_item_id),
-    ]
-    events += script.item_added(script.user_audio_item(item_id), previous_item_id)
-    response = list(script.response_events(plan))
-    if transcript is not None:
-        response[1:1] = script.transcription(item_id, transcript, (end_ms - start_ms) / 1000)
-    events += response
-    if plan.audio:
-        events.append(script.audio_buffer("stopped", plan.response_id))
-    return events

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import providers
+from .. import mint_errors, providers
 from ..config import configured_providers
 from ..protocol.codec import storable
 from ..protocol.redaction import KNOWN_SECRETS, field_text, redact_key
@@ -60,7 +60,7 @@ def create_session():
             emulator_base=request.url_root,
             bearer=current_app.extensions["voice_lab_entra"].bearer,
         )
-    except providers.MintError as exc:
+    except mint_errors.MintError as exc:
         current_app.logger.warning(
             "mint failed: provider=%s status=%s code=%s message=%s",
             provider,

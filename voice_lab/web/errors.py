@@ -2,7 +2,7 @@
 
 Every JSON refusal of our own (the API, the guard, the mint limit, the mirror's handshake) is
 built here, so a client reads them all one way. An upstream service's error keeps its own
-source (providers.MintError), and the mirror protocol answers on the socket with its own
+source (mint_errors.MintError), and the mirror protocol answers on the socket with its own
 `{"op": "error"}` frame (ingest.frames.MirrorError).
 """
 

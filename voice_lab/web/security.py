@@ -23,7 +23,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..config import is_loopback
+from ..loopback import is_loopback
 from ..protocol.limits import RateLimiter
 from ..storage import SharedRateLimiter, rate_limiter
 from .access_log import hide_tokens, without_token_parameters
@@ -180,7 +180,16 @@ def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> b
 # Pages on allowed origins import the mirror from here (with the modules it imports), and
 # module scripts need CORS.
 SHARED_SCRIPTS = tuple(
-    f"/static/js/{name}.js" for name in ("mirror", "mirror_audio", "recorder", "capture")
+    f"/static/js/{name}.js"
+    for name in (
+        "mirror",
+        "mirror_states",
+        "mirror_events",
+        "mirror_audio",
+        "peer_stats",
+        "recorder",
+        "capture",
+    )
 )
 # What browsers send the realtime service (and so its emulator): the SDP and mint requests' own
 # headers, the beta opt-in, and the Agents SDK's version header that its WebRTC transport sends
