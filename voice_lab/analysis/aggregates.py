@@ -26,6 +26,7 @@ from ..protocol.codec import storable
 from ..protocol.names import dig
 from ..protocol.record import Event
 from . import tools
+from .call_counts import BARGE_NAMES, COUNTS, CallCounts
 from .metrics import (
     ANCHORS,
     LATENCY_FIGURES,
@@ -50,6 +51,7 @@ from .timeline import (
     TEXT_DELTAS,
     commits_user_item,
     ga_name,
+    is_user_item,
     note_owner,
     started_response,
     time_of,
@@ -84,12 +86,14 @@ _CHECK_NAMES = frozenset(
 _FIRSTS = {name: key for key, name in RESPONSE_TIMES.items() if name != "text"}
 
 
-class Aggregates(PanelLists):
+class Aggregates(PanelLists, CallCounts):
     """The fold. Feed events in seq order with `feed`; panels.view reads it. The lists the
-    panels show (transcript, config changes, errors, charts) are PanelLists' part."""
+    panels show (transcript, config changes, errors, charts) are PanelLists' part; the
+    session's turns and barge-ins, CallCounts'."""
 
     def __init__(self) -> None:
-        super().__init__()
+        PanelLists.__init__(self)
+        CallCounts.__init__(self)
         self.upto = 0  # the highest seq folded
         self.folded = 0  # how many events were folded
         self.t0: float | None = None  # browser time of the first event
@@ -128,6 +132,10 @@ class Aggregates(PanelLists):
             self._texts(event, iid, name)
         if name in tools.NAMES:  # argument and audio deltas among them
             tools.feed(self.tools, event, name)
+        if iid and not rid and iid not in self.turn_items and is_user_item(event):
+            self._turn(iid)
+        if name in BARGE_NAMES:
+            self._barge_in(event, name, rid or "")
         if rid:
             key = "text" if name in TEXT_DELTAS else _FIRSTS.get(name)
             if key is not None:
@@ -273,7 +281,8 @@ class Aggregates(PanelLists):
 
     @classmethod
     def loads(cls, text: str | None) -> Aggregates | None:
-        """A saved state, or None when there is none, or it is of another VERSION or LAYOUT."""
+        """A saved state, or None when there is none, or it is of another VERSION or LAYOUT.
+        A state saved before some COUNTS were kept loads with those None (not known)."""
         try:
             state = json.loads(text) if text else None
         except ValueError:
@@ -283,6 +292,8 @@ class Aggregates(PanelLists):
         if state.pop("layout", None) != LAYOUT:
             return None
         fold = cls()
+        for name in COUNTS:
+            state.setdefault(name, None)
         for name, value in state.items():
             if hasattr(fold, name):
                 default = getattr(fold, name)
