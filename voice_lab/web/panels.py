@@ -15,6 +15,7 @@ from typing import Any
 
 from ..analysis import aggregates, cost, metrics, review, tools
 from ..analysis.aggregates import Aggregates
+from ..analysis.figures import chosen_model
 from ..analysis.review import missing_seqs
 from ..analysis.timeline import sorted_events
 from ..protocol.record import Event
@@ -90,8 +91,7 @@ def view(
 def estimate(fold: Aggregates, prices: cost.PriceTable, model: str | None) -> dict[str, Any]:
     """The cost of the session and of its latest responses (cost.session_cost's JSON), for the
     session's model, or the model its config names when the session row has none."""
-    configured = fold.config.get("model") if isinstance(fold.config, dict) else None
-    chosen = model or (configured if isinstance(configured, str) else None)
+    chosen = chosen_model(fold, model)
     return cost.session_cost(prices, chosen, fold.usages(), fold.usage_total())
 
 
