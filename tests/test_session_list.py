@@ -199,7 +199,9 @@ def test_unknown_figures_show_an_ellipsis_never_a_zero(client, app):
     page = client.get("/").get_data(as_text=True)
     row = page[page.index(f'data-session="{sid}"') :]
     row = row[: row.index("</tr>")]
-    assert 'data-testid="session-turns">…' in row and 'data-testid="session-failed">…' in row
+    assert 'data-testid="session-turns" title="not counted yet">…' in row
+    assert 'data-testid="session-failed" title="not checked yet">…' in row
+    assert 'data-testid="session-cost" title="not estimated yet">…' in row
 
 
 def test_the_figures_of_sessions_stored_before_are_filled_from_start_up(app, settings):
