@@ -4,7 +4,7 @@
 saved with it. A turn is a user item, as the grouped timeline (timeline.group_events) makes a
 turn of each. A barge-in is the user starting to speak (input_audio_buffer.speech_started)
 while a response's audio is still being made or played: the service then clears the output
-buffer, truncates the item and cancels the response (realtime-api.md, a voice turn, step 1).
+buffer, truncates the item and cancels the response (docs/protocol.md, "A voice turn").
 """
 
 from __future__ import annotations
