@@ -10,12 +10,13 @@ from html import unescape
 import pytest
 
 from tests.eventlogs import barge_in_log, failed_response_log, text_response_log, voice_turn_log
+from tests.recordings import call_chunks, store_call
 from tests.stores import opened, stop_news
 from tests.waiting import until
 from voice_lab import create_app
 from voice_lab.analysis.aggregates import Aggregates
-from voice_lab.analysis.figures import Heard
-from voice_lab.ingest import figures, panel_state
+from voice_lab.analysis.figures import Heard, heard
+from voice_lab.ingest import figures, panel_state, recordings
 from voice_lab.storage.listing import SessionQuery
 from voice_lab.storage.rows import EventRow
 
@@ -94,6 +95,19 @@ def test_the_recordings_hearing_replaces_the_events_p95_and_adds_its_failed_chec
     row = next(r for r in store.list_sessions() if r["id"] == sid)
     assert row["heard"] and row["p95_ms"] == 1234.0 and row["failed_checks"] == 2
     assert sid in ids(store, failed=True) and ids(store, sort="p95")[0] == sid
+
+
+def test_the_recordings_hearing_saves_its_p95_for_the_list(store, tmp_path):
+    sid = store_call(store, call_chunks())
+    assert recordings.prepare(store, tmp_path, sid)
+    hearing = recordings.hearing(store, tmp_path, sid)
+    assert hearing is not None
+    row = store.list_sessions()[0]
+    assert row["heard"] and row["p95_ms"] == heard(hearing).p95_ms is not None
+    assert not row["figured"]  # the fold's figures are not in yet: the list shows …
+    figures.fill(store, tmp_path, sid)  # as the start-up pass does for an older session
+    row = store.list_sessions()[0]
+    assert row["figured"] and row["heard"] and row["interruptions"] == 1  # r2 was cut
 
 
 def test_sessions_without_figures_are_unknown_until_filled(store, tmp_path):
