@@ -1,5 +1,5 @@
 """The sessions list in Chromium: two emulator calls, sorted by a figure, filtered, two rows
-selected (kept across the table's re-render) and compared."""
+selected (kept across the table's re-renders, a sort's and the live polling's) and compared."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from voice_lab.storage import open_store
 from voice_lab.testing import hold_call
 
 pytestmark = pytest.mark.e2e
 
 
-def test_two_calls_sorted_filtered_selected_and_compared(page, console, server):
+def test_two_calls_sorted_filtered_selected_and_compared(page, console, server, app):
     short = hold_call(page, server.url, {"label": "one turn"}, responses=1)
     longer = hold_call(page, server.url, {"label": "two turns"}, responses=2)
     page.goto(server.url)
@@ -47,10 +48,18 @@ def test_two_calls_sorted_filtered_selected_and_compared(page, console, server):
     expect(compare).to_be_disabled()  # one is not a pair
     page.locator(f"[data-select-session='{longer}']").check()
     expect(compare).to_be_enabled()
+    store = open_store(app)
+    try:  # a live session: the table re-renders itself every 2 s from now on
+        store.create_session(provider="emulator", label="live meanwhile")
+    finally:
+        store.close()
     page.get_by_test_id("sort-started").locator("a").click()  # the table is rendered again
     expect(page).to_have_url(re.compile(r"sort=started"))
-    expect(page.locator(f"[data-select-session='{short}']")).to_be_checked()
-    expect(page.locator(f"[data-select-session='{longer}']")).to_be_checked()
+    expect(rows).to_have_count(3)
+    page.get_by_test_id("sessions").evaluate("table => { table.dataset.seen = 'yes'; }")
+    expect(page.locator("#sessions:not([data-seen])")).to_be_attached(timeout=10_000)  # polled
+    for session_id in (short, longer):
+        expect(page.locator(f"[data-select-session='{session_id}']")).to_be_checked()
     expect(compare).to_be_enabled()
     assert console.errors == []
     compare.click()
