@@ -68,9 +68,7 @@ def prices() -> cost.PriceTable:
 def refold(store: Store, session_id: str) -> None:
     """Fold a session's events from the first and save the fold and its figures: for a session
     whose saved fold does not know every figure (saved before it was counted)."""
-    fold = Aggregates()
-    for row in store.iter_events(session_id):
-        fold.feed(from_row(row))
+    fold = Aggregates().feed_all(from_row(row) for row in store.iter_events(session_id))
     save(store, session_id, fold)
 
 
