@@ -1,5 +1,5 @@
 """`python -m bench [ingest|long|export|imports|sockets|audio|ears|live|mirror|recording|uploads|
-timeview|team ...] [--quick] [--json]`."""
+timeview|team|list ...] [--quick] [--json]`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ FIGURES = {
     "uploads": "bench.recording",
     "timeview": "bench.timeview",
     "team": "bench.team",
+    "list": "bench.listing",
 }
 
 

@@ -14,7 +14,7 @@ from tests.eventlogs import (
     transcription_failure_log,
     voice_turn_log,
 )
-from voice_lab.analysis import aggregates, metrics, review, timeline
+from voice_lab.analysis import aggregates, metrics, panel_lists, review, timeline
 from voice_lab.analysis.aggregates import Aggregates
 from voice_lab.ingest import mirror as mirror_module
 from voice_lab.ingest import panel_state
@@ -106,7 +106,7 @@ def test_state_saved_with_records_of_another_field_order_is_folded_again():
 
 def test_lists_are_bounded_and_counts_kept(monkeypatch):
     monkeypatch.setattr(aggregates, "LATEST_RESPONSES", 1)
-    monkeypatch.setattr(aggregates, "LATEST_LINES", 2)
+    monkeypatch.setattr(panel_lists, "LATEST_LINES", 2)
     events = events_of(barge_in_log, True)
     fold = Aggregates().feed_all(events)
     assert len(fold.usages()) == 1 and fold.hidden()["responses"] == 1
@@ -116,11 +116,11 @@ def test_lists_are_bounded_and_counts_kept(monkeypatch):
 
 
 def test_charts_are_thinned_as_points_arrive(monkeypatch):
-    monkeypatch.setattr(aggregates, "CHART_POINTS", 10)
-    series = aggregates._series()
+    monkeypatch.setattr(panel_lists, "CHART_POINTS", 10)
+    series = panel_lists._series()
     for n in range(95):
-        aggregates._sample(series, [n])
-    points = aggregates._points(series)
+        panel_lists._sample(series, [n])
+    points = panel_lists._points(series)
     assert 5 <= len(points) <= 11 and points[0] == [0] and points[-1] == [94]
     assert [p[0] % series["step"] for p in points[:-1]] == [0] * (len(points) - 1)
 
@@ -259,7 +259,7 @@ def test_state_stays_bounded_whatever_the_client_sends():
         for seq in range(1, 5001)
     )
     fold = Aggregates().feed_all(client)
-    assert len(fold.client_seqs) == aggregates.MAX_CLIENT_IDS
+    assert len(fold.client_seqs) == panel_lists.MAX_CLIENT_IDS
     starts = (
         parse_event(
             seq,
@@ -271,8 +271,8 @@ def test_state_stays_bounded_whatever_the_client_sends():
     )
     fold.feed_all(starts)
     assert len(fold.open_speech) == aggregates.MAX_OPEN
-    assert len(fold.line_items) <= aggregates.MAX_LINE_ITEMS
-    assert len(fold.user_items) <= aggregates.MAX_LINE_ITEMS
+    assert len(fold.line_items) <= panel_lists.MAX_LINE_ITEMS
+    assert len(fold.user_items) <= panel_lists.MAX_LINE_ITEMS
     assert len(fold.dumps()) < 300_000
 
 

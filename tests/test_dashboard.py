@@ -452,8 +452,8 @@ def test_malformed_but_stored_events_still_render(client, add_session):
 
 
 def sessions_body(html: str) -> str:
-    """The sessions table's body element's opening tag."""
-    return re.search(r'<tbody id="sessions"[^>]*>', html).group(0)
+    """The sessions table's opening tag (the element that polls)."""
+    return re.search(r'<table id="sessions"[^>]*>', html).group(0)
 
 
 def test_sessions_list_polls_only_while_a_session_is_live(app, client, add_session):

@@ -71,7 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(call.bp)
-    app.register_blueprint(sessions.bp)
+    sessions.init_app(app)
     app.register_blueprint(session.bp)
     app.register_blueprint(compare.bp)
     recording.init_app(app)

@@ -285,7 +285,7 @@ class Mirror:
         if fold is None or self.session_id is None or fold.folded == self.saved[0]:
             return
         try:
-            self.store.save_aggregates(self.session_id, fold.upto, fold.folded, fold.dumps())
+            panel_state.save(self.store, self.session_id, fold)
         except Exception:  # the panels fold what is missing themselves
             logger.exception("panel figures of %s not saved", self.session_id)
             self.fold = None

@@ -1,4 +1,5 @@
-"""A session's panel fold as stored: loaded, advanced by the events stored since, saved again.
+"""A session's panel fold as stored: loaded, advanced by the events stored since, saved again,
+with the sessions list's figures of it (analysis/figures.py) in the same write.
 
 The fold itself (analysis/aggregates.py) knows nothing of the store; this is where it meets it.
 """
@@ -8,7 +9,11 @@ from __future__ import annotations
 import logging
 from typing import overload
 
+from flask import current_app, has_app_context
+
+from ..analysis import cost
 from ..analysis.aggregates import Aggregates
+from ..analysis.figures import figures
 from ..protocol.record import from_row
 from ..storage.base import Store
 from ..storage.errors import StorageError
@@ -41,10 +46,30 @@ def current(store: Store, session_id: str, most: int | None = None) -> Aggregate
         fold.feed(from_row(row))
     if fold.folded != before:
         try:  # a cache: a read that finds the database busy does not wait to write it
-            store.save_aggregates(session_id, fold.upto, fold.folded, fold.dumps(), wait=False)
+            save(store, session_id, fold, wait=False)
         except StorageError:
             pass  # saved by the next look, or by the mirror
     return fold
+
+
+def save(store: Store, session_id: str, fold: Aggregates, wait: bool = True) -> None:
+    """Save a session's fold and its figures for the sessions list (StorageError if not)."""
+    session = store.get_session(session_id)
+    model = session["model"] if session else None
+    found = figures(fold, store.missing_seqs(session_id), prices(), model)
+    store.save_aggregates(session_id, fold.upto, fold.folded, fold.dumps(), wait, found)
+
+
+def prices() -> cost.PriceTable:
+    """The app's price table (VOICE_LAB_PRICES) inside the app, else the shipped one."""
+    return current_app.config["VOICE_LAB_PRICES"] if has_app_context() else cost.shipped()
+
+
+def refold(store: Store, session_id: str) -> None:
+    """Fold a session's events from the first and save the fold and its figures: for a session
+    whose saved fold does not know every figure (saved before it was counted)."""
+    fold = Aggregates().feed_all(from_row(row) for row in store.iter_events(session_id))
+    save(store, session_id, fold)
 
 
 def prepare(store: Store, session_id: str) -> None:

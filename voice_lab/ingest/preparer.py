@@ -28,9 +28,14 @@ class Preparer:
     session of `backlog` when no job is asked for."""
 
     def __init__(
-        self, work: Callable[[str], object], backlog: Sequence[str] = (), size: int = QUEUE_SIZE
+        self,
+        work: Callable[[str], object],
+        backlog: Sequence[str] = (),
+        size: int = QUEUE_SIZE,
+        name: str = "recording",
     ):
         self._work = work
+        self._name = name  # what it prepares, in its thread's name and its logs
         self._backlog: deque[str] = deque(backlog)
         self._queue: queue.Queue[str] = queue.Queue(size)
         self._jobs: dict[str, threading.Event] = {}  # queued or running: done when set
@@ -52,7 +57,9 @@ class Preparer:
                 try:
                     self._queue.put_nowait(session_id)
                 except queue.Full:
-                    logger.warning("recording of %s not queued: the preparer is full", session_id)
+                    logger.warning(
+                        "%s of %s not queued: the preparer is full", self._name, session_id
+                    )
                     return None
                 job = self._jobs[session_id] = threading.Event()
             self._start()
@@ -66,7 +73,7 @@ class Preparer:
     def _start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._run, name="recording-preparer", daemon=True
+                target=self._run, name=f"{self._name}-preparer", daemon=True
             )
             self._thread.start()
 
@@ -77,7 +84,7 @@ class Preparer:
             try:
                 self._work(session_id)
             except Exception:  # one recording's failure is not the next one's
-                logger.exception("recording of %s not prepared", session_id)
+                logger.exception("%s of %s not prepared", self._name, session_id)
             finally:
                 with self._lock:
                     job = self._jobs.pop(session_id, None)

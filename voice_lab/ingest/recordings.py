@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ..analysis import recording
+from ..analysis import figures, recording
 from ..analysis.call_times import call_times, hearing_json, lanes, recording_start
 from ..analysis.heard import hear
 from ..analysis.recording import RecordingError
@@ -98,6 +98,8 @@ def prepare(store: Store, root: Path, session_id: str) -> bool:
         laid = json.dumps(lanes(events)).encode()
         _write(_lanes_path(base, session["max_seq"]), lambda out: out.write(laid))
         _write(heard, lambda out: out.write(json.dumps(found).encode()))
+    if found is not None:  # the sessions list's heard p95 and audio checks
+        store.save_heard(session_id, figures.heard(found))
     return True
 
 

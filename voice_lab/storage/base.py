@@ -10,9 +10,11 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
+from ..analysis.figures import Figures
 from ..analysis.review import missing_seqs
 from ..protocol.record import Columns
-from .query import EventQuery, escape_like
+from .listing import SessionList
+from .query import EventQuery
 from .recordings import Recordings
 from .rows import (
     EXPORT_COLUMNS,
@@ -32,7 +34,7 @@ from .writer import Batch
 SESSION_COLUMNS = ", ".join(SESSION_FIELDS)
 
 
-class Store(Recordings):
+class Store(Recordings, SessionList):
     """Sessions, their events, panel state and recordings: every query Voice Lab makes. A
     backend (sqlite.py, postgres.py) gives it what backend.Backend asks for; its methods raise
     the storage errors (errors.py), never a driver's."""
@@ -121,16 +123,6 @@ class Store(Recordings):
                 self.sql("DELETE FROM sessions WHERE created_at < ? RETURNING id"), (cutoff,)
             )
             return [row[0] for row in cur.fetchall()]
-
-    def list_sessions(self, search: str = "", limit: int = 200) -> list[dict[str, Any]]:
-        """Sessions newest first, optionally those whose label or id contains `search`."""
-        like = f"%{escape_like(search)}%"
-        rows = self._all(
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE ? = '' OR label LIKE ? ESCAPE '\\' "
-            "OR id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT ?",
-            (search, like, like, limit),
-        )
-        return [dict(row) for row in rows]
 
     def _insert_session(
         self, db: Any, fields: dict[str, Any], write_hash: str | None = None
@@ -241,11 +233,19 @@ class Store(Recordings):
         return (row[0], row[1], row[2]) if row else None
 
     def save_aggregates(
-        self, session_id: str, upto_seq: int, folded: int, state: str, wait: bool = True
+        self,
+        session_id: str,
+        upto_seq: int,
+        folded: int,
+        state: str,
+        wait: bool = True,
+        figures: Figures | None = None,
     ) -> None:
         """Save a session's panel fold, unless a later one is saved already (without `wait`,
-        Unavailable instead of waiting for another write)."""
+        Unavailable instead of waiting for another write), and the list's figures of it."""
         with self.transaction(wait) as db:
+            if figures is not None:
+                self._save_figures(db, session_id, figures)
             db.execute(
                 self.sql(
                     "INSERT INTO panel_states (session_id, upto_seq, folded, state) "

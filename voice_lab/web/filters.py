@@ -29,6 +29,14 @@ def ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f} ms"
 
 
+def dollars(value: float | None) -> str:
+    """An estimate in dollars: cents for a dollar or more, else four decimals (a dash when
+    there is none)."""
+    if value is None:
+        return "–"
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
 def session_status(session: dict) -> str:
     """live, ended or imported."""
     if session["origin"] == "imported":
@@ -51,6 +59,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "iso_ms": iso_ms,
     "clock": clock,
     "ms": ms,
+    "dollars": dollars,
     "status": session_status,
     "duration": duration,
 }

@@ -1,17 +1,30 @@
-"""The sessions list: search it, delete a session, import a log as a new one."""
+"""The sessions list: search, sort and filter it by its figures, delete a session, import a log
+as a new one."""
 
 from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from ..config import configured_providers
 from ..exchange.bundle import read_import
 from ..exchange.reader import ImportRefused
-from ..ingest import panel_state, recordings
+from ..ingest import figures, panel_state, recordings
+from ..ingest.preparer import Preparer
 from ..protocol.redaction import field_text
-from ..storage import get_store
+from ..storage import database_path, get_store, open_store
+from ..storage.listing import SessionQuery
+from . import session_list
 from .recording import cache_root, preparer
 
 bp = Blueprint("sessions", __name__)
@@ -26,14 +39,18 @@ def is_partial(target: str) -> bool:
 
 @bp.get("/")
 def index():
-    """The sessions list, newest first, searchable; its table polls while calls are live."""
-    search = request.args.get("q", "").strip()[:200]
+    """The sessions list, newest first unless sorted by a column, searchable and filterable;
+    its table polls while calls are live."""
+    query = session_list.query_from(request.args)
     store = get_store()
     # A page that crashed or lost its network never says it ended: the list, which polls while
     # any session is live, ends those silent past the timeout, so none stays live forever.
     store.end_silent_sessions(current_app.config["VOICE_LAB_SESSION_TIMEOUT"])
-    sessions = store.list_sessions(search)
-    context = {"sessions": sessions, "search": search}
+    sessions = store.list_sessions(query)
+    for row in sessions:
+        if row["ended_at"] is not None and figures.unknown(row):
+            filler().ask(row["id"])  # shown as … meanwhile; never blocks
+    context = list_context(sessions, query)
     if is_partial("sessions"):
         return render_template("_sessions.html", **context)
     return render_template(
@@ -96,11 +113,51 @@ def import_file():
 
 def _import_refused(reason: str, status: int, headers: dict[str, str] | None = None):
     """The sessions page with why nothing was imported."""
+    query = SessionQuery()
     page = render_template(
         "index.html",
-        sessions=get_store().list_sessions(),
-        search="",
         providers=configured_providers(current_app.config),
         import_error=f"Nothing imported: {reason}",
+        **list_context(get_store().list_sessions(query), query),
     )
     return page, status, headers or {}
+
+
+def list_context(sessions: list[dict], query: SessionQuery) -> dict:
+    """What _sessions.html renders: the rows, the query, and the URLs that keep it."""
+    return {
+        "sessions": sessions,
+        "query": query,
+        "search": query.search,
+        "list_params": session_list.params(query),
+        "filtered": query != SessionQuery(sort=query.sort, descending=query.descending),
+        "sort_params": lambda column: session_list.sort_params(query, column),
+    }
+
+
+def filler() -> Preparer:
+    """This app's filler of the list's figures for sessions stored before they were kept."""
+    return current_app.extensions["voice_lab_figures"]
+
+
+def init_app(app: Flask) -> None:
+    """Register the routes, and fill the figures of sessions stored before they were kept, in
+    the background from start-up, as the recordings' preparer does."""
+    app.register_blueprint(bp)
+    root = recordings.cache_root(database_path(app))
+
+    def work(session_id: str) -> None:
+        store = open_store(app)  # the filler's thread has its own connection
+        try:
+            with app.app_context():  # the app's price table
+                figures.fill(store, root, session_id)
+        finally:
+            store.close()
+
+    store = open_store(app)
+    try:
+        backlog = store.unfigured_sessions()
+    finally:
+        store.close()
+    app.extensions["voice_lab_figures"] = Preparer(work, backlog, name="figures")
+    app.extensions["voice_lab_figures"].start()
