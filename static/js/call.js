@@ -22,22 +22,13 @@ import {
 import { sessionConfig, sessionUpdate } from "./client_events.js";
 import { audioContext } from "./levels.js";
 import { Mirror } from "./mirror.js";
+import { CallError, callId, describeError, gatheringDone, postOffer } from "./signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("call");
 const SESSIONS_URL = root.dataset.sessionsUrl;
 const MIRROR_URL = root.dataset.mirrorUrl;
 const CHANNEL_LABEL = "oai-events";
-const GATHER_WAIT_MS = 2000;
-
-/** A failure to show as the service (or Voice Lab) said it. */
-class CallError extends Error {
-  constructor(message, source) {
-    super(message);
-    this.source = source;
-  }
-}
-
 /**
  * One call, from the mint to the stop: the session row, its mirror, the microphone, the peer and
  * its data channel. Events: "phase" (detail: starting | live | stopping | ended).
@@ -302,68 +293,6 @@ function mintRequest(settings) {
     body.protocol = settings.protocol;
   }
   return body;
-}
-
-/** The message of a JSON error body ({error: {message, source, status, code}}), else the text. */
-function describeError(what, status, text) {
-  let error = null;
-  try {
-    error = JSON.parse(text)?.error ?? null;
-  } catch {
-    // not JSON: show the text itself
-  }
-  if (!error || typeof error !== "object") {
-    return `${what} failed (HTTP ${status}): ${String(error || text || "no body").slice(0, 500)}`;
-  }
-  const details = [error.source, error.status && `status ${error.status}`, error.code && `code ${error.code}`]
-    .filter(Boolean)
-    .join(", ");
-  return `${what} failed (HTTP ${status}): ${error.message || "no message"}${details ? ` [${details}]` : ""}`;
-}
-
-/** The SDP POST: only Authorization and Content-Type, the answer checked before it is used. */
-async function postOffer(mirror, url, key, sdp) {
-  const began = performance.now();
-  const timing = () => Math.round(performance.now() - began);
-  let reply;
-  try {
-    reply = await fetch(url, {
-      method: "POST",
-      body: sdp,
-      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/sdp" },
-    });
-  } catch (exc) {
-    const error = `the SDP POST did not reach ${new URL(url).origin}: ${exc.message}`;
-    mirror.local("voicelab.sdp", { phase: "answer", status: 0, ms: timing(), error });
-    throw new CallError(error, "sdp");
-  }
-  const text = await reply.text();
-  if (!reply.ok) {
-    const error = describeError("The SDP exchange", reply.status, text);
-    mirror.local("voicelab.sdp", { phase: "answer", status: reply.status, ms: timing(), error });
-    throw new CallError(error, "sdp");
-  }
-  mirror.local("voicelab.sdp", { phase: "answer", status: reply.status, ms: timing() });
-  return { sdp: text, location: reply.headers.get("Location") };
-}
-
-/** Wait until ICE gathering completes (host candidates: quick), so the offer carries them. */
-function gatheringDone(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== "complete") return;
-      pc.removeEventListener("icegatheringstatechange", done);
-      resolve();
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_WAIT_MS);
-  });
-}
-
-function callId(location) {
-  if (!location) return null;
-  return location.split("?")[0].split("/").filter(Boolean).pop() || null;
 }
 
 // The page: a Start button makes a Call, which lives until it has ended.
