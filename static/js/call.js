@@ -184,6 +184,10 @@ class Call extends EventTarget {
       model: session.model,
       protocol: session.protocol,
       expires_at: session.expires_at,
+      ...(session.provider === "emulator" && {
+        scenario: this.settings.scenario,
+        script: this.settings.script || null,
+      }),
     });
     this._stopCountdown = countdown(session.expires_at);
   }
@@ -231,6 +235,8 @@ class Call extends EventTarget {
       if (type !== "session.created") return;
       dc.removeEventListener("message", configure);
       dc.send(JSON.stringify(sessionUpdate(this.session.protocol, this.settings)));
+      // Names the page's own client event, so a replay tells it from those sent by hand.
+      this.mirror.local("voicelab.configure", { seq: this.mirror.seq });
     };
     dc.addEventListener("message", configure);
     dc.addEventListener("close", () => this.stop("the data channel closed"));
