@@ -22,6 +22,7 @@ import {
 import { sessionConfig, sessionUpdate } from "./client_events.js";
 import { audioContext } from "./levels.js";
 import { Mirror } from "./mirror.js";
+import { loadReplay } from "./replay.js";
 import { CallError, callId, describeError, gatheringDone, postOffer } from "./signaling.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,9 +35,10 @@ const CHANNEL_LABEL = "oai-events";
  * its data channel. Events: "phase" (detail: starting | live | stopping | ended).
  */
 class Call extends EventTarget {
-  constructor(settings) {
+  constructor(settings, replay = null) {
     super();
     this.settings = settings; // the form's choices when the call started
+    this.replay = replay; // the recorded call whose user channel is the microphone, if any
     this.session = null; // the minted session, without its key
     this.mirror = null;
     this.stream = null; // the microphone
@@ -70,7 +72,7 @@ class Call extends EventTarget {
     const minted = await fetch(SESSIONS_URL, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(mintRequest(this.settings)),
+      body: JSON.stringify(mintRequest(this.settings, this.replay)),
     });
     const mint = { status: minted.status, ms: Math.round(performance.now() - began) };
     const mintText = await minted.text();
@@ -194,7 +196,7 @@ class Call extends EventTarget {
 
   // The microphone's track, or null when stop() came while the browser asked for it.
   async _openMicrophone() {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const stream = await (this.replay?.microphone() ?? navigator.mediaDevices.getUserMedia({ audio: true }));
     if (this.stopping) {
       for (const t of stream.getTracks()) t.stop();
       return null;
@@ -283,8 +285,8 @@ function endUrl(sessionId) {
   return `${SESSIONS_URL}/${encodeURIComponent(sessionId)}/end`;
 }
 
-/** The body of POST /api/sessions for these settings. */
-function mintRequest(settings) {
+/** The body of POST /api/sessions for these settings (and the replayed session, if any). */
+function mintRequest(settings, replay) {
   const body = {
     provider: settings.provider,
     model: settings.model,
@@ -292,6 +294,7 @@ function mintRequest(settings) {
     instructions: settings.instructions,
     label: settings.label,
     session: sessionConfig(settings.protocol, settings),
+    replay_of: replay?.source,
   };
   if (settings.provider === "emulator") {
     body.scenario = settings.scenario;
@@ -316,7 +319,8 @@ function setPhase(phase) {
 function start() {
   if (call) return; // a call is starting, live or stopping: never two
   audioContext(); // created inside the click, so autoplay rules let it run
-  call = new Call(readSettings());
+  call = new Call(readSettings(), replay);
+  replay?.follow(call);
   call.addEventListener("phase", (e) => {
     if (e.detail === "ended") call = null;
     setPhase(e.detail);
@@ -327,6 +331,7 @@ function start() {
 }
 
 initSettings();
+const replay = await loadReplay();
 initControls(() => call);
 $("start").addEventListener("click", start);
 $("stop").addEventListener("click", () => call?.stop());
