@@ -21,7 +21,14 @@ from voice_lab.analysis.recording import decode
 from voice_lab.analysis.speech import segments
 from voice_lab.protocol.record import from_row
 from voice_lab.storage import open_store
-from voice_lab.testing import hold_call, replay, spoken_wav, wait_for_responses, write_wav
+from voice_lab.testing import (
+    CallFailed,
+    hold_call,
+    replay,
+    spoken_wav,
+    wait_for_responses,
+    write_wav,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -174,3 +181,16 @@ def test_a_replay_plays_the_recorded_user_channel_with_other_settings(
     assert alike_early > 0.8 and alike_late > 0.8
     assert abs(early) < START_MS
     assert abs(drift) <= FRAME_MS
+
+
+def test_a_replay_of_no_session_or_of_one_without_a_recording_fails_saying_why(page, server, app):
+    with pytest.raises(CallFailed, match="no session vl_nope to replay"):
+        replay(page, server.url, "vl_nope")
+    store = open_store(app)
+    try:
+        bare = store.create_session(provider="emulator", label="unrecorded")
+    finally:
+        store.close()
+    with pytest.raises(CallFailed, match=f"Cannot replay: HTTP 404: .*{bare} has no recording"):
+        replay(page, server.url, bare)
+    expect(page.get_by_test_id("replay-original")).to_have_text("unrecorded")
