@@ -1,9 +1,12 @@
 """The database from the command line: what doctor says of it, and `db upgrade`."""
 
+import sqlite3
+
 import pytest
 
 from voice_lab import create_app
 from voice_lab.config import ConfigError
+from voice_lab.storage import migrations
 from voice_lab.storage.migrations import NAMES
 
 from .stores import opened
@@ -18,12 +21,19 @@ def emulator_provider(settings):
 
 
 def set_version(app, backend: str, version: int) -> None:
-    """Make the database say it ran only the first `version` migrations."""
+    """Put the database back to where its first `version` migrations left it. SQLite's is
+    rebuilt from them: its ALTER TABLE cannot run twice, as PostgreSQL's IF NOT EXISTS can."""
+    if backend == "sqlite":
+        behind = sqlite3.connect(":memory:")
+        for number, script in enumerate(migrations.scripts("sqlite")[:version], start=1):
+            behind.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        target = sqlite3.connect(app.config["VOICE_LAB_DATABASE"])
+        behind.backup(target)
+        target.close()
+        behind.close()
+        return
     with opened(app) as store, store.transaction() as db:
-        if backend == "sqlite":
-            db.execute(f"PRAGMA user_version = {version}")
-        else:
-            db.execute("UPDATE schema_version SET version = %s", (version,))
+        db.execute("UPDATE schema_version SET version = %s", (version,))
 
 
 def test_doctor_names_the_database_and_its_schema(emulator_provider, runner, backend):

@@ -287,6 +287,22 @@ def test_a_database_the_old_layout_made_opens_unchanged(tmp_path):
     store.close()
 
 
+def test_a_database_before_replays_gains_an_empty_replay_of(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:7], start=1):
+        old.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    old.execute("INSERT INTO sessions (id, created_at, provider) VALUES ('s', 0, 'x')")
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    assert store.migrate() == len(NAMES)
+    assert store.get_session("s")["replay_of"] is None
+    replay = store.create_session(provider="emulator", replay_of="s")
+    assert store.get_session(replay)["replay_of"] == "s"
+    store.close()
+
+
 def test_migrations_are_named_in_the_order_they_run():
     numbers = [int(name.split("_")[0]) for name in NAMES]
     assert numbers == sorted(set(numbers))  # they only grow: none runs before an older one

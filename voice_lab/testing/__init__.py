@@ -15,7 +15,9 @@ console of each open page under test-results/ (or pytest-playwright's `--output`
 
 Helpers: `speech_wav()` and `spoken_wav()` write microphone recordings, `hold_call()` drives the
 call page (`declare_tools()` and `answer_tool_calls()` answer the model's function calls from
-it), `CapturedSession.load()` reads what Voice Lab stored about a call.
+it), `replay()` runs a recorded call again (its recording's user channel as the microphone, other
+settings if given) and returns the new session's id, `CapturedSession.load()` reads what Voice
+Lab stored about a call.
 
 `python -m voice_lab.testing` serves Voice Lab the way `voice_lab_server` starts it.
 """
@@ -45,6 +47,7 @@ from .call_page import (
 from .captured import CapturedSession
 from .errors import HarnessError
 from .proxy import TcpProxy
+from .replay import replay
 from .server import LiveServer, ServerProcess, start_server
 
 __all__ = [
@@ -61,6 +64,7 @@ __all__ = [
     "declare_tools",
     "hold_call",
     "launch_options",
+    "replay",
     "send_client_event",
     "speech_wav",
     "spoken_wav",

@@ -78,6 +78,7 @@ def session_page(session_id: str):
         directions=DIRECTIONS,
         recorded=recorded,
         timeview_lanes=timeview_lanes,
+        original=session["replay_of"] and store.get_session(session["replay_of"]),
     )
 
 
