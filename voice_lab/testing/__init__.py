@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from ..emulator import scripting
-from .audio import speech_wav, spoken_wav, write_wav
+from .audio import silent_wav, speech_wav, spoken_wav, write_wav
 from .browser import BrowserLauncher, ConsoleLog, launch_options, save_artifacts
 from .call_page import (
     CallFailed,
@@ -44,6 +44,8 @@ from .call_page import (
 )
 from .captured import CapturedSession
 from .errors import HarnessError
+from .golden import GoldenError
+from .golden_run import collect_file, import_bundle
 from .proxy import TcpProxy
 from .server import LiveServer, ServerProcess, start_server
 
@@ -52,6 +54,7 @@ __all__ = [
     "CallFailed",
     "CapturedSession",
     "ConsoleLog",
+    "GoldenError",
     "HarnessError",
     "LiveServer",
     "ServerProcess",
@@ -60,8 +63,10 @@ __all__ = [
     "choose_settings",
     "declare_tools",
     "hold_call",
+    "import_bundle",
     "launch_options",
     "send_client_event",
+    "silent_wav",
     "speech_wav",
     "spoken_wav",
     "start_call",
@@ -144,6 +149,11 @@ def voice_lab_browser(browser_type, browser_type_launch_args) -> Iterator[Browse
 def voice_lab_console(page) -> ConsoleLog:
     """The `page`'s console output and errors, from the start of the test."""
     return ConsoleLog(page)
+
+
+def pytest_collect_file(file_path, parent):
+    """Golden files (`*.golden.json`) are collected as tests, one per replay (see golden.py)."""
+    return collect_file(file_path, parent)
 
 
 def pytest_collection_modifyitems(items) -> None:
