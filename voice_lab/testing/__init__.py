@@ -15,7 +15,13 @@ console of each open page under test-results/ (or pytest-playwright's `--output`
 
 Helpers: `speech_wav()` and `spoken_wav()` write microphone recordings, `hold_call()` drives the
 call page (`declare_tools()` and `answer_tool_calls()` answer the model's function calls from
-it), `CapturedSession.load()` reads what Voice Lab stored about a call.
+it), `CapturedSession.load()` reads what Voice Lab stored about a call, `import_bundle()` imports
+a session's bundle from the sessions page, and `silent_wav()` is the microphone of a page whose
+call plays a recording.
+
+Golden sets: every `*.golden.json` file pytest walks is collected, a test per replay of a
+recorded call with new settings and what it must show against the original (the format:
+golden.py).
 
 `python -m voice_lab.testing` serves Voice Lab the way `voice_lab_server` starts it.
 """

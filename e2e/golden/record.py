@@ -1,0 +1,49 @@
+"""Remake weather.zip, the golden set's recorded call: Chromium asks the emulator "What is the
+weather like today?" (espeak-ng's voice as the microphone), the emulator answers once, and the
+session's bundle (its events and its stereo recording, a few seconds) is saved beside this file.
+
+Run from the repository's root: `.venv/bin/python -m e2e.golden.record` (espeak-ng and Chromium
+needed, as for the e2e tests). The bundle's bytes differ from run to run (times, ids), its call
+does not: replays of it, in calls.golden.json and the README's example, expect only what any
+such recording holds.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from pathlib import Path
+
+import requests
+from playwright.sync_api import sync_playwright
+
+from voice_lab.exchange.bundle import AUDIO_MEMBER
+from voice_lab.testing import hold_call, launch_options, spoken_wav, start_server
+
+QUESTION = "What is the weather like today?"
+BUNDLE = Path(__file__).with_name("weather.zip")
+
+
+def record(bundle: Path = BUNDLE) -> Path:
+    """Hold the call against a fresh Voice Lab and write its bundle to `bundle`."""
+    with tempfile.TemporaryDirectory() as folder:
+        mic = spoken_wav(Path(folder) / "question.wav", QUESTION)
+        with start_server(Path(folder) / "server") as server, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(**launch_options(mic, loop=False))
+            try:
+                page = browser.new_page()
+                session_id = hold_call(page, server.url, {"label": "golden: weather"})
+            finally:
+                browser.close()
+            reply = requests.get(f"{server.url}/sessions/{session_id}/export.zip", timeout=30)
+            reply.raise_for_status()
+    bundle.write_bytes(reply.content)
+    with zipfile.ZipFile(bundle) as written:
+        if AUDIO_MEMBER not in written.namelist():
+            raise SystemExit(f"{bundle.name} has no recording: is VOICE_LAB_RECORDING off?")
+    return bundle
+
+
+if __name__ == "__main__":
+    written = record()
+    print(f"{written}: {written.stat().st_size} bytes")
