@@ -4,8 +4,8 @@ the bundle, replays it in Chromium and checks what it expects (the format: golde
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,26 +31,21 @@ def import_bundle(page, base_url: str, bundle: Path, timeout_ms=IMPORT_TIMEOUT_M
     return page.url.split("?")[0].rsplit("/", 1)[-1]
 
 
-def failures(expect: golden.Expect, replayed: CapturedSession, original: CapturedSession):
+def failures(
+    expect: golden.Expect, replayed: CapturedSession, original: CapturedSession
+) -> list[str]:
     """Each expectation the replay does not meet, as `expect.NAME: why` with its figures."""
-    checks: list[tuple[str, Callable[[], Any]]] = []
+    checks: list[tuple[str, Callable[[], object]]] = []
     if expect.no_errors:
         checks.append(("no_errors", replayed.assert_no_errors))
     for figure, by_ms in expect.not_slower.items():
-        checks.append(
-            (
-                f"not_slower.{figure}",
-                lambda f=figure, ms=by_ms: replayed.assert_not_slower(original, f, ms),
-            )
-        )
+        slower = partial(replayed.assert_not_slower, original, figure, by_ms)
+        checks.append((f"not_slower.{figure}", slower))
     if expect.same_tools:
-        checks.append(("same_tools", lambda: replayed.assert_same_tools(original)))
+        checks.append(("same_tools", partial(replayed.assert_same_tools, original)))
     for figure, ms in expect.latency_under.items():
         checks.append(
-            (
-                f"latency_under.{figure}",
-                lambda f=figure, ms=ms: replayed.assert_latency_under(ms, f),
-            )
+            (f"latency_under.{figure}", partial(replayed.assert_latency_under, ms, figure))
         )
     found = []
     for name, check in checks:
