@@ -54,7 +54,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from . import cli
     from .exchange import otlp_push
     from .ingest import broker, retention
-    from .web import api, call, filters, mirror_socket, recording, security, session, sessions
+    from .web import (
+        api,
+        call,
+        compare,
+        filters,
+        mirror_socket,
+        recording,
+        security,
+        session,
+        sessions,
+    )
 
     broker.init_app(app)
     app.extensions["voice_lab_retention"] = retention.init_app(app)
@@ -63,6 +73,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(call.bp)
     app.register_blueprint(sessions.bp)
     app.register_blueprint(session.bp)
+    app.register_blueprint(compare.bp)
     recording.init_app(app)
     filters.init_app(app)
     mirror_socket.init_app(app)

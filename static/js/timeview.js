@@ -291,11 +291,16 @@ class TimeView {
 // The view arrives as an htmx partial; rows clicked below seek it to their event's time.
 // htmx:load may name the partial more than once (its own swap, then an ancestor's load): a
 // second TimeView on the same root would double every listener, and Play would play and pause.
+// The compare page holds two views, so each root is remembered, not only the latest.
 let current = null;
+const viewed = new WeakSet();
 document.addEventListener("htmx:load", (event) => {
   const root = event.detail.elt.querySelector?.("[data-testid=timeview]")
     ?? (event.detail.elt.matches?.("[data-testid=timeview]") ? event.detail.elt : null);
-  if (root && current?.root !== root) current = new TimeView(root);
+  if (root && !viewed.has(root)) {
+    viewed.add(root);
+    current = new TimeView(root);
+  }
 });
 
 document.addEventListener("click", (event) => {

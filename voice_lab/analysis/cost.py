@@ -135,6 +135,13 @@ def estimate(table: PriceTable, model: str | None, usage: Usage) -> Cost:
     return Cost(dollars(usage, rates))
 
 
+def priced_model(model: str | None, config: Any) -> str | None:
+    """The model a session is priced by: its row's, or the one its effective config names
+    when the row has none."""
+    configured = config.get("model") if isinstance(config, dict) else None
+    return model or (configured if isinstance(configured, str) else None)
+
+
 def session_cost(
     table: PriceTable, model: str | None, usages: Iterable[Usage], total: Usage
 ) -> dict[str, Any]:

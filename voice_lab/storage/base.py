@@ -225,6 +225,14 @@ class Store(Recordings):
         )
         return [row[0] for row in rows]
 
+    def type_counts(self, session_id: str) -> dict[str, int]:
+        """How many events of the session there are of each type (untyped ones under "")."""
+        rows = self._all(
+            "SELECT type, sum(n) FROM event_counts WHERE session_id = ? GROUP BY type",
+            (session_id,),
+        )
+        return {row[0]: int(row[1]) for row in rows if int(row[1])}
+
     def load_aggregates(self, session_id: str) -> tuple[int, int, str] | None:
         """A session's saved panel fold: (upto_seq, folded, state JSON), or None."""
         row = self._one(

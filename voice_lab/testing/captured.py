@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 
+from ..analysis import compare as comparing
 from ..analysis import cost, metrics, review, timeline, tools
 from ..analysis.call_times import hearing_from_json
 from ..analysis.heard import AudioCheck, HeardLatency, Hearing
@@ -138,3 +139,44 @@ class CapturedSession:
         errors = [f"#{e.seq} {e.type}: {e.message}" for e in self.errors()]
         failed = [f"{c.name}: {c.detail}" for c in self.checks() if not c.ok]
         assert not errors and not failed, f"errors {errors}, failed checks {failed}"
+
+    def compare(self, other: CapturedSession) -> comparing.Comparison:
+        """The compare page's figures of this session (side "a") and `other` (side "b"), built
+        from the two exports (see voice_lab.analysis.compare): every change is b minus a; cost
+        at the shipped prices."""
+        sides = [comparing.side_of(s.session, s.events, s.hearing()) for s in (self, other)]
+        return comparing.compare(sides[0], sides[1], cost.shipped())
+
+    def assert_not_slower(
+        self, other: CapturedSession, figure: str = "to_first_audio_ms", by_ms: float = 0
+    ) -> None:
+        """Assert this session (the new run) is not slower than `other` (the baseline): its
+        p95 of `figure` (a latency figure, or heard_to_first_audio_ms from the recordings)
+        exceeds other's by at most `by_ms`, and both sides measured it."""
+        row = self.compare(other).figure(figure)
+        this, base = row.a.p95, row.b.p95
+        if this is None or base is None:
+            lacking = [
+                name for name, p95 in (("this session", this), ("the other", base)) if p95 is None
+            ]
+            raise AssertionError(
+                f"{figure}: {' and '.join(lacking)} measured none (p95 {_ms(this)} here, "
+                f"{_ms(base)} in the other; budget {by_ms:g} ms)"
+            )
+        if this - base > by_ms:  # raised, not asserted: the message is the whole story
+            raise AssertionError(
+                f"{figure} p95 is {this:.0f} ms here against {base:.0f} ms in the other: "
+                f"{this - base:.0f} ms slower (budget {by_ms:g} ms)"
+            )
+
+    def assert_same_tools(self, other: CapturedSession) -> None:
+        """Assert the model called the same functions, in the same order, in this session as
+        in `other` (arguments may differ)."""
+        these, those = self.compare(other).tools
+        if these != those:
+            raise AssertionError(f"functions called here {these}, in the other {those}")
+
+
+def _ms(value: float | None) -> str:
+    """A p95 for a message: "none" when it was not measured."""
+    return "none" if value is None else f"{value:.0f} ms"

@@ -90,8 +90,7 @@ def view(
 def estimate(fold: Aggregates, prices: cost.PriceTable, model: str | None) -> dict[str, Any]:
     """The cost of the session and of its latest responses (cost.session_cost's JSON), for the
     session's model, or the model its config names when the session row has none."""
-    configured = fold.config.get("model") if isinstance(fold.config, dict) else None
-    chosen = model or (configured if isinstance(configured, str) else None)
+    chosen = cost.priced_model(model, fold.config)
     return cost.session_cost(prices, chosen, fold.usages(), fold.usage_total())
 
 

@@ -155,7 +155,7 @@ def panels_partial(session_id: str):
     if html is None:
         store = get_store()
         fold = panel_state.current(store, session_id)
-        heard, settled = (None, True) if status == "live" else _hearing(store, session_id)
+        heard, settled = (None, True) if status == "live" else hearing_of(store, session_id)
         prices = current_app.config["VOICE_LAB_PRICES"]
         built = panels.view(fold, store.missing_seqs(session_id), heard, prices, session["model"])
         html = render_template("_panels.html", session=session, panels=built)
@@ -164,7 +164,7 @@ def panels_partial(session_id: str):
     return html
 
 
-def _hearing(store: Store, session_id: str) -> tuple[dict | None, bool]:
+def hearing_of(store: Store, session_id: str) -> tuple[dict | None, bool]:
     """What the session's recording says (None without one), and whether that is settled; a
     recording that cannot be read leaves the panels as the events alone make them (and is
     logged), and one being prepared too, for now: the panels never wait for it."""
