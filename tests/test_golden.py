@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from voice_lab.testing import golden
-from voice_lab.testing.golden import GoldenError
+from tests import eventlogs
+from tests.test_testing import export_of
+from voice_lab.testing import CapturedSession, golden
+from voice_lab.testing.golden import Expect, GoldenError
+from voice_lab.testing.golden_run import failures
 
 pytest_plugins = ["pytester"]
 
@@ -33,7 +36,7 @@ def test_a_good_file(folder):
         client_events=True,
         expect={
             "no_errors": True,
-            "not_slower": {"to_first_audio_ms": 300},
+            "not_slower": {"to_first_audio_ms": 300, "heard_to_first_audio_ms": 400},
             "same_tools": True,
             "latency_under": {"to_created_ms": 900},
         },
@@ -43,7 +46,7 @@ def test_a_good_file(folder):
     assert replay.settings["voice"] == "cedar" and replay.client_events
     assert replay.expect == golden.Expect(
         no_errors=True,
-        not_slower={"to_first_audio_ms": 300.0},
+        not_slower={"to_first_audio_ms": 300.0, "heard_to_first_audio_ms": 400.0},
         same_tools=True,
         latency_under={"to_created_ms": 900.0},
     )
@@ -86,6 +89,10 @@ def test_a_good_file(folder):
             a_file(expect={"latency_under": {"to_first_audio_ms": 0}}),
             "latency_under.to_first_audio_ms must be milliseconds, at least 1",
         ),
+        (
+            a_file(expect={"latency_under": {"heard_to_first_audio_ms": 900}}),
+            "latency_under has no figure 'heard_to_first_audio_ms'; use to_created_ms,",
+        ),
         (a_file(expect={"not_slower": 300}), 'not_slower must be an object like {"to_first_aud'),
     ],
 )
@@ -112,6 +119,30 @@ def test_a_file_names_itself_in_its_errors(folder):
     path.write_text(json.dumps(a_file(expect={})))
     with pytest.raises(GoldenError, match=r"^calls\.golden\.json: replays\[0\]\.expect expects"):
         golden.load(path)
+
+
+def test_each_expectation_missed_is_listed_with_its_figures():
+    voice = CapturedSession.from_export(export_of(eventlogs.voice_turn_log()))
+    text = CapturedSession.from_export(export_of(eventlogs.text_response_log()))
+    tool = CapturedSession.from_export(export_of(eventlogs.function_call_log()))
+    failed = CapturedSession.from_export(export_of(eventlogs.failed_response_log()))
+    every = Expect(
+        no_errors=True,
+        not_slower={"to_created_ms": 150},  # voice's 300 ms against text's 150 ms: just within
+        same_tools=True,
+        latency_under={"to_created_ms": 301},
+    )
+    assert failures(every, voice, text) == []
+    assert failures(Expect(not_slower={"to_created_ms": 149}), voice, text) == [
+        "expect.not_slower.to_created_ms: to_created_ms p95 is 300 ms here against 150 ms in "
+        "the other: 150 ms slower (budget 149 ms)"
+    ]
+    missed = failures(every, failed, tool)
+    assert [line.split(":")[0] for line in missed] == ["expect.no_errors", "expect.same_tools"]
+    assert "functions called here [], in the other ['get_weather']" in missed[1]
+    assert failures(Expect(latency_under={"to_created_ms": 300}), voice, voice) == [
+        "expect.latency_under.to_created_ms: to_created_ms p95 is 300 ms (budget 300 ms)"
+    ]
 
 
 def golden_suite(pytester, replays: list[dict]) -> None:

@@ -32,7 +32,8 @@ Each replay has:
 - `expect`: what the replay must show against the original, at least one of
   - `no_errors`: true: no error pinned, every protocol check holds, in the replay;
   - `not_slower`: `{figure: ms}`: the replay's p95 of each figure is at most the original's
-    plus `ms`;
+    plus `ms` (the latency figures of analysis/metrics.py, and `heard_to_first_audio_ms` from
+    the two recordings);
   - `same_tools`: true: the replay called the same functions in the same order;
   - `latency_under`: `{figure: ms}`: the replay's p95 of each figure is under `ms`.
 
@@ -50,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..analysis.compare import FIGURES
 from ..analysis.metrics import LATENCY_FIGURES
 from ..emulator.scripting import kind_of
 
@@ -208,9 +210,11 @@ def _expect(value: Any, where: str) -> Expect:
     _known(value, EXPECTATIONS, where)
     expect = Expect(
         no_errors=_flag(value.get("no_errors", False), f"{where}.no_errors"),
-        not_slower=_figures(value.get("not_slower", {}), f"{where}.not_slower", 0),
+        not_slower=_figures(value.get("not_slower", {}), f"{where}.not_slower", FIGURES, 0),
         same_tools=_flag(value.get("same_tools", False), f"{where}.same_tools"),
-        latency_under=_figures(value.get("latency_under", {}), f"{where}.latency_under", 1),
+        latency_under=_figures(
+            value.get("latency_under", {}), f"{where}.latency_under", LATENCY_FIGURES, 1
+        ),
     )
     if expect == Expect():
         raise GoldenError(
@@ -220,13 +224,13 @@ def _expect(value: Any, where: str) -> Expect:
     return expect
 
 
-def _figures(value: Any, where: str, low: int) -> dict[str, float]:
+def _figures(value: Any, where: str, names: tuple[str, ...], low: int) -> dict[str, float]:
     example = f'{{"{LATENCY_FIGURES[2]}": 300}}'
     if not isinstance(value, dict):
         raise GoldenError(f"{where} must be an object like {example}, got {kind_of(value)}")
     for figure, ms in value.items():
-        if figure not in LATENCY_FIGURES:
-            raise GoldenError(f"{where} has no figure {figure!r}; use {', '.join(LATENCY_FIGURES)}")
+        if figure not in names:
+            raise GoldenError(f"{where} has no figure {figure!r}; use {', '.join(names)}")
         if isinstance(ms, bool) or not isinstance(ms, int | float) or ms < low:
             raise GoldenError(
                 f"{where}.{figure} must be milliseconds, at least {low}, got {kind_of(ms)}"
