@@ -7,7 +7,8 @@ from werkzeug import Response
 
 from voice_lab.storage import open_store
 
-from .stores import opened
+from .recordings import call_chunks, store_call
+from .stores import opened, plain_session
 
 pytestmark = pytest.mark.backends()  # the app on each storage backend
 
@@ -205,3 +206,25 @@ def test_odd_but_valid_input_is_stored_or_refused_clearly(azure, client):
     assert ended.status_code == 200 and ended.get_json()["ended_at"]
     refused = client.post("/api/sessions", json={"protocol": "v2"})
     assert refused.status_code == 400 and "protocol must be ga or beta" in refused.get_data(True)
+
+
+def test_a_replay_names_a_recorded_session_and_keeps_it(azure, client, app):
+    azure.expect_request("/openai/v1/realtime/client_secrets").respond_with_json(GA_REPLY)
+    with opened(app) as store:
+        original = store_call(store, call_chunks())
+    made = client.post("/api/sessions", json={"replay_of": original})
+    assert made.status_code == 201
+    assert client.get(f"/api/sessions/{made.get_json()['id']}").get_json()["replay_of"] == original
+
+
+@pytest.mark.parametrize("recorded", [False, True])
+def test_a_replay_of_no_session_or_of_one_without_a_recording_is_refused(
+    azure, client, app, recorded
+):
+    original = plain_session(app) if recorded else "vl_nope"
+    refused = client.post("/api/sessions", json={"replay_of": original})
+    assert refused.status_code == 400
+    message = refused.get_json()["error"]["message"]
+    fix = "a session with a recording" if recorded else "the id of a stored session"
+    assert f"replay_of must be {fix}" in message and original in message
+    assert azure.log == []  # refused before any key was minted

@@ -49,6 +49,7 @@ def test_call_page_loads_a_module_per_feature_and_clones_rows_from_a_template(li
         "mirror.js",
         "mirror_audio.js",
         "recorder.js",
+        "signaling.js",
     }
     # The rows the status module lists come from this template, hooks and all.
     row = re.search(r'<template id="event-row">(.*?)</template>', page, re.S)

@@ -75,6 +75,16 @@ def test_export_import_export_is_stable(store):
     assert store.get_session(again)["label"] == "turn"
 
 
+def test_a_replay_exports_and_imports_with_its_original(store):
+    original = live_session(store)
+    replay = live_session(store)
+    store.update_session(replay, replay_of=original)
+    document = json.loads(export_text(store, replay))
+    assert document["session"]["replay_of"] == original
+    fields, rows = parse_import(export_text(store, replay).encode(), "replay.json")
+    assert store.get_session(store.import_session(fields, rows))["replay_of"] == original
+
+
 def test_json_lines_of_event_rows(store):
     lines = "\n".join(
         json.dumps(

@@ -278,11 +278,27 @@ def test_a_database_the_old_layout_made_opens_unchanged(tmp_path):
     schema = old.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     old.close()
     store = SQLiteStore(path)
-    assert store.migrate() == len(NAMES) == 7
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert store.migrate() == len(NAMES) == 8
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 8
     now = store.db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")
     assert [tuple(r) for r in now] == schema
     assert store.get_session("s")["provider"] == "x"
+    store.close()
+
+
+def test_a_database_before_replays_gains_an_empty_replay_of(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:7], start=1):
+        old.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    old.execute("INSERT INTO sessions (id, created_at, provider) VALUES ('s', 0, 'x')")
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    assert store.migrate() == len(NAMES)
+    assert store.get_session("s")["replay_of"] is None
+    replay = store.create_session(provider="emulator", replay_of="s")
+    assert store.get_session(replay)["replay_of"] == "s"
     store.close()
 
 

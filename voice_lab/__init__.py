@@ -61,6 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         filters,
         mirror_socket,
         recording,
+        replay,
         security,
         session,
         sessions,
@@ -75,6 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(session.bp)
     app.register_blueprint(compare.bp)
     recording.init_app(app)
+    app.register_blueprint(replay.bp)
     filters.init_app(app)
     mirror_socket.init_app(app)
     cli.init_app(app)

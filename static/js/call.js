@@ -22,30 +22,23 @@ import {
 import { sessionConfig, sessionUpdate } from "./client_events.js";
 import { audioContext } from "./levels.js";
 import { Mirror } from "./mirror.js";
+import { loadReplay } from "./replay.js";
+import { CallError, callId, describeError, gatheringDone, postOffer } from "./signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("call");
 const SESSIONS_URL = root.dataset.sessionsUrl;
 const MIRROR_URL = root.dataset.mirrorUrl;
 const CHANNEL_LABEL = "oai-events";
-const GATHER_WAIT_MS = 2000;
-
-/** A failure to show as the service (or Voice Lab) said it. */
-class CallError extends Error {
-  constructor(message, source) {
-    super(message);
-    this.source = source;
-  }
-}
-
 /**
  * One call, from the mint to the stop: the session row, its mirror, the microphone, the peer and
  * its data channel. Events: "phase" (detail: starting | live | stopping | ended).
  */
 class Call extends EventTarget {
-  constructor(settings) {
+  constructor(settings, replay = null) {
     super();
     this.settings = settings; // the form's choices when the call started
+    this.replay = replay; // the recorded call whose user channel is the microphone, if any
     this.session = null; // the minted session, without its key
     this.mirror = null;
     this.stream = null; // the microphone
@@ -79,7 +72,7 @@ class Call extends EventTarget {
     const minted = await fetch(SESSIONS_URL, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(mintRequest(this.settings)),
+      body: JSON.stringify(mintRequest(this.settings, this.replay)),
     });
     const mint = { status: minted.status, ms: Math.round(performance.now() - began) };
     const mintText = await minted.text();
@@ -193,13 +186,17 @@ class Call extends EventTarget {
       model: session.model,
       protocol: session.protocol,
       expires_at: session.expires_at,
+      ...(session.provider === "emulator" && {
+        scenario: this.settings.scenario,
+        script: this.settings.script || null,
+      }),
     });
     this._stopCountdown = countdown(session.expires_at);
   }
 
   // The microphone's track, or null when stop() came while the browser asked for it.
   async _openMicrophone() {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const stream = await (this.replay?.microphone() ?? navigator.mediaDevices.getUserMedia({ audio: true }));
     if (this.stopping) {
       for (const t of stream.getTracks()) t.stop();
       return null;
@@ -240,6 +237,8 @@ class Call extends EventTarget {
       if (type !== "session.created") return;
       dc.removeEventListener("message", configure);
       dc.send(JSON.stringify(sessionUpdate(this.session.protocol, this.settings)));
+      // Names the page's own client event, so a replay tells it from those sent by hand.
+      this.mirror.local("voicelab.configure", { seq: this.mirror.seq });
     };
     dc.addEventListener("message", configure);
     dc.addEventListener("close", () => this.stop("the data channel closed"));
@@ -286,8 +285,8 @@ function endUrl(sessionId) {
   return `${SESSIONS_URL}/${encodeURIComponent(sessionId)}/end`;
 }
 
-/** The body of POST /api/sessions for these settings. */
-function mintRequest(settings) {
+/** The body of POST /api/sessions for these settings (and the replayed session, if any). */
+function mintRequest(settings, replay) {
   const body = {
     provider: settings.provider,
     model: settings.model,
@@ -295,6 +294,7 @@ function mintRequest(settings) {
     instructions: settings.instructions,
     label: settings.label,
     session: sessionConfig(settings.protocol, settings),
+    replay_of: replay?.source,
   };
   if (settings.provider === "emulator") {
     body.scenario = settings.scenario;
@@ -302,68 +302,6 @@ function mintRequest(settings) {
     body.protocol = settings.protocol;
   }
   return body;
-}
-
-/** The message of a JSON error body ({error: {message, source, status, code}}), else the text. */
-function describeError(what, status, text) {
-  let error = null;
-  try {
-    error = JSON.parse(text)?.error ?? null;
-  } catch {
-    // not JSON: show the text itself
-  }
-  if (!error || typeof error !== "object") {
-    return `${what} failed (HTTP ${status}): ${String(error || text || "no body").slice(0, 500)}`;
-  }
-  const details = [error.source, error.status && `status ${error.status}`, error.code && `code ${error.code}`]
-    .filter(Boolean)
-    .join(", ");
-  return `${what} failed (HTTP ${status}): ${error.message || "no message"}${details ? ` [${details}]` : ""}`;
-}
-
-/** The SDP POST: only Authorization and Content-Type, the answer checked before it is used. */
-async function postOffer(mirror, url, key, sdp) {
-  const began = performance.now();
-  const timing = () => Math.round(performance.now() - began);
-  let reply;
-  try {
-    reply = await fetch(url, {
-      method: "POST",
-      body: sdp,
-      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/sdp" },
-    });
-  } catch (exc) {
-    const error = `the SDP POST did not reach ${new URL(url).origin}: ${exc.message}`;
-    mirror.local("voicelab.sdp", { phase: "answer", status: 0, ms: timing(), error });
-    throw new CallError(error, "sdp");
-  }
-  const text = await reply.text();
-  if (!reply.ok) {
-    const error = describeError("The SDP exchange", reply.status, text);
-    mirror.local("voicelab.sdp", { phase: "answer", status: reply.status, ms: timing(), error });
-    throw new CallError(error, "sdp");
-  }
-  mirror.local("voicelab.sdp", { phase: "answer", status: reply.status, ms: timing() });
-  return { sdp: text, location: reply.headers.get("Location") };
-}
-
-/** Wait until ICE gathering completes (host candidates: quick), so the offer carries them. */
-function gatheringDone(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== "complete") return;
-      pc.removeEventListener("icegatheringstatechange", done);
-      resolve();
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_WAIT_MS);
-  });
-}
-
-function callId(location) {
-  if (!location) return null;
-  return location.split("?")[0].split("/").filter(Boolean).pop() || null;
 }
 
 // The page: a Start button makes a Call, which lives until it has ended.
@@ -381,7 +319,8 @@ function setPhase(phase) {
 function start() {
   if (call) return; // a call is starting, live or stopping: never two
   audioContext(); // created inside the click, so autoplay rules let it run
-  call = new Call(readSettings());
+  call = new Call(readSettings(), replay);
+  replay?.follow(call);
   call.addEventListener("phase", (e) => {
     if (e.detail === "ended") call = null;
     setPhase(e.detail);
@@ -392,6 +331,7 @@ function start() {
 }
 
 initSettings();
+const replay = await loadReplay();
 initControls(() => call);
 $("start").addEventListener("click", start);
 $("stop").addEventListener("click", () => call?.stop());

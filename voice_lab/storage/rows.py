@@ -39,6 +39,7 @@ SESSION_FIELDS = (
     "error_count",
     "max_seq",
     "first_t",
+    "replay_of",
 )
 
 

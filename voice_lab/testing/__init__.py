@@ -15,9 +15,10 @@ console of each open page under test-results/ (or pytest-playwright's `--output`
 
 Helpers: `speech_wav()` and `spoken_wav()` write microphone recordings, `hold_call()` drives the
 call page (`declare_tools()` and `answer_tool_calls()` answer the model's function calls from
-it), `CapturedSession.load()` reads what Voice Lab stored about a call, `import_bundle()` imports
-a session's bundle from the sessions page, and `silent_wav()` is the microphone of a page whose
-call plays a recording.
+it), `replay()` runs a recorded call again (its recording's user channel as the microphone, other
+settings if given) and returns the new session's id, `CapturedSession.load()` reads what Voice
+Lab stored about a call, `import_bundle()` imports a session's bundle from the sessions page, and
+`silent_wav()` is the microphone of a page whose call plays a recording.
 
 Golden sets: every `*.golden.json` file pytest walks is collected, a test per replay of a
 recorded call with new settings and what it must show against the original (the format:
@@ -53,6 +54,7 @@ from .errors import HarnessError
 from .golden import GoldenError
 from .golden_run import collect_file, import_bundle
 from .proxy import TcpProxy
+from .replay import replay
 from .server import LiveServer, ServerProcess, start_server
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "hold_call",
     "import_bundle",
     "launch_options",
+    "replay",
     "send_client_event",
     "silent_wav",
     "speech_wav",

@@ -13,6 +13,7 @@ from . import golden
 from .audio import silent_wav
 from .captured import CapturedSession
 from .errors import HarnessError
+from .replay import replay
 
 IMPORT_TIMEOUT_MS = 30_000
 # pytest rewrites the plugin's asserts: their explanation follows the message, from this on.
@@ -61,8 +62,6 @@ def failures(
 def run_replay(spec: golden.Replay, where: str, server, browser, folder: Path) -> None:
     """Import the bundle, replay it with the spec's settings and check its expectations; a
     failure lists every expectation missed, the sessions and their compare page."""
-    from .replay import replay  # wt-replay's harness function; moves to the top once merged
-
     page = browser.page(silent_wav(folder / "silence.wav"), loop=True)
     base_url = server.url
     original_id = import_bundle(page, base_url, spec.bundle)

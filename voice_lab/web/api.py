@@ -28,6 +28,7 @@ SESSION_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "scenario": str,
     "protocol": str,
     "script": (str, dict),  # a script's name in the scripts folder, or the script itself
+    "replay_of": str,  # the session whose recording this call replays
 }
 
 
@@ -49,6 +50,10 @@ def create_session():
             f"provider must be one of {', '.join(configured_providers(cfg))} (got {provider!r})",
         )
     label = body.pop("label", None)
+    replay_of = body.pop("replay_of", None)
+    refused = _replay_refusal(get_store(), replay_of)
+    if refused:
+        return refused
     emulator = current_app.extensions.get("voice_lab_emulator")
     started = time.perf_counter()
     try:
@@ -84,6 +89,7 @@ def create_session():
         origin="live",
         key_hint=redact_key(key.value),
         expires_at=key.expires_at,
+        replay_of=replay_of,
     )
     current_app.logger.info(
         "session %s: minted %s key %s in %s ms",
@@ -168,6 +174,27 @@ def _write_refusal(store: Store, session_id: str, secret: Any) -> tuple[Response
             "wrong_secret",
             f"that is not the write secret of session {session_id!r}: send the write_secret "
             "POST /api/sessions gave for it",
+        )
+    return None
+
+
+def _replay_refusal(store: Store, replay_of: str | None) -> tuple[Response, int] | None:
+    """None when `replay_of` is absent or names a session with a recording, else the 400 that
+    says which session to name."""
+    if replay_of is None:
+        return None
+    if store.get_session(replay_of) is None:
+        return error_reply(
+            400,
+            "invalid_request",
+            f"replay_of must be the id of a stored session (there is no session {replay_of!r})",
+        )
+    if not store.recording_chunk_count(replay_of):
+        return error_reply(
+            400,
+            "invalid_request",
+            f"replay_of must be a session with a recording: {replay_of!r} recorded nothing "
+            "(replay a call made with recording on)",
         )
     return None
 

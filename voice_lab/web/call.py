@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 
 from ..config import configured_providers
 from ..emulator import scenarios, scripting
 from ..providers import default_model, default_voice
+from ..storage import get_store
 
 bp = Blueprint("call", __name__)
 
@@ -20,8 +21,14 @@ VOICES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "marin", "sage", "
 
 @bp.get("/call")
 def call_page():
-    """The call page, its choices filled from the configured providers."""
+    """The call page, its choices filled from the configured providers; `?replay=ID` makes
+    its microphone session ID's recorded user channel, its settings filled from that call."""
     cfg = current_app.config
+    replaying = None
+    if "replay" in request.args:
+        replaying = get_store().get_session(request.args["replay"])
+        if replaying is None:
+            abort(404, description=f"There is no session {request.args['replay']} to replay.")
     return render_template(
         "call.html",
         providers=[provider_choice(name, cfg) for name in configured_providers(cfg)],
@@ -33,6 +40,7 @@ def call_page():
         instructions=cfg.get("VOICE_LAB_INSTRUCTIONS") or "",
         voices=VOICES,
         recording=cfg["VOICE_LAB_RECORDING"],
+        replaying=replaying,
     )
 
 

@@ -70,7 +70,7 @@ def when_ready(session_id: str, read: Callable[[], T]) -> T:
         abort(reply)
 
 
-def _no_recording(session_id: str) -> NoReturn:
+def no_recording(session_id: str) -> NoReturn:
     """A 404 that says why: no such session, or a session that recorded nothing."""
     if get_store().get_session(session_id) is None:
         abort(404, description=f"There is no session {session_id}.")
@@ -87,7 +87,7 @@ def recording(session_id: str):
     root = cache_root()
     path = when_ready(session_id, lambda: recordings.media(get_store(), root, session_id))
     if path is None:
-        _no_recording(session_id)
+        no_recording(session_id)
     # conditional=True answers Range with 206 and If-None-Match with 304 from the file itself.
     return send_file(
         path,
@@ -112,7 +112,7 @@ def peaks(session_id: str):
         session_id, lambda: recordings.peaks(get_store(), root, session_id, bins, window)
     )
     if found is None:
-        _no_recording(session_id)
+        no_recording(session_id)
     return jsonify(found)
 
 
@@ -150,7 +150,7 @@ def timeview(session_id: str):
     session page loads when the session has a recording."""
     store = get_store()
     if not store.recording_chunk_count(session_id):
-        _no_recording(session_id)
+        no_recording(session_id)
     found = recordings.prepared_lanes(store, cache_root(), session_id)
     if found is None:
         found = lanes([from_row(row) for row in store.iter_events(session_id)])

@@ -72,6 +72,7 @@ def session_page(session_id: str):
         labels=CATEGORY_LABELS,
         directions=DIRECTIONS,
         recorded=store.recording_chunk_count(session_id) > 0,
+        original=session["replay_of"] and store.get_session(session["replay_of"]),
     )
 
 

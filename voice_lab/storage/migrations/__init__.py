@@ -15,6 +15,7 @@ NAMES = (
     "0005_write_secrets",
     "0006_recordings",
     "0007_rate_hits",
+    "0008_replays",
 )
 
 

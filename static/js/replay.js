@@ -1,0 +1,230 @@
+// Replay a recorded call: the call page's microphone becomes the recording's user channel (its
+// left), decoded with WebAudio and played in real time through a MediaStreamAudioDestinationNode
+// whose track the call sends (and records, so the new recording holds it too).
+//
+// Playback starts when the call is live, and the client events the original page sent by hand
+// go out (when asked) at their offsets from the recording's start: both count from the same
+// moment, so each event meets the audio it met in the original. When the recording has played,
+// the call goes on until the model is done answering, then stops by itself.
+
+import { audioContext } from "./levels.js";
+
+const $ = (id) => document.getElementById(id);
+const USER_CHANNEL = 0; // the recorder's left: the microphone as sent (see recorder.js)
+const RATE = 48000; // Opus's own: decoded at it, the user channel needs no resampling to play
+const QUIET_MS = 2000; // after the recording: stop once the model has been quiet this long
+const LAST_WAIT_MS = 30000; // ... or this long after the recording, whatever the model does
+const RETRIES = 30; // a recording being prepared answers 503 with Retry-After
+
+/** The replay a page at /call?replay=ID shows, its plan loaded and the settings form filled
+ * from it; null on any other call page. */
+export async function loadReplay() {
+  const panel = $("replay");
+  if (!panel) return null;
+  const replay = new Replay(panel);
+  try {
+    await replay.load($("settings"));
+  } catch (exc) {
+    show("failed", exc.message);
+  }
+  return replay;
+}
+
+function show(state, text) {
+  const status = $("replay-state");
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+/**
+ * A recorded call to play again: its plan (settings, recording, client events sent by hand)
+ * and the recording's user channel, decoded once. One call at a time follows it.
+ */
+class Replay {
+  constructor(panel) {
+    this.panel = panel;
+    this.source = panel.dataset.session; // the original's id: the new session's replay_of
+    this.checkbox = panel.querySelector("[name=replay_client_events]");
+    this.plan = null;
+    this.buffer = Promise.reject(new Error("Cannot replay: its plan did not load"));
+    this.buffer.catch(() => {}); // the call that needs it reports it
+    this.destination = null;
+  }
+
+  /** Load the plan, fill `form` from it, and start decoding the recording. */
+  async load(form) {
+    const reply = await fetch(this.panel.dataset.planUrl);
+    if (!reply.ok) throw new Error(`Cannot replay: ${await errorText(reply)}`);
+    this.plan = await reply.json();
+    this.fill(form);
+    this.buffer = decodeUserChannel(this.plan.recording);
+    this.buffer.then(
+      (buffer) => show("ready", `ready: ${buffer.duration.toFixed(1)} s of the user's audio`),
+      (exc) => show("failed", `Cannot replay: ${exc.message}`),
+    );
+  }
+
+  /** Fill the settings form with the original's; the user may change any before Start. */
+  fill(form) {
+    const { provider, ...rest } = this.plan.settings;
+    // The provider first: choosing one resets the model and voice to its defaults.
+    if (provider && [...form.elements.provider.options].some((o) => o.value === provider)) {
+      setField(form.elements.provider, provider);
+    }
+    for (const [name, value] of Object.entries(rest)) {
+      if (form.elements[name]) setField(form.elements[name], value);
+    }
+  }
+
+  /** The microphone of a call: a stream that carries the recording once play() starts it. */
+  async microphone() {
+    await this.buffer;
+    this.destination = audioContext().createMediaStreamDestination();
+    this.destination.channelCount = 1;
+    return this.destination.stream;
+  }
+
+  /** Follow `call`: play when it is live, send the client events, stop it once done. */
+  follow(call) {
+    const sendEvents = this.checkbox.checked;
+    this.checkbox.disabled = true;
+    const onPhase = (e) => {
+      if (e.detail === "live") this._play(call, sendEvents);
+      else if (e.detail === "stopping") this._end(call, "call_stopped");
+      else if (e.detail === "ended") {
+        call.removeEventListener("phase", onPhase);
+        this.checkbox.disabled = false;
+      }
+    };
+    call.addEventListener("phase", onPhase);
+  }
+
+  async _play(call, sendEvents) {
+    const context = audioContext();
+    const node = context.createBufferSource();
+    node.buffer = await this.buffer;
+    node.connect(this.destination);
+    this.node = node;
+    this.timers = [];
+    this.ended = false;
+    const events = sendEvents ? this.plan.client_events : [];
+    node.start();
+    call.mirror.local("voicelab.replay", {
+      phase: "start",
+      source: this.source,
+      client_events: sendEvents,
+      events: events.length,
+      duration_ms: Math.round(node.buffer.duration * 1000),
+    });
+    show("playing", `playing ${node.buffer.duration.toFixed(1)} s of the user's audio`);
+    for (const { offset_ms: offset, event } of events) {
+      this.timers.push(setTimeout(() => sendWhenOpen(call, event), Math.max(0, offset)));
+    }
+    const model = watchModel(call.dc);
+    node.addEventListener("ended", () => {
+      if (this.ended) return;
+      this._end(call, "recording_ended");
+      model.quiet(QUIET_MS, LAST_WAIT_MS).then(() => call.stop());
+    });
+  }
+
+  _end(call, reason) {
+    if (!this.node || this.ended) return;
+    this.ended = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    if (reason !== "recording_ended") this.node.stop();
+    call.mirror?.local("voicelab.replay", { phase: "end", source: this.source, reason });
+    if (reason === "recording_ended") show("played", "the recording has played");
+    else show("stopped", "stopped before the recording's end");
+  }
+}
+
+/** Set a form field as a user would, so the form's own listeners follow it. */
+function setField(field, value) {
+  if (field.type === "checkbox") field.checked = Boolean(value);
+  else if (field.tagName === "SELECT" && ![...field.options].some((o) => o.value === String(value))) {
+    field.add(new Option(String(value), String(value)));
+    field.value = String(value);
+  } else field.value = String(value);
+  field.dispatchEvent(new Event("change"));
+}
+
+/** The recording's user channel as a mono AudioBuffer; a recording still being prepared is
+ * asked for again after its Retry-After. */
+async function decodeUserChannel(url) {
+  let reply;
+  for (let attempt = 0; ; attempt += 1) {
+    reply = await fetch(url);
+    if (reply.status !== 503 || attempt >= RETRIES) break;
+    const wait = Number(reply.headers.get("Retry-After")) || 1;
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
+  if (!reply.ok) throw new Error(`the recording: ${await errorText(reply)}`);
+  // An offline context decodes without a user's gesture, which a playing one would need.
+  const decoded = await new OfflineAudioContext(1, 1, RATE).decodeAudioData(await reply.arrayBuffer());
+  const mono = new AudioBuffer({ length: decoded.length, numberOfChannels: 1, sampleRate: decoded.sampleRate });
+  mono.copyToChannel(decoded.getChannelData(USER_CHANNEL), 0);
+  return mono;
+}
+
+/** What a failed reply said: its JSON error's message, or its text, with its status. */
+async function errorText(reply) {
+  const text = await reply.text();
+  let message = text;
+  try {
+    message = JSON.parse(text)?.error?.message || text;
+  } catch {
+    // an HTML error page: its text, cut short
+  }
+  return `HTTP ${reply.status}: ${message.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 300)}`;
+}
+
+/** Send a client event on the call's channel, once it is open (a replay may go live first). */
+function sendWhenOpen(call, event) {
+  if (call.send([event]) || !call.dc || call.stopping) return;
+  call.dc.addEventListener("open", () => call.send([event]), { once: true });
+}
+
+/**
+ * Whether the model is busy, from the server's events: a response open, its audio playing, or
+ * the user's speech not yet answered. quiet(ms, most) resolves once it has been idle for `ms`,
+ * or after `most` whatever it does.
+ */
+function watchModel(dc) {
+  const open = new Set();
+  let playing = false;
+  let speaking = false;
+  let changed = performance.now();
+  dc.addEventListener("message", (e) => {
+    let event;
+    try {
+      event = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    const id = event.response?.id;
+    if (event.type === "response.created" && id) open.add(id);
+    else if (event.type === "response.done" && id) open.delete(id);
+    else if (event.type === "output_audio_buffer.started") playing = true;
+    else if (event.type === "output_audio_buffer.stopped" || event.type === "output_audio_buffer.cleared") playing = false;
+    else if (event.type === "input_audio_buffer.speech_started") speaking = true;
+    else if (event.type === "input_audio_buffer.speech_stopped") speaking = false;
+    else return;
+    changed = performance.now();
+  });
+  const busy = () => open.size > 0 || playing || speaking;
+  return {
+    quiet(ms, most) {
+      const began = performance.now();
+      return new Promise((resolve) => {
+        const check = setInterval(() => {
+          const now = performance.now();
+          if ((!busy() && now - changed >= ms) || now - began >= most) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 100);
+      });
+    },
+  };
+}
