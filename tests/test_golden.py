@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests import eventlogs
 from tests.test_testing import export_of
+from voice_lab.exchange.bundle import AUDIO_MEMBER
 from voice_lab.testing import CapturedSession, golden
 from voice_lab.testing.golden import Expect, GoldenError
 from voice_lab.testing.golden_run import failures
@@ -143,6 +145,16 @@ def test_each_expectation_missed_is_listed_with_its_figures():
     assert failures(Expect(latency_under={"to_created_ms": 300}), voice, voice) == [
         "expect.latency_under.to_created_ms: to_created_ms p95 is 300 ms (budget 300 ms)"
     ]
+
+
+def test_the_repository_golden_set_is_a_valid_file_of_small_recorded_bundles():
+    path = Path(__file__).resolve().parent.parent / "e2e" / "golden" / "calls.golden.json"
+    replays = golden.load(path)
+    assert replays
+    for replay in replays:
+        assert replay.bundle.stat().st_size < 200_000, f"{replay.bundle.name}: keep it small"
+        with zipfile.ZipFile(replay.bundle) as bundle:
+            assert AUDIO_MEMBER in bundle.namelist(), f"{replay.bundle.name} has no recording"
 
 
 def golden_suite(pytester, replays: list[dict]) -> None:
