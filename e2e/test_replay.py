@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from tests.waiting import until
 from voice_lab.analysis.recording import decode
+from voice_lab.analysis.speech import segments
 from voice_lab.protocol.record import from_row
 from voice_lab.storage import open_store
 from voice_lab.testing import hold_call, replay, spoken_wav, wait_for_responses, write_wav
@@ -59,23 +60,48 @@ def events_of(app, session_id: str) -> list:
         store.close()
 
 
+def recording_t0(events: list) -> float:
+    """The recording's start on the events' clock."""
+    return next(e.data["t0"] for e in events if e.type == "voicelab.recording")
+
+
+def sent_at(events: list, text: str) -> float:
+    """When the page sent the client event holding `text`."""
+    return next(e.t for e in events if e.direction == "client" and text in e.raw)
+
+
+def tone_wav(path):
+    """8 s of a steady 440 Hz tone: a fake microphone nothing like the recorded speech."""
+    t = np.arange(8 * RATE) / RATE
+    return write_wav(path, (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16), RATE)
+
+
 def user_channel(server, session_id: str, tmp_path) -> np.ndarray:
-    """The recording's left channel, at RATE, as floats."""
+    """The recording's left channel, int16 at RATE."""
     url = f"{server.url}/sessions/{session_id}/recording"
     until(lambda: requests.get(url, timeout=60).status_code == 200, "the recording prepared")
     path = tmp_path / f"{session_id}.webm"
     path.write_bytes(requests.get(url, timeout=60).content)
     rate, samples = decode(path, RATE)
     assert rate == RATE
-    return samples[:, 0].astype(np.float64) / 32768
+    return samples[:, 0]
+
+
+def windows(channel: np.ndarray) -> tuple[float, float]:
+    """Where to compare (s): just before the first and the last speech of the channel that
+    have WINDOW_S of audio after them."""
+    room = len(channel) / RATE - WINDOW_S
+    starts = [s.start_ms / 1000 - 0.2 for s in segments(channel, RATE) if s.start_ms / 1000 < room]
+    assert len(starts) >= 2, f"the original's user channel has too little speech: {starts}"
+    return max(0.0, starts[0]), starts[-1]
 
 
 def lag_ms(original: np.ndarray, again: np.ndarray, at_s: float) -> tuple[float, float]:
     """Where `original`'s WINDOW_S from `at_s` sits in `again`, in ms later (by the peak of
     their cross-correlation within SEARCH_MS), and how alike they are there (0..1)."""
     a, n, reach = round(at_s * RATE), round(WINDOW_S * RATE), round(SEARCH_MS * RATE / 1000)
-    piece = original[a : a + n]
-    around = again[max(0, a - reach) : a + n + reach]
+    piece = original[a : a + n] / 32768
+    around = again[max(0, a - reach) : a + n + reach] / 32768
     size = 1 << (len(around) + n).bit_length()
     spectrum = np.fft.rfft(around, size) * np.conj(np.fft.rfft(piece, size))
     correlation = np.fft.irfft(spectrum, size)[: len(around) - n + 1]
@@ -95,14 +121,10 @@ def test_a_replay_plays_the_recorded_user_channel_with_other_settings(
         wait_for_responses(page, 4)
 
     first = voice_lab_browser.page(mic, loop=True)
-    settings = {"label": "original", "voice": "marin"}
-    original = hold_call(first, server.url, settings, script="first", during=send_a_text)
+    chosen = {"label": "original", "voice": "marin"}
+    original = hold_call(first, server.url, chosen, script="first", during=send_a_text)
 
-    t = np.arange(int(8 * RATE)) / RATE
-    tone = write_wav(
-        tmp_path / "tone.wav", (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
-    )
-    second = voice_lab_browser.page(tone, loop=True)
+    second = voice_lab_browser.page(tone_wav(tmp_path / "tone.wav"), loop=True)
     again = replay(
         second, server.url, original, {"voice": "cedar", "script": "second"}, client_events=True
     )
@@ -123,14 +145,15 @@ def test_a_replay_plays_the_recorded_user_channel_with_other_settings(
     said = " ".join(e.raw for e in after if e.type == "response.done")
     assert "The second script answers." in said and "The first script" not in said
 
-    t0 = lambda events: next(e.data["t0"] for e in events if e.type == "voicelab.recording")  # noqa: E731
     started = next(e for e in after if e.type == "voicelab.replay" and e.data["phase"] == "start")
-    text = lambda events: next(  # noqa: E731
-        e.t for e in events if e.direction == "client" and "Tell me more." in e.raw
-    )
+    assert started.data["source"] == original and started.data["client_events"] is True
     # The text went out at its offset from the recording's start, counted from the playback's.
-    print(f"text offsets: {text(before) - t0(before):.0f}, {text(after) - started.t:.0f} ms")
-    assert abs((text(after) - started.t) - (text(before) - t0(before))) < OFFSET_MS
+    offsets = (
+        sent_at(before, "Tell me more.") - recording_t0(before),
+        sent_at(after, "Tell me more.") - started.t,
+    )
+    print(f"the text's offsets: {offsets[0]:.0f}, then {offsets[1]:.0f} ms")
+    assert abs(offsets[1] - offsets[0]) < OFFSET_MS
 
     heard, heard_again = (
         user_channel(server, original, tmp_path),
@@ -141,7 +164,7 @@ def test_a_replay_plays_the_recorded_user_channel_with_other_settings(
     # The original's user audio near the start and near the end, found in the replay's: alike
     # (the same audio, not the fake device's tone), barely later, and as much later at the end
     # (a stretched or slowed playback would drift).
-    starts = (0.5, seconds - WINDOW_S - 0.5)
+    starts = windows(heard)
     (early, alike_early), (late, alike_late) = (lag_ms(heard, heard_again, s) for s in starts)
     drift = (late - early) / (starts[1] - starts[0]) * 60
     print(

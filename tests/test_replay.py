@@ -125,3 +125,32 @@ def test_a_session_without_a_recording_has_no_plan(client, app):
     missing = client.get(f"/sessions/{bare}/replay.json")
     assert missing.status_code == 404 and "has no recording" in missing.get_data(as_text=True)
     assert client.get("/sessions/vl_nope/replay.json").status_code == 404
+
+
+def test_the_session_page_offers_a_replay_only_with_a_recording(client, app):
+    session_id = recorded(app)
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert f'href="/call?replay={session_id}"' in page and 'data-testid="replay-button"' in page
+    bare = client.get(f"/sessions/{plain_session(app)}").get_data(as_text=True)
+    assert 'data-testid="replay-button"' not in bare and 'data-testid="replay-of"' not in bare
+
+
+def test_a_replayed_session_links_to_its_original_and_to_their_comparison(client, app):
+    original = recorded(app)
+    with opened(app) as store:
+        again = store.create_session(provider="emulator", replay_of=original)
+    page = client.get(f"/sessions/{again}").get_data(as_text=True)
+    assert f'href="/sessions/{original}"' in page and ">recorded</a>" in page
+    assert f'href="/compare?a={original}&amp;b={again}"' in page
+
+
+def test_the_call_page_replays_a_stored_session_and_refuses_an_unknown_one(client, app):
+    session_id = recorded(app)
+    page = client.get(f"/call?replay={session_id}").get_data(as_text=True)
+    assert f'data-plan-url="/sessions/{session_id}/replay.json"' in page
+    assert 'data-testid="replay-client-events"' in page and "Replaying" in page
+    assert 'id="replay"' not in client.get("/call").get_data(as_text=True)
+    missing = client.get("/call?replay=vl_nope")
+    assert missing.status_code == 404 and "no session vl_nope to replay" in missing.get_data(
+        as_text=True
+    )

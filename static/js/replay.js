@@ -15,6 +15,7 @@ const RATE = 48000; // Opus's own: decoded at it, the user channel needs no resa
 const QUIET_MS = 2000; // after the recording: stop once the model has been quiet this long
 const LAST_WAIT_MS = 30000; // ... or this long after the recording, whatever the model does
 const RETRIES = 30; // a recording being prepared answers 503 with Retry-After
+const AUDIO_ENDED = new Set(["output_audio_buffer.stopped", "output_audio_buffer.cleared"]);
 
 /** The replay a page at /call?replay=ID shows, its plan loaded and the settings form filled
  * from it; null on any other call page. */
@@ -76,7 +77,7 @@ class Replay {
     }
   }
 
-  /** The microphone of a call: a stream that carries the recording once play() starts it. */
+  /** The microphone of a call: a stream that carries the recording once the call is live. */
   async microphone() {
     await this.buffer;
     this.destination = audioContext().createMediaStreamDestination();
@@ -120,7 +121,7 @@ class Replay {
     for (const { offset_ms: offset, event } of events) {
       this.timers.push(setTimeout(() => sendWhenOpen(call, event), Math.max(0, offset)));
     }
-    const model = watchModel(call.dc);
+    const model = watchModel(call);
     node.addEventListener("ended", () => {
       if (this.ended) return;
       this._end(call, "recording_ended");
@@ -161,8 +162,10 @@ async function decodeUserChannel(url) {
   }
   if (!reply.ok) throw new Error(`the recording: ${await errorText(reply)}`);
   // An offline context decodes without a user's gesture, which a playing one would need.
-  const decoded = await new OfflineAudioContext(1, 1, RATE).decodeAudioData(await reply.arrayBuffer());
-  const mono = new AudioBuffer({ length: decoded.length, numberOfChannels: 1, sampleRate: decoded.sampleRate });
+  const bytes = await reply.arrayBuffer();
+  const decoded = await new OfflineAudioContext(1, 1, RATE).decodeAudioData(bytes);
+  const { length, sampleRate } = decoded;
+  const mono = new AudioBuffer({ length, numberOfChannels: 1, sampleRate });
   mono.copyToChannel(decoded.getChannelData(USER_CHANNEL), 0);
   return mono;
 }
@@ -176,7 +179,8 @@ async function errorText(reply) {
   } catch {
     // an HTML error page: its text, cut short
   }
-  return `HTTP ${reply.status}: ${message.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 300)}`;
+  const plain = message.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  return `HTTP ${reply.status}: ${plain.slice(0, 300)}`;
 }
 
 /** Send a client event on the call's channel, once it is open (a replay may go live first). */
@@ -188,14 +192,14 @@ function sendWhenOpen(call, event) {
 /**
  * Whether the model is busy, from the server's events: a response open, its audio playing, or
  * the user's speech not yet answered. quiet(ms, most) resolves once it has been idle for `ms`,
- * or after `most` whatever it does.
+ * after `most` whatever it does, or as soon as the call stops.
  */
-function watchModel(dc) {
+function watchModel(call) {
   const open = new Set();
   let playing = false;
   let speaking = false;
   let changed = performance.now();
-  dc.addEventListener("message", (e) => {
+  call.dc.addEventListener("message", (e) => {
     let event;
     try {
       event = JSON.parse(e.data);
@@ -206,7 +210,7 @@ function watchModel(dc) {
     if (event.type === "response.created" && id) open.add(id);
     else if (event.type === "response.done" && id) open.delete(id);
     else if (event.type === "output_audio_buffer.started") playing = true;
-    else if (event.type === "output_audio_buffer.stopped" || event.type === "output_audio_buffer.cleared") playing = false;
+    else if (AUDIO_ENDED.has(event.type)) playing = false;
     else if (event.type === "input_audio_buffer.speech_started") speaking = true;
     else if (event.type === "input_audio_buffer.speech_stopped") speaking = false;
     else return;
@@ -219,7 +223,7 @@ function watchModel(dc) {
       return new Promise((resolve) => {
         const check = setInterval(() => {
           const now = performance.now();
-          if ((!busy() && now - changed >= ms) || now - began >= most) {
+          if ((!busy() && now - changed >= ms) || now - began >= most || call.stopping) {
             clearInterval(check);
             resolve();
           }
