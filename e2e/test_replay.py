@@ -21,7 +21,14 @@ from voice_lab.analysis.recording import decode
 from voice_lab.analysis.speech import segments
 from voice_lab.protocol.record import from_row
 from voice_lab.storage import open_store
-from voice_lab.testing import hold_call, replay, spoken_wav, wait_for_responses, write_wav
+from voice_lab.testing import (
+    CallFailed,
+    hold_call,
+    replay,
+    spoken_wav,
+    wait_for_responses,
+    write_wav,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -87,13 +94,13 @@ def user_channel(server, session_id: str, tmp_path) -> np.ndarray:
     return samples[:, 0]
 
 
-def windows(channel: np.ndarray) -> tuple[float, float]:
-    """Where to compare (s): just before the first and the last speech of the channel that
-    have WINDOW_S of audio after them."""
+def windows(channel: np.ndarray) -> list[float]:
+    """Where to compare (s): just before each speech of the channel that has WINDOW_S of audio
+    after it."""
     room = len(channel) / RATE - WINDOW_S
     starts = [s.start_ms / 1000 - 0.2 for s in segments(channel, RATE) if s.start_ms / 1000 < room]
     assert len(starts) >= 2, f"the original's user channel has too little speech: {starts}"
-    return max(0.0, starts[0]), starts[-1]
+    return [max(0.0, start) for start in starts]
 
 
 def lag_ms(original: np.ndarray, again: np.ndarray, at_s: float) -> tuple[float, float]:
@@ -165,12 +172,27 @@ def test_a_replay_plays_the_recorded_user_channel_with_other_settings(
     # (the same audio, not the fake device's tone), barely later, and as much later at the end
     # (a stretched or slowed playback would drift).
     starts = windows(heard)
-    (early, alike_early), (late, alike_late) = (lag_ms(heard, heard_again, s) for s in starts)
-    drift = (late - early) / (starts[1] - starts[0]) * 60
-    print(
-        f"{seconds:.1f} s; later by {early:.1f} then {late:.1f} ms ({drift:.1f} ms a minute);"
-        f" alike {alike_early:.2f}, {alike_late:.2f}"
+    found = [lag_ms(heard, heard_again, start) for start in starts]
+    (early, _), (late, _) = found[0], found[-1]
+    drift = (late - early) / (starts[-1] - starts[0]) * 60
+    report = ", ".join(
+        f"{at:.1f} s: {lag:.1f} ms ({alike:.2f})"
+        for at, (lag, alike) in zip(starts, found, strict=True)
     )
-    assert alike_early > 0.8 and alike_late > 0.8
-    assert abs(early) < START_MS
-    assert abs(drift) <= FRAME_MS
+    print(f"{seconds:.1f} s; later by (alike): {report}; {drift:.1f} ms a minute")
+    assert all(alike > 0.8 for _, alike in found), report
+    assert abs(early) < START_MS, report
+    assert abs(drift) <= FRAME_MS, report
+
+
+def test_a_replay_of_no_session_or_of_one_without_a_recording_fails_saying_why(page, server, app):
+    with pytest.raises(CallFailed, match="no session vl_nope to replay"):
+        replay(page, server.url, "vl_nope")
+    store = open_store(app)
+    try:
+        bare = store.create_session(provider="emulator", label="unrecorded")
+    finally:
+        store.close()
+    with pytest.raises(CallFailed, match=f"Cannot replay: HTTP 404: .*{bare} has no recording"):
+        replay(page, server.url, bare)
+    expect(page.get_by_test_id("replay-original")).to_have_text("unrecorded")
