@@ -39,6 +39,7 @@ TEXT = {
     },
 }
 BUNDLE = Path(__file__).with_name("weather.zip")
+PAUSE_MS = 2000
 
 
 def record(bundle: Path = BUNDLE) -> Path:
@@ -64,7 +65,10 @@ def record(bundle: Path = BUNDLE) -> Path:
 
 
 def _send_text(page) -> None:
-    """After the spoken question's answer: a typed question, and the wait for its answer."""
+    """After the spoken question's answer, a pause, then a typed question and its answer."""
+    # The pause is part of the call: a replay sends the text again at this offset, and its own
+    # first answer may end a little later than this one did, so the text must not crowd it.
+    page.wait_for_timeout(PAUSE_MS)
     send_client_event(page, TEXT)
     send_client_event(page, {"type": "response.create"})
     wait_for_responses(page, 2)
