@@ -1,10 +1,18 @@
 """The README's example of testing a realtime app, kept running."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-from voice_lab.testing import CapturedSession, hold_call, spoken_wav
+from voice_lab.testing import (
+    CapturedSession,
+    hold_call,
+    import_bundle,
+    replay,
+    silent_wav,
+    spoken_wav,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -58,3 +66,20 @@ def test_the_model_calls_a_tool_and_says_its_output(voice_lab_browser, voice_lab
     said = [line.text for line in session.transcript() if line.role == "assistant"]
     assert "In Paris it is 18 degrees and sunny." in said
     session.assert_no_errors()  # the call answered once, no response.create too early
+
+
+GOLDEN_CALL = Path(__file__).parent / "golden" / "weather.zip"  # a session page's bundle
+
+
+def test_new_instructions_are_not_slower_and_call_the_same_tools(
+    voice_lab_browser, voice_lab_server, tmp_path
+):
+    page = voice_lab_browser.page(silent_wav(tmp_path / "silence.wav"), loop=True)
+    golden = import_bundle(page, voice_lab_server.url, GOLDEN_CALL)
+    old = replay(page, voice_lab_server.url, golden, {"instructions": "You are a weather bot."})
+    new = replay(page, voice_lab_server.url, golden, {"instructions": "Answer in one sentence."})
+
+    before = CapturedSession.load(voice_lab_server.url, old)
+    after = CapturedSession.load(voice_lab_server.url, new)
+    after.assert_not_slower(before, "to_first_audio_ms", by_ms=500)  # p95, in ms
+    after.assert_same_tools(before)  # the same functions called, in the same order

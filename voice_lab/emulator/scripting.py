@@ -78,14 +78,14 @@ class ModelScript:
 def parse(data: Any, name: str = "inline") -> ModelScript:
     """A script from its parsed JSON or TOML; ScriptError naming the field and the fix."""
     if not isinstance(data, dict):
-        raise ScriptError(f"a script must be an object with a turns list, got {_kind(data)}")
+        raise ScriptError(f"a script must be an object with a turns list, got {kind_of(data)}")
     _known(data, SCRIPT_FIELDS, "the script")
     turns = data.get("turns")
     if not isinstance(turns, list) or not turns:
-        raise ScriptError(f"turns must be a non-empty list of turns, got {_kind(turns)}")
+        raise ScriptError(f"turns must be a non-empty list of turns, got {kind_of(turns)}")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise ScriptError(f"description must be a string, got {_kind(description)}")
+        raise ScriptError(f"description must be a string, got {kind_of(description)}")
     return ModelScript(
         name, description, tuple(_turn(t, f"turns[{i}]") for i, t in enumerate(turns))
     )
@@ -122,7 +122,7 @@ def find(chosen: Any, folder: Path, *, paths: bool = False) -> ModelScript:
     if isinstance(chosen, dict):
         return parse(chosen)
     if not isinstance(chosen, str) or not chosen:
-        raise ScriptError(f"script must be a name or an object, got {_kind(chosen)}")
+        raise ScriptError(f"script must be a name or an object, got {kind_of(chosen)}")
     path = Path(chosen)
     if paths and path.suffix in SUFFIXES:
         return load(path)
@@ -154,7 +154,7 @@ def spoken(template: str, output: str | None) -> str:
 
 def _turn(data: Any, where: str) -> Turn:
     if not isinstance(data, dict):
-        raise ScriptError(f'{where} must be an object like {{"say": "Hello"}}, got {_kind(data)}')
+        raise ScriptError(f'{where} must be an object like {{"say": "Hello"}}, got {kind_of(data)}')
     _known(data, TURN_FIELDS, where)
     number = data.get("turn")
     if number is not None and (not _is_int(number) or number < 1):
@@ -163,7 +163,7 @@ def _turn(data: Any, where: str) -> Turn:
     if pattern is not None:
         if not isinstance(pattern, str):
             raise ScriptError(
-                f"{where}.match must be a regular expression string, got {_kind(pattern)}"
+                f"{where}.match must be a regular expression string, got {kind_of(pattern)}"
             )
         try:
             compiled: re.Pattern[str] | None = re.compile(pattern, re.IGNORECASE)
@@ -173,7 +173,7 @@ def _turn(data: Any, where: str) -> Turn:
         compiled = None
     say = data.get("say")
     if say is not None and not isinstance(say, str):
-        raise ScriptError(f"{where}.say must be a string of words, got {_kind(say)}")
+        raise ScriptError(f"{where}.say must be a string of words, got {kind_of(say)}")
     calls = data.get("call", [])
     listed = calls if isinstance(calls, list) else [calls]
     call_where = [
@@ -195,15 +195,15 @@ def _turn(data: Any, where: str) -> Turn:
 def _call(data: Any, where: str) -> Call:
     if not isinstance(data, dict):
         raise ScriptError(
-            f'{where} must be an object like {{"name": "get_weather"}}, got {_kind(data)}'
+            f'{where} must be an object like {{"name": "get_weather"}}, got {kind_of(data)}'
         )
     _known(data, ("name", "arguments"), where)
     name = data.get("name")
     if not isinstance(name, str) or not name:
-        raise ScriptError(f"{where}.name must be the function's name, got {_kind(name)}")
+        raise ScriptError(f"{where}.name must be the function's name, got {kind_of(name)}")
     arguments = data.get("arguments", {})
     if not isinstance(arguments, dict):
-        raise ScriptError(f"{where}.arguments must be an object, got {_kind(arguments)}")
+        raise ScriptError(f"{where}.arguments must be an object, got {kind_of(arguments)}")
     return Call(name, arguments)
 
 
@@ -229,7 +229,7 @@ def _fault(value: Any, where: str) -> scenarios.Scenario | None:
 
 def _flag(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
-        raise ScriptError(f"{where} must be true or false, got {_kind(value)}")
+        raise ScriptError(f"{where} must be true or false, got {kind_of(value)}")
     return value
 
 
@@ -243,7 +243,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     """How a wrong value reads in an error: its JSON type and, when short, the value."""
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
     kind = names.get(type(value), "nothing" if value is None else "a number")

@@ -17,7 +17,12 @@ Helpers: `speech_wav()` and `spoken_wav()` write microphone recordings, `hold_ca
 call page (`declare_tools()` and `answer_tool_calls()` answer the model's function calls from
 it), `replay()` runs a recorded call again (its recording's user channel as the microphone, other
 settings if given) and returns the new session's id, `CapturedSession.load()` reads what Voice
-Lab stored about a call.
+Lab stored about a call, `import_bundle()` imports a session's bundle from the sessions page, and
+`silent_wav()` is the microphone of a page whose call plays a recording.
+
+Golden sets: every `*.golden.json` file pytest walks is collected, a test per replay of a
+recorded call with new settings and what it must show against the original (the format:
+golden.py).
 
 `python -m voice_lab.testing` serves Voice Lab the way `voice_lab_server` starts it.
 """
@@ -31,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from ..emulator import scripting
-from .audio import speech_wav, spoken_wav, write_wav
+from .audio import silent_wav, speech_wav, spoken_wav, write_wav
 from .browser import BrowserLauncher, ConsoleLog, launch_options, save_artifacts
 from .call_page import (
     CallFailed,
@@ -46,6 +51,8 @@ from .call_page import (
 )
 from .captured import CapturedSession
 from .errors import HarnessError
+from .golden import GoldenError
+from .golden_run import collect_file, import_bundle
 from .proxy import TcpProxy
 from .replay import replay
 from .server import LiveServer, ServerProcess, start_server
@@ -55,6 +62,7 @@ __all__ = [
     "CallFailed",
     "CapturedSession",
     "ConsoleLog",
+    "GoldenError",
     "HarnessError",
     "LiveServer",
     "ServerProcess",
@@ -63,9 +71,11 @@ __all__ = [
     "choose_settings",
     "declare_tools",
     "hold_call",
+    "import_bundle",
     "launch_options",
     "replay",
     "send_client_event",
+    "silent_wav",
     "speech_wav",
     "spoken_wav",
     "start_call",
@@ -148,6 +158,11 @@ def voice_lab_browser(browser_type, browser_type_launch_args) -> Iterator[Browse
 def voice_lab_console(page) -> ConsoleLog:
     """The `page`'s console output and errors, from the start of the test."""
     return ConsoleLog(page)
+
+
+def pytest_collect_file(file_path, parent):
+    """Golden files (`*.golden.json`) are collected as tests, one per replay (see golden.py)."""
+    return collect_file(file_path, parent)
 
 
 def pytest_collection_modifyitems(items) -> None:

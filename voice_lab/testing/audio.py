@@ -35,6 +35,11 @@ def speech_wav(path: Path, seconds: float = 2.0, seed: int = 11) -> Path:
     return write_wav(path, padded(voice.speech_like(seconds, seed=seed), RATE))
 
 
+def silent_wav(path: Path, seconds: float = 1.0) -> Path:
+    """A WAV of silence: the fake microphone of a page whose call plays a recording instead."""
+    return write_wav(path, np.zeros(int(seconds * RATE), dtype=np.int16))
+
+
 def spoken_wav(path: Path, text: str, rate: int = 16000) -> Path:
     """A WAV of `text` spoken by espeak-ng, padded with silence; HarnessError without espeak-ng."""
     engine = voice.Voice.detect().engine
