@@ -23,6 +23,7 @@ from voice_lab.protocol.record import from_row
 from voice_lab.storage import open_store
 from voice_lab.testing import (
     CallFailed,
+    CapturedSession,
     hold_call,
     replay,
     spoken_wav,
@@ -38,6 +39,12 @@ pytestmark = [
 SCRIPTS = {
     "first": {"turns": [{"say": "The first script answers."}]},
     "second": {"turns": [{"say": "The second script answers."}]},
+    "weather": {
+        "turns": [
+            {"turn": 1, "call": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+            {"say": "In {city} it is {temperature} degrees."},
+        ]
+    },
 }
 RATE = 16000
 WINDOW_S = 4.0  # each alignment compares this much of the user's audio
@@ -196,3 +203,41 @@ def test_a_replay_of_no_session_or_of_one_without_a_recording_fails_saying_why(p
     with pytest.raises(CallFailed, match=f"Cannot replay: HTTP 404: .*{bare} has no recording"):
         replay(page, server.url, bare)
     expect(page.get_by_test_id("replay-original")).to_have_text("unrecorded")
+
+
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+def test_a_replayed_function_output_answers_the_replay_s_own_call(
+    voice_lab_browser, server, tmp_path
+):
+    # The original declared get_weather and answered its call from the page; its replay's
+    # model calls again with an id of its own, which the recorded output must answer.
+    mic = spoken_wav(tmp_path / "mic.wav", "What is the weather like in Paris?")
+    first = voice_lab_browser.page(mic, loop=False)
+    answers = {"get_weather": {"city": "Paris", "temperature": 18, "conditions": "sunny"}}
+    original = hold_call(
+        first,
+        server.url,
+        {"label": "tools"},
+        responses=2,
+        script="weather",
+        tools=[WEATHER],
+        answers=answers,
+    )
+    second = voice_lab_browser.page(tone_wav(tmp_path / "tone.wav"), loop=True)
+    again = replay(second, server.url, original, client_events=True)
+
+    before, after = (
+        CapturedSession.load(server.url, original),
+        CapturedSession.load(server.url, again),
+    )
+    (made,), (remade,) = before.tool_calls(), after.tool_calls()
+    assert remade.call_id != made.call_id  # the emulator's ids are its own
+    assert remade.output == made.output, "the recorded output answered the replay's call"
+    assert not after.errors(), [f"#{e.seq} {e.type}: {e.message}" for e in after.errors()]
+    after.assert_same_tools(before)

@@ -9,6 +9,7 @@ from voice_lab.analysis import replay
 from voice_lab.protocol.record import parse_event
 from voice_lab.storage.rows import EventRow
 
+from . import eventlogs
 from .recordings import T0, call_chunks, call_events, store_call
 from .stores import opened, plain_session
 
@@ -154,3 +155,16 @@ def test_the_call_page_replays_a_stored_session_and_refuses_an_unknown_one(clien
     assert missing.status_code == 404 and "no session vl_nope to replay" in missing.get_data(
         as_text=True
     )
+
+
+@pytest.mark.parametrize("ga", [True, False])
+def test_a_function_output_sent_by_hand_names_the_call_it_answers_by_its_place(ga):
+    # A replay's model makes its calls with ids of its own: the page answers by place.
+    log = eventlogs.function_call_log(ga)
+    t0 = log.events[0].t
+    planned = replay.hand_sent(log.events, t0)
+    outputs = [step for step in planned if step["event"].get("item", {}).get("call_id")]
+    assert len(outputs) == 1
+    assert outputs[0]["answers"] == {"call": 0, "name": "get_weather"}
+    assert outputs[0]["event"]["item"]["call_id"] == eventlogs.CALL_ID  # as sent, for the page
+    assert all("answers" not in step for step in planned if step is not outputs[0])

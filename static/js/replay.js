@@ -15,6 +15,7 @@ const RATE = 48000; // Opus's own: decoded at it, the user channel needs no resa
 const QUIET_MS = 2000; // after the recording: stop once the model has been quiet this long
 const LAST_WAIT_MS = 30000; // ... or this long after the recording, whatever the model does
 const RETRIES = 30; // a recording being prepared answers 503 with Retry-After
+const CALL_WAIT_MS = 15000; // a recorded function output waits this long for the replay's call
 const AUDIO_ENDED = new Set(["output_audio_buffer.stopped", "output_audio_buffer.cleared"]);
 
 /** The replay a page at /call?replay=ID shows, its plan loaded and the settings form filled
@@ -118,15 +119,27 @@ class Replay {
       duration_ms: Math.round(node.buffer.duration * 1000),
     });
     show("playing", `playing ${node.buffer.duration.toFixed(1)} s of the user's audio`);
-    for (const { offset_ms: offset, event } of events) {
-      this.timers.push(setTimeout(() => sendWhenOpen(call, event), Math.max(0, offset)));
-    }
+    this._send(call, events, watchCalls(call));
     const model = watchModel(call);
     node.addEventListener("ended", () => {
       if (this.ended) return;
       this._end(call, "recording_ended");
       model.quiet(QUIET_MS, LAST_WAIT_MS).then(() => call.stop());
     });
+  }
+
+  // The events in their order, each at its offset or after the one before it: an output that
+  // waits for the replay's function call keeps the response.create after it in its place.
+  async _send(call, events, calls) {
+    const started = performance.now();
+    for (const step of events) {
+      const wait = started + Math.max(0, step.offset_ms) - performance.now();
+      if (wait > 0) await new Promise((resolve) => this.timers.push(setTimeout(resolve, wait)));
+      if (this.ended) return;
+      const event = step.answers ? await answering(call, step, calls) : step.event;
+      if (this.ended) return;
+      if (event) sendWhenOpen(call, event);
+    }
   }
 
   _end(call, reason) {
@@ -187,6 +200,54 @@ async function errorText(reply) {
 function sendWhenOpen(call, event) {
   if (call.send([event]) || !call.dc || call.stopping) return;
   call.dc.addEventListener("open", () => call.send([event]), { once: true });
+}
+
+/** The ids of the function calls the replay's model makes, in the order it makes them, and
+ * next(): a wait for the next one. */
+function watchCalls(call) {
+  const ids = [];
+  const waits = new Set();
+  call.dc.addEventListener("message", (e) => {
+    let event;
+    try {
+      event = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    const item = event.item;
+    if (event.type !== "response.output_item.done" || item?.type !== "function_call") return;
+    if (!item.call_id || ids.includes(item.call_id)) return;
+    ids.push(item.call_id);
+    for (const wake of waits) wake();
+    waits.clear();
+  });
+  // A new call, or a quarter second, whichever comes first: the call may stop meanwhile.
+  const next = () =>
+    new Promise((resolve) => {
+      waits.add(resolve);
+      setTimeout(() => waits.delete(resolve) && resolve(), 250);
+    });
+  return { ids, next };
+}
+
+/** A recorded function output made the answer of the replay's call in the same place (its ids
+ * are its own), once that call is made; null, recorded as an error, when it never is. */
+async function answering(call, step, calls) {
+  const { call: place, name } = step.answers;
+  const began = performance.now();
+  while (calls.ids.length <= place && !call.stopping && performance.now() - began < CALL_WAIT_MS) {
+    await calls.next();
+  }
+  const callId = calls.ids[place];
+  if (!callId) {
+    call.mirror?.local("voicelab.error", {
+      source: "replay",
+      message: `the replay's model made no function call #${place + 1} (${name}) in ` +
+        `${CALL_WAIT_MS / 1000} s: its recorded output was not sent`,
+    });
+    return null;
+  }
+  return { ...step.event, item: { ...step.event.item, call_id: callId } };
 }
 
 /**

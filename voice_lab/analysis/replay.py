@@ -16,12 +16,14 @@ from ..protocol.names import dig
 from ..protocol.record import Event
 from .call_times import recording_start
 from .timeline import sorted_events
+from .tools import tool_calls
 
 # The local event the call page records right after its own session.update: its `seq` is that
 # client event's. Older sessions have none; their page's own is their first session.update.
 CONFIGURE = "voicelab.configure"
 MINT = "voicelab.mint"
 SESSION_UPDATE = "session.update"
+OUTPUT = "function_call_output"
 
 
 def page_events(events: Sequence[Event]) -> set[int]:
@@ -38,13 +40,31 @@ def page_events(events: Sequence[Event]) -> set[int]:
 
 def hand_sent(events: Sequence[Event], t0: float) -> list[dict[str, Any]]:
     """The client events sent by hand, in order: {"offset_ms": from the recording's start
-    (negative when sent before it), "event": the event as sent (redacted)}."""
+    (negative when sent before it), "event": the event as sent (redacted)}, and for a function
+    call's output, "answers": {"call": the call's place among the original's function calls
+    (from 0), "name"}: a replay's model gives its calls ids of its own, so the page answers
+    the replay's call in that place instead."""
     own = page_events(events)
-    return [
-        {"offset_ms": round(e.t - t0, 1), "event": e.data}
-        for e in events
-        if _client(e) and e.seq not in own and e.t is not None and e.data is not None
-    ]
+    made = {call.call_id: (place, call.name) for place, call in enumerate(tool_calls(events))}
+    planned = []
+    for e in events:
+        if not _client(e) or e.seq in own or e.t is None or e.data is None:
+            continue
+        step: dict[str, Any] = {"offset_ms": round(e.t - t0, 1), "event": e.data}
+        answered = made.get(_output_of(e.data))
+        if answered is not None:
+            step["answers"] = {"call": answered[0], "name": answered[1]}
+        planned.append(step)
+    return planned
+
+
+def _output_of(data: Any) -> str | None:
+    """The call id a conversation.item.create of a function_call_output answers."""
+    item = dig(data, "item")
+    if dig(data, "type") != "conversation.item.create" or dig(item, "type") != OUTPUT:
+        return None
+    call_id = dig(item, "call_id")
+    return call_id if isinstance(call_id, str) else None
 
 
 def settings(session: Mapping[str, Any], events: Sequence[Event]) -> dict[str, Any]:
