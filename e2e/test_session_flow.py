@@ -73,11 +73,17 @@ def shown_events(page) -> int:
 
 
 def open_session(call: Call, query: str = ""):
-    """The session page, fully loaded (panels included)."""
+    """The session page, fully loaded (panels and timeline included)."""
     page = call.page
     page.goto(f"{call.base_url}/sessions/{call.session_id}{query}")
     expect(page.get_by_test_id("panel-checks")).to_be_visible()
+    timeline_loaded(page)
     return page
+
+
+def timeline_loaded(page) -> None:
+    """Wait for the timeline's first window (with a recording, it follows the time view)."""
+    expect(page.locator("[data-testid=timeline] .window").first).to_be_attached()
 
 
 def test_the_call_is_stored_as_the_browser_saw_it(call):
@@ -150,6 +156,7 @@ def test_filters_change_the_list_and_the_url_and_a_reload_keeps_the_view(call):
 
     page.reload()
     assert page.url == url
+    timeline_loaded(page)
     assert row_seqs(page) == filtered
     expect(page.get_by_test_id("filter-text")).to_have_value("I heard you speak")
     expect(page.get_by_test_id("view-flat")).to_be_checked()

@@ -41,9 +41,11 @@ class TimeView {
       this.view = { start: 0, span: found.duration_ms };
       this.openAt();
       this.drawnFrom(found);
-    }).finally(() => {
-      // The session page loads its events once the view has painted (or failed to).
-      this.root.dispatchEvent(new Event("timeview-ready", { bubbles: true }));
+    }).finally(async () => {
+      // The session page loads its events once the view has painted (or failed to), told
+      // only once htmx has wired the page's triggers: this module may run first.
+      await parsed;
+      setTimeout(() => this.root.dispatchEvent(new Event("timeview-ready", { bubbles: true })));
     });
   }
 
@@ -301,6 +303,13 @@ class TimeView {
 // The compare page holds two views, so each root is remembered, not only the latest.
 let current = null;
 const viewed = new WeakSet();
+// The document parsed: htmx wires its triggers on DOMContentLoaded (a timer after it runs after
+// every listener of it). "interactive" may come before that event or after it: the window's
+// load, which always follows it, settles that case.
+const parsed = document.readyState === "complete" ? Promise.resolve() : new Promise((resolve) => {
+  document.addEventListener("DOMContentLoaded", resolve, { once: true });
+  window.addEventListener("load", resolve, { once: true });
+});
 const inline = document.querySelector("[data-testid=timeview]"); // the page's own, parsed already
 if (inline) {
   viewed.add(inline);
