@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from flask import Flask
 
+from tests.waiting import until
 from voice_lab import create_app, storage
 from voice_lab.config import ConfigError
 from voice_lab.ingest.mirror import Mirror
@@ -428,6 +429,41 @@ def test_workers_writing_the_same_seqs_at_once_store_each_once(store):
             writer.close()
     assert [r["seq"] for r in store.iter_events(sid)] == list(range(1, 226))
     assert store.get_session(sid)["event_count"] == 225 == store.category_counts(sid)["response"]
+
+
+@postgres_only
+def test_a_group_that_meets_another_worker_s_rows_waits_its_turn_and_never_deadlocks(store):
+    # One worker's group has stored seqs 1-2 and is about to store 3-4 when another worker,
+    # storing 3-4 too (a page that moved to it and resent), starts: that one must wait for the
+    # session before writing anything, or each would wait on the other.
+    sid = store.create_session(provider="emulator")
+    first, second = PostgresWriter(store.url), PostgresWriter(store.url)
+    try:
+        db = first.db
+        db.execute("BEGIN")
+        if first.LOCK_SESSIONS:
+            db.execute(first.LOCK_SESSIONS, ([sid],))
+        first.insert_batch(db, sid, [row(1), row(2)])
+        with ThreadPoolExecutor(1) as pool:
+            later = pool.submit(second.insert, sid, [row(3), row(4)])
+            until(lambda: _waits_on_a_lock(store, second), "the second worker waiting")
+            assert first.insert_batch(db, sid, [row(3), row(4)]).new == 2
+            db.execute("COMMIT")
+            assert later.result(timeout=30).new == 0  # whichever stored a seq first keeps it
+    finally:
+        first.close()
+        second.close()
+    assert [r["seq"] for r in store.iter_events(sid)] == [1, 2, 3, 4]
+
+
+def _waits_on_a_lock(store, writer: PostgresWriter) -> bool:
+    """Whether the writer's connection is waiting for a lock."""
+    pid = writer.db.info.backend_pid
+    with psycopg.connect(store.url) as db:
+        found = db.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+        ).fetchone()
+    return found is not None and found[0] == "Lock"
 
 
 @postgres_only

@@ -51,7 +51,8 @@ def hand_sent(events: Sequence[Event], t0: float) -> list[dict[str, Any]]:
         if not _client(e) or e.seq in own or e.t is None or e.data is None:
             continue
         step: dict[str, Any] = {"offset_ms": round(e.t - t0, 1), "event": e.data}
-        answered = made.get(_output_of(e.data))
+        call_id = _output_of(e.data)
+        answered = made.get(call_id) if call_id else None
         if answered is not None:
             step["answers"] = {"call": answered[0], "name": answered[1]}
         planned.append(step)

@@ -31,6 +31,9 @@ class Writer:
     # What tells other processes' followers that rows were stored, run inside the transaction
     # that stores them (None: a backend one process uses, whose broker is told directly).
     NOTIFY: str | None = None
+    # What locks the group's session rows, in one order, before anything of the group is
+    # written (None: a backend whose BEGIN takes the whole database, as SQLite's does).
+    LOCK_SESSIONS: str | None = None
 
     _open: dict[tuple[type, str], Writer] = {}
     _open_lock = threading.Lock()
@@ -102,6 +105,8 @@ class Writer:
         db = self.db
         try:
             db.execute(self.BEGIN)
+            if self.LOCK_SESSIONS:
+                db.execute(self.LOCK_SESSIONS, (sorted({batch.session_id for batch in group}),))
             if len(group) == 1:  # alone, a failure is the transaction's
                 group[0].stored = self._insert(group[0])
             else:
