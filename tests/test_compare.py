@@ -54,6 +54,23 @@ def test_the_effective_config_marks_the_fields_that_differ():
     assert rows["audio.input.turn_detection.silence_duration_ms"].a == "500"
 
 
+def test_the_service_s_own_session_id_is_not_config():
+    def renamed(events, sid):
+        configs = ("session.created", "session.updated")
+        return [
+            e._replace(data={**e.data, "session": {**e.data["session"], "id": sid}})
+            if e.type in configs
+            else e
+            for e in events
+        ]
+
+    a = side_of(session("a"), renamed(conversation([1000]), "sess_a"))
+    b = side_of(session("b"), renamed(conversation([1000]), "sess_b"))
+    rows = {row.name: row for row in compare(a, b, PRICES).config}
+    assert "id" not in rows and "object" not in rows
+    assert not any(row.changed for row in rows.values())
+
+
 def test_a_field_only_one_side_has_is_marked_with_nothing_on_the_other():
     a = side_of(session("a"), eventlogs.voice_turn_log().events)  # transcription turned on
     b = side_of(session("b"), conversation([1000]))

@@ -33,6 +33,8 @@ MINT, SPEECH = "voicelab.mint", "input_audio_buffer.speech_started"
 NOTE_TYPES = (MINT, SPEECH)  # the event types `notes` reads (the fold keeps neither)
 ROW_FIELDS = ("provider", "model", "voice")  # the session row's part of the effective config
 MINT_FIELDS = ("scenario", "script")  # the emulator's, as the call page's mint event names them
+# What names the service's session rather than configures it: it differs between any two.
+IDENTITY = frozenset({"id", "object", "expires_at", "client_secret"})
 SPEECH_TOLERANCE_MS = 1000.0  # how far apart two replays' turns may start and still be one
 
 
@@ -180,7 +182,7 @@ def effective_config(side: Side) -> dict[str, str]:
     by dotted path."""
     found = {f"session.{name}": side.session.get(name) for name in ROW_FIELDS}
     found |= {f"emulator.{name}": side.notes.mint.get(name) for name in MINT_FIELDS}
-    found |= _flat(side.fold.config)
+    found |= _flat({k: v for k, v in side.fold.config.items() if k not in IDENTITY})
     return {name: _text(value) for name, value in found.items()}
 
 
