@@ -8,12 +8,13 @@ below instead.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from voice_lab import create_app
-from voice_lab.testing import ConsoleLog, LiveServer
+from voice_lab.testing import ConsoleLog, LiveServer, speech_wav, spoken_wav
 
 
 @pytest.fixture
@@ -53,3 +54,11 @@ def call_page(page, console, server):
     page.goto(f"{server.url}/call")
     page.wait_for_selector("#call[data-ready=true]")
     return page
+
+
+@pytest.fixture
+def mic(tmp_path):
+    """Spoken words when espeak-ng is there, voice-like sound otherwise."""
+    if shutil.which("espeak-ng"):
+        return spoken_wav(tmp_path / "mic.wav", "What is the weather like today?")
+    return speech_wav(tmp_path / "mic.wav")

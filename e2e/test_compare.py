@@ -4,12 +4,11 @@ voice is marked different, the rest of what both ran with is not, and both time 
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from playwright.sync_api import expect
 
-from voice_lab.testing import hold_call, speech_wav, spoken_wav
+from voice_lab.testing import hold_call
 
 pytestmark = pytest.mark.e2e
 
@@ -18,14 +17,6 @@ DRAWN = """canvas => {
   return data.some((value, i) => i % 4 === 3 && value > 0);
 }"""
 SPAN = re.compile(r"^\d+$")  # a drawn view's span, in whole ms
-
-
-@pytest.fixture
-def mic(tmp_path):
-    """Spoken words when espeak-ng is there, voice-like sound otherwise."""
-    if shutil.which("espeak-ng"):
-        return spoken_wav(tmp_path / "mic.wav", "What is the weather like today?")
-    return speech_wav(tmp_path / "mic.wav")
 
 
 def test_two_calls_with_other_voices_compare_with_the_voice_marked(voice_lab_browser, mic, server):

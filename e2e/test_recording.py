@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import zipfile
 
 import av
@@ -16,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from voice_lab.storage import open_store
-from voice_lab.testing import TcpProxy, hold_call, speech_wav, spoken_wav, wait_for_responses
+from voice_lab.testing import TcpProxy, hold_call, wait_for_responses
 
 pytestmark = pytest.mark.e2e
 
@@ -43,14 +42,6 @@ def decoded(chunks: list[bytes]) -> tuple[int, np.ndarray]:
         assert stream.codec_context.name == "opus" and stream.codec_context.channels == 2
         frames = [frame.to_ndarray() for frame in container.decode(stream)]
         return stream.codec_context.sample_rate, np.concatenate(frames, axis=1).T
-
-
-@pytest.fixture
-def mic(tmp_path):
-    """Spoken words when espeak-ng is there, voice-like sound otherwise."""
-    if shutil.which("espeak-ng"):
-        return spoken_wav(tmp_path / "mic.wav", "What is the weather like today?")
-    return speech_wav(tmp_path / "mic.wav")
 
 
 def test_a_call_is_recorded_in_stereo_as_long_as_it_lasted(voice_lab_browser, mic, server, app):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -15,7 +14,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.waiting import until
-from voice_lab.testing import hold_call, speech_wav, spoken_wav
+from voice_lab.testing import hold_call
 
 pytestmark = pytest.mark.e2e
 
@@ -47,14 +46,6 @@ def heard_the_user(page) -> None:
         "conversation.item.input_audio_transcription.completed"
     )
     expect(done.first).to_be_attached(timeout=60_000)
-
-
-@pytest.fixture
-def mic(tmp_path):
-    """Spoken words when espeak-ng is there, voice-like sound otherwise."""
-    if shutil.which("espeak-ng"):
-        return spoken_wav(tmp_path / "mic.wav", "What is the weather like today?")
-    return speech_wav(tmp_path / "mic.wav")
 
 
 def test_the_time_view_draws_seeks_opens_at_and_zooms(voice_lab_browser, mic, server):

@@ -202,11 +202,9 @@ function sendWhenOpen(call, event) {
   call.dc.addEventListener("open", () => call.send([event]), { once: true });
 }
 
-/** The ids of the function calls the replay's model makes, in the order it makes them, and
- * next(): a wait for the next one. */
-function watchCalls(call) {
-  const ids = [];
-  const waits = new Set();
+/** Call `handle` with each event the service sends on the call's channel (text that is not
+ * JSON is no event of the protocol: the mirror keeps it, this skips it). */
+function onServerEvent(call, handle) {
   call.dc.addEventListener("message", (e) => {
     let event;
     try {
@@ -214,6 +212,16 @@ function watchCalls(call) {
     } catch {
       return;
     }
+    handle(event);
+  });
+}
+
+/** The ids of the function calls the replay's model makes, in the order it makes them, and
+ * next(): a wait for the next one. */
+function watchCalls(call) {
+  const ids = [];
+  const waits = new Set();
+  onServerEvent(call, (event) => {
     const item = event.item;
     if (event.type !== "response.output_item.done" || item?.type !== "function_call") return;
     if (!item.call_id || ids.includes(item.call_id)) return;
@@ -260,13 +268,7 @@ function watchModel(call) {
   let playing = false;
   let speaking = false;
   let changed = performance.now();
-  call.dc.addEventListener("message", (e) => {
-    let event;
-    try {
-      event = JSON.parse(e.data);
-    } catch {
-      return;
-    }
+  onServerEvent(call, (event) => {
     const id = event.response?.id;
     if (event.type === "response.created" && id) open.add(id);
     else if (event.type === "response.done" && id) open.delete(id);
