@@ -1,6 +1,8 @@
 // Replay a recorded call: the call page's microphone becomes the recording's user channel (its
-// left), decoded with WebAudio and played in real time through a MediaStreamAudioDestinationNode
-// whose track the call sends (and records, so the new recording holds it too).
+// left), played in real time by a media element through WebAudio (a splitter, then a
+// MediaStreamAudioDestinationNode) whose track the call sends (and records, so the new
+// recording holds it too). The element streams the seekable recording as it plays, on its
+// timestamps: nothing is decoded whole, however long the call was.
 //
 // Playback starts when the call is live, and the client events the original page sent by hand
 // go out (when asked) at their offsets from the recording's start: both count from the same
@@ -11,7 +13,6 @@ import { audioContext } from "./levels.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_CHANNEL = 0; // the recorder's left: the microphone as sent (see recorder.js)
-const RATE = 48000; // Opus's own: decoded at it, the user channel needs no resampling to play
 const QUIET_MS = 2000; // after the recording: stop once the model has been quiet this long
 const LAST_WAIT_MS = 30000; // ... or this long after the recording, whatever the model does
 const RETRIES = 30; // a recording being prepared answers 503 with Retry-After
@@ -40,7 +41,7 @@ function show(state, text) {
 
 /**
  * A recorded call to play again: its plan (settings, recording, client events sent by hand)
- * and the recording's user channel, decoded once. One call at a time follows it.
+ * and a media element for the recording. One call at a time follows it.
  */
 class Replay {
   constructor(panel) {
@@ -48,20 +49,24 @@ class Replay {
     this.source = panel.dataset.session; // the original's id: the new session's replay_of
     this.checkbox = panel.querySelector("[name=replay_client_events]");
     this.plan = null;
-    this.buffer = Promise.reject(new Error("Cannot replay: its plan did not load"));
-    this.buffer.catch(() => {}); // the call that needs it reports it
-    this.destination = null;
+    this.ready = Promise.reject(new Error("Cannot replay: its plan did not load"));
+    this.ready.catch(() => {}); // the call that needs it reports it
+    this.player = null; // the media element playing the recording in the current call
+    this.unused = null; // one loaded for the ready message, not played yet
   }
 
-  /** Load the plan, fill `form` from it, and start decoding the recording. */
+  /** Load the plan, fill `form` from it, and wait for the recording to be served. */
   async load(form) {
     const reply = await fetch(this.panel.dataset.planUrl);
     if (!reply.ok) throw new Error(`Cannot replay: ${await errorText(reply)}`);
     this.plan = await reply.json();
     this.fill(form);
-    this.buffer = decodeUserChannel(this.plan.recording);
-    this.buffer.then(
-      (buffer) => show("ready", `ready: ${buffer.duration.toFixed(1)} s of the user's audio`),
+    this.ready = recordingServed(this.plan.recording).then(() => loaded(this.plan.recording));
+    this.ready.then(
+      (player) => {
+        this.unused = player; // the first call plays this one
+        show("ready", `ready: ${player.duration.toFixed(1)} s of the user's audio`);
+      },
       (exc) => show("failed", `Cannot replay: ${exc.message}`),
     );
   }
@@ -78,12 +83,20 @@ class Replay {
     }
   }
 
-  /** The microphone of a call: a stream that carries the recording once the call is live. */
+  /** The microphone of a call: a stream that carries the recording's user channel once the
+   * call is live. Each call has an element of its own: an element feeds one graph only. */
   async microphone() {
-    await this.buffer;
-    this.destination = audioContext().createMediaStreamDestination();
-    this.destination.channelCount = 1;
-    return this.destination.stream;
+    await this.ready;
+    const context = audioContext();
+    const player = this.unused ?? (await loaded(this.plan.recording));
+    this.unused = null;
+    const splitter = context.createChannelSplitter(2);
+    const destination = context.createMediaStreamDestination();
+    destination.channelCount = 1;
+    context.createMediaElementSource(player).connect(splitter);
+    splitter.connect(destination, USER_CHANNEL);
+    this.player = player;
+    return destination.stream;
   }
 
   /** Follow `call`: play when it is live, send the client events, stop it once done. */
@@ -102,26 +115,29 @@ class Replay {
   }
 
   async _play(call, sendEvents) {
-    const context = audioContext();
-    const node = context.createBufferSource();
-    node.buffer = await this.buffer;
-    node.connect(this.destination);
-    this.node = node;
+    const { player } = this;
     this.timers = [];
     this.ended = false;
     const events = sendEvents ? this.plan.client_events : [];
-    node.start();
+    try {
+      await player.play(); // resolves as the first audio plays: the moment the offsets count from
+    } catch (exc) {
+      show("failed", `Cannot replay: the recording would not play (${exc.message})`);
+      call.mirror.local("voicelab.error", { source: "replay", message: exc.message });
+      return;
+    }
+    this.playing = true;
     call.mirror.local("voicelab.replay", {
       phase: "start",
       source: this.source,
       client_events: sendEvents,
       events: events.length,
-      duration_ms: Math.round(node.buffer.duration * 1000),
+      duration_ms: Math.round(player.duration * 1000),
     });
-    show("playing", `playing ${node.buffer.duration.toFixed(1)} s of the user's audio`);
+    show("playing", `playing ${player.duration.toFixed(1)} s of the user's audio`);
     this._send(call, events, watchCalls(call));
     const model = watchModel(call);
-    node.addEventListener("ended", () => {
+    player.addEventListener("ended", () => {
       if (this.ended) return;
       this._end(call, "recording_ended");
       model.quiet(QUIET_MS, LAST_WAIT_MS).then(() => call.stop());
@@ -143,10 +159,11 @@ class Replay {
   }
 
   _end(call, reason) {
-    if (!this.node || this.ended) return;
+    if (!this.playing || this.ended) return;
     this.ended = true;
+    this.playing = false;
     for (const timer of this.timers) clearTimeout(timer);
-    if (reason !== "recording_ended") this.node.stop();
+    this.player.pause();
     call.mirror?.local("voicelab.replay", { phase: "end", source: this.source, reason });
     if (reason === "recording_ended") show("played", "the recording has played");
     else show("stopped", "stopped before the recording's end");
@@ -163,24 +180,30 @@ function setField(field, value) {
   field.dispatchEvent(new Event("change"));
 }
 
-/** The recording's user channel as a mono AudioBuffer; a recording still being prepared is
- * asked for again after its Retry-After. */
-async function decodeUserChannel(url) {
-  let reply;
+/** Resolves once the server serves the recording: one still being prepared answers 503 with
+ * Retry-After, asked again; another failure rejects with what the server said. */
+async function recordingServed(url) {
   for (let attempt = 0; ; attempt += 1) {
-    reply = await fetch(url);
-    if (reply.status !== 503 || attempt >= RETRIES) break;
+    const reply = await fetch(url, { headers: { Range: "bytes=0-0" } });
+    if (reply.ok) return;
+    if (reply.status !== 503 || attempt >= RETRIES) throw new Error(`the recording: ${await errorText(reply)}`);
     const wait = Number(reply.headers.get("Retry-After")) || 1;
     await new Promise((resolve) => setTimeout(resolve, wait * 1000));
   }
-  if (!reply.ok) throw new Error(`the recording: ${await errorText(reply)}`);
-  // An offline context decodes without a user's gesture, which a playing one would need.
-  const bytes = await reply.arrayBuffer();
-  const decoded = await new OfflineAudioContext(1, 1, RATE).decodeAudioData(bytes);
-  const { length, sampleRate } = decoded;
-  const mono = new AudioBuffer({ length, numberOfChannels: 1, sampleRate });
-  mono.copyToChannel(decoded.getChannelData(USER_CHANNEL), 0);
-  return mono;
+}
+
+/** A media element holding the recording, resolved once it can play through (its duration
+ * known); never added to the page, it plays only into the graph it is given to. */
+function loaded(url) {
+  return new Promise((resolve, reject) => {
+    const player = new Audio();
+    player.preload = "auto";
+    player.addEventListener("canplaythrough", () => resolve(player), { once: true });
+    player.addEventListener("error", () => {
+      reject(new Error(`the recording would not load (${player.error?.message || "media error"})`));
+    }, { once: true });
+    player.src = url;
+  });
 }
 
 /** What a failed reply said: its JSON error's message, or its text, with its status. */
