@@ -144,6 +144,8 @@ def test_a_replay_plays_the_recorded_user_channel_with_other_settings(
     )
 
     expect(second.get_by_test_id("replay-original")).to_have_text("original")
+    # The microphone menu offers no device: the recording is what the call sent.
+    expect(second.locator("#mic option")).to_have_text(["the recording's user channel"])
     second.goto(f"{server.url}/sessions/{again}")
     expect(second.get_by_test_id("replay-of-link")).to_have_text("original")
     link = second.get_by_test_id("compare-original").get_attribute("href")

@@ -93,7 +93,7 @@ class Call extends EventTarget {
     this._stopCountdown("used");
     this._stopCountdown = null;
     this._setPhase("live");
-    listMicrophones(track).catch((exc) =>
+    listMicrophones(track, Boolean(this.replay)).catch((exc) =>
       this.mirror.local("voicelab.error", { message: exc.message, source: "microphone" }),
     );
   }

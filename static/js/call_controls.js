@@ -7,8 +7,15 @@ import { parseClientEvent, templates, userMessage } from "./client_events.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** List the microphones to choose from, the one of the `active` track selected. */
-export async function listMicrophones(active) {
+/** List the microphones to choose from, the one of the `active` track selected; a replay's one
+ * choice is its recording. */
+export async function listMicrophones(active, replaying = false) {
+  if (replaying) { // the recording is what the call sends: no device to switch to
+    $("mic").replaceChildren(new Option("the recording's user channel", ""));
+    $("mic").disabled = true;
+    return;
+  }
+  $("mic").disabled = false;
   const devices = await navigator.mediaDevices.enumerateDevices();
   const options = devices
     .filter((d) => d.kind === "audioinput")
