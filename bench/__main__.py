@@ -1,5 +1,5 @@
 """`python -m bench [ingest|long|export|imports|sockets|audio|ears|live|mirror|recording|uploads|
-timeview|team|list ...] [--quick] [--json]`."""
+timeview|team|list|compare ...] [--quick] [--json]`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ FIGURES = {
     "timeview": "bench.timeview",
     "team": "bench.team",
     "list": "bench.listing",
+    "compare": "bench.compare",
 }
 
 
