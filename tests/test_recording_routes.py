@@ -209,11 +209,15 @@ def test_the_panels_show_the_heard_latency_the_audio_checks_and_the_overlap(app,
         store.close()
     assert 'data-testid="heard-latency"' not in client.get(f"/sessions/{live}/panels").text
     ended = ended_call(app, chunks)
-    # The panels never wait for the recording: they hear it once it is prepared.
+    # The panels never wait for the recording: meanwhile they ask again by themselves, and
+    # hear it once it is prepared.
+    first = client.get(f"/sessions/{ended}/panels").text
+    assert 'data-testid="panels-hearing"' in first and 'hx-trigger="load delay:2s"' in first
     until(
         lambda: 'data-testid="heard-row"' in client.get(f"/sessions/{ended}/panels").text,
         "the panels show the heard latency once the recording is prepared",
     )
+    assert 'data-testid="panels-hearing"' not in client.get(f"/sessions/{ended}/panels").text
     html = client.get(f"/sessions/{ended}/panels").get_data(as_text=True)
     rows = re.findall(
         r'data-testid="heard-row" data-response="(\w+)">.*?<td>([^<]+)</td>'

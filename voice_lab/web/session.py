@@ -165,7 +165,9 @@ def panels_partial(session_id: str):
         heard, settled = (None, True) if status == "live" else hearing_of(store, session_id)
         prices = current_app.config["VOICE_LAB_PRICES"]
         built = panels.view(fold, store.missing_seqs(session_id), heard, prices, session["model"])
-        html = render_template("_panels.html", session=session, panels=built)
+        html = render_template(
+            "_panels.html", session=session, panels=built, hearing_pending=not settled
+        )
         if settled:  # not while the recording is being prepared: the next ones hear it
             _rendered_panels.put(key, html)
     return html
