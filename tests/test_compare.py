@@ -8,8 +8,9 @@ import pytest
 from tests import eventlogs
 from tests.eventlogs import LogBuilder, voice_turn
 from voice_lab.analysis import cost
-from voice_lab.analysis.compare import Side, compare, notes, side_of
+from voice_lab.analysis.compare import Side, Turn, align, compare, notes, side_of
 from voice_lab.analysis.heard import HeardLatency, Hearing
+from voice_lab.analysis.timeline import Line
 from voice_lab.protocol.record import Event
 
 PRICES = cost.shipped()
@@ -210,3 +211,14 @@ def test_a_side_from_the_stores_figures_compares_as_one_from_events():
     comparison = compare(built, stored, PRICES)
     assert not [row for row in comparison.config if row.changed]
     assert comparison.tools == (["get_weather"], ["get_weather"])
+
+
+def test_turns_with_no_speech_start_in_the_same_place_pair_with_each_other():
+    def line(role: str, text: str, seq: int) -> Line:
+        return Line(role, f"item_{seq}", None, seq, text, "final")
+
+    greeting = Turn(None, (line("assistant", "Hello.", 1),), None)
+    typed = Turn(line("user", "Hi", 2), (line("assistant", "Yes?", 3),), None)
+    spoken = Turn(line("user", "Weather?", 4), (), 1000.0)
+    pairs = align([greeting, spoken, typed], [greeting, spoken, typed], by_speech=True)
+    assert [(p.a, p.b) for p in pairs] == [(greeting, greeting), (spoken, spoken), (typed, typed)]

@@ -213,6 +213,10 @@ def test_the_panels_show_the_heard_latency_the_audio_checks_and_the_overlap(app,
     # hear it once it is prepared.
     first = client.get(f"/sessions/{ended}/panels").text
     assert 'data-testid="panels-hearing"' in first and 'hx-trigger="load delay:2s"' in first
+    assert f"/sessions/{ended}/panels?asked=1" in first  # counted, so they stop after a minute
+    other = ended_call(app, chunks)
+    last = client.get(f"/sessions/{other}/panels?asked=30").text
+    assert "still being prepared" in last and "load delay:2s" not in last
     until(
         lambda: 'data-testid="heard-row"' in client.get(f"/sessions/{ended}/panels").text,
         "the panels show the heard latency once the recording is prepared",

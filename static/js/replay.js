@@ -93,9 +93,12 @@ class Replay {
     const splitter = context.createChannelSplitter(2);
     const destination = context.createMediaStreamDestination();
     destination.channelCount = 1;
-    context.createMediaElementSource(player).connect(splitter);
+    const source = context.createMediaElementSource(player);
+    source.connect(splitter);
     splitter.connect(destination, USER_CHANNEL);
+    this._release(); // a previous call's, should it have ended without an "ended" phase
     this.player = player;
+    this.nodes = [source, splitter, destination];
     return destination.stream;
   }
 
@@ -109,6 +112,7 @@ class Replay {
       else if (e.detail === "ended") {
         call.removeEventListener("phase", onPhase);
         this.checkbox.disabled = false;
+        this._release();
       }
     };
     call.addEventListener("phase", onPhase);
@@ -124,6 +128,10 @@ class Replay {
     } catch (exc) {
       show("failed", `Cannot replay: the recording would not play (${exc.message})`);
       call.mirror.local("voicelab.error", { source: "replay", message: exc.message });
+      return;
+    }
+    if (call.stopping) { // stopped while the element began to play: nothing more to follow
+      player.pause();
       return;
     }
     this.playing = true;
@@ -158,12 +166,25 @@ class Replay {
     }
   }
 
+  // Let go of the call's element and nodes: the page's one AudioContext would keep them (and
+  // the element its buffered media) for as long as the page stays open.
+  _release() {
+    for (const node of this.nodes ?? []) node.disconnect();
+    this.nodes = [];
+    if (this.player) {
+      this.player.pause();
+      this.player.removeAttribute("src");
+      this.player.load();
+      this.player = null;
+    }
+  }
+
   _end(call, reason) {
     if (!this.playing || this.ended) return;
     this.ended = true;
     this.playing = false;
     for (const timer of this.timers) clearTimeout(timer);
-    this.player.pause();
+    this.player?.pause();
     call.mirror?.local("voicelab.replay", { phase: "end", source: this.source, reason });
     if (reason === "recording_ended") show("played", "the recording has played");
     else show("stopped", "stopped before the recording's end");

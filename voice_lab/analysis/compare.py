@@ -274,17 +274,17 @@ def turns(side: Side) -> list[Turn]:
 
 def align(a: Sequence[Turn], b: Sequence[Turn], by_speech: bool) -> list[TurnPair]:
     """Pair the turns: by when the user's speech started (within SPEECH_TOLERANCE_MS; a turn
-    with no partner, or no start, stands alone in its place), else one after the other."""
+    with no partner stands alone in its place; two in the same place with no start, such as
+    both greetings or typed turns, pair with each other), else one after the other."""
     if not by_speech:
         return [TurnPair(x, y) for x, y in zip_longest(a, b)]
     pairs, i, j = [], 0, 0
     while i < len(a) or j < len(b):
         x, y = (a[i] if i < len(a) else None), (b[j] if j < len(b) else None)
-        if x and y and x.start_ms is not None and y.start_ms is not None:
-            if abs(x.start_ms - y.start_ms) <= SPEECH_TOLERANCE_MS:
-                pairs.append(TurnPair(x, y))
-                i, j = i + 1, j + 1
-                continue
+        if x and y and _together(x.start_ms, y.start_ms):
+            pairs.append(TurnPair(x, y))
+            i, j = i + 1, j + 1
+            continue
         if y is None or (x is not None and _first(x, y)):
             pairs.append(TurnPair(x, None))
             i += 1
@@ -292,6 +292,13 @@ def align(a: Sequence[Turn], b: Sequence[Turn], by_speech: bool) -> list[TurnPai
             pairs.append(TurnPair(None, y))
             j += 1
     return pairs
+
+
+def _together(a: float | None, b: float | None) -> bool:
+    """Whether two turns' speech starts pair them: both within the tolerance, or both none."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= SPEECH_TOLERANCE_MS
 
 
 def _first(x: Turn, y: Turn) -> bool:

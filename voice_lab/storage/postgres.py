@@ -236,8 +236,9 @@ class PostgresWriter(Writer):
     NOTIFY = NEWS  # every worker's listener (news.py) hears of each group at its commit
     # Two workers storing the same seqs (a page that moved to another worker and resent) would
     # otherwise deadlock: each group holds its first batch's session row while its next batch
-    # waits on the other's uncommitted rows. Locked first, in id order, they take turns.
-    LOCK_SESSIONS = "SELECT 1 FROM sessions WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+    # waits on the other's uncommitted rows. Locked first, in id order, they take turns ("no
+    # key": the rows' keys stay, so inserts that point at the sessions need not wait).
+    LOCK_SESSIONS = "SELECT 1 FROM sessions WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
 
     def connect(self) -> psycopg.Connection[Any]:
         """A connection of its own, outside the pool: a group commit holds it throughout."""

@@ -148,6 +148,9 @@ def event_json(session_id: str, seq: int):
     return render_template("_event_json.html", session_id=session_id, seq=seq, pretty=pretty)
 
 
+HEARING_ASKS = 30  # the panels' own asks again while the recording is prepared, 2 s apart
+
+
 @bp.get("/sessions/<session_id>/panels")
 def panels_partial(session_id: str):
     """The panels: latency, usage, rate limits, errors, config, transcript, checks, WebRTC."""
@@ -165,8 +168,14 @@ def panels_partial(session_id: str):
         heard, settled = (None, True) if status == "live" else hearing_of(store, session_id)
         prices = current_app.config["VOICE_LAB_PRICES"]
         built = panels.view(fold, store.missing_seqs(session_id), heard, prices, session["model"])
+        # Pending, the panels ask again by themselves, up to HEARING_ASKS times (a minute).
+        asked = min(max(request.args.get("asked", 0, type=int), 0), HEARING_ASKS)
         html = render_template(
-            "_panels.html", session=session, panels=built, hearing_pending=not settled
+            "_panels.html",
+            session=session,
+            panels=built,
+            hearing_pending=not settled,
+            hearing_asked=asked + 1 if asked < HEARING_ASKS else None,
         )
         if settled:  # not while the recording is being prepared: the next ones hear it
             _rendered_panels.put(key, html)
