@@ -257,6 +257,16 @@ class Aggregates(PanelLists, CallCounts):
         unstopped = sorted(s for seqs in self.open_speech.values() for s in seqs)
         return check_list(unfinished, self.error_seqs, self.error_count, unstopped, missing)
 
+    def session_checks(self, missing: Sequence[int] = ()) -> list[Check]:
+        """The session page's checks: the protocol's (checks()) and the function calls'."""
+        return self.checks(missing) + tools.checks(self.tools)
+
+    def session_errors(self) -> list[ErrorInfo]:
+        """The session page's errors: the pinned ones and the function calls never answered,
+        in seq order."""
+        found = self.error_infos() + tools.errors(tools.calls(self.tools))
+        return sorted(found, key=lambda error: error.seq)
+
     def hidden(self) -> dict[str, int]:
         """How many of each list the panels leave out."""
         return {

@@ -241,13 +241,12 @@ def _cost(side: Side, prices: cost.PriceTable) -> cost.Cost:
 
 def _errors(side: Side) -> list[review.ErrorInfo]:
     """The panels' errors: the fold's pinned ones and the function calls never answered."""
-    found = side.fold.error_infos() + tools.errors(tools.calls(side.fold.tools))
-    return sorted(found, key=lambda error: error.seq)
+    return side.fold.session_errors()
 
 
 def _failed(side: Side) -> list[str]:
     """The checks that fail, the panels' and the recording's, as "name: detail"."""
-    found = side.fold.checks(side.missing) + tools.checks(side.fold.tools)
+    found = side.fold.session_checks(side.missing)
     failed = [f"{check.name}: {check.detail}" for check in found if not check.ok]
     heard = () if side.hearing is None else side.hearing.checks
     return failed + [f"{check.name}: {check.detail}" for check in heard if not check.ok]

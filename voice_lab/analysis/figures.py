@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import cost, tools
+from . import cost
 from .aggregates import Aggregates
 from .metrics import percentile
 
@@ -47,7 +47,7 @@ def figures(
 ) -> Figures:
     """The figures of a session's fold, with the seqs the store misses (as the panels' checks
     count them), priced with `prices` for the session's model."""
-    checks = fold.checks(missing) + tools.checks(fold.tools)
+    checks = fold.session_checks(missing)
     p95 = next(s.p95 for s in fold.latency_stats() if s.name == FIRST_AUDIO)
     estimate = cost.estimate(prices, cost.priced_model(model, fold.config), fold.usage_total())
     return Figures(

@@ -72,13 +72,11 @@ def view(
         "usage_total": fold.usage_total(),
         "cost": estimate(fold, prices or cost.shipped(), model),
         "rate_limits": rate_limit_chart(fold.rate_limit_points()),
-        "errors": sorted(fold.error_infos() + tools.errors(calls), key=lambda e: e.seq),
+        "errors": fold.session_errors(),
         "config": json.dumps(fold.config, indent=2, ensure_ascii=False),
         "config_changes": fold.config_changes(),
         "transcript": fold.transcript(),
-        "checks": fold.checks(missing)
-        + tools.checks(fold.tools)
-        + (recording["checks"] if recording else []),
+        "checks": fold.session_checks(missing) + (recording["checks"] if recording else []),
         "tool_calls": calls,
         "tool_count": fold.tools["count"],
         "recording": recording,
